@@ -1,0 +1,89 @@
+"""Input validation shared by every public function.
+
+Each helper converts its input to a float64 array (NumPy or JAX input alike)
+and raises ``ValueError``/``TypeError`` naming the argument and what was
+expected, so that bad input never turns into a silent NaN downstream.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def _describe(a) -> str:
+    return f"shape {tuple(np.shape(a))}"
+
+
+def as_array(x, name: str, *, ndim=None, finite: bool = True, dtype=np.float64) -> np.ndarray:
+    """Convert ``x`` to a NumPy array of ``dtype``, checking its rank and finiteness."""
+    try:
+        arr = np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real numeric array, got {type(x).__name__}") from exc
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(f"{k}-D" for k in allowed)
+            raise ValueError(f"{name} must be {want}, got {arr.ndim}-D array with {_describe(arr)}")
+    if finite and arr.size and not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} must be finite, got {bad} non-finite entries (NaN or inf)")
+    return arr
+
+
+def as_matrix(x, name: str, **kw) -> np.ndarray:
+    return as_array(x, name, ndim=2, **kw)
+
+
+def as_symmetric(x, name: str, *, rtol: float = 1e-8) -> np.ndarray:
+    """A finite square matrix equal to its transpose up to ``rtol`` (relative to its largest entry)."""
+    arr = as_matrix(x, name)
+    if arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be square, got {_describe(arr)}")
+    scale = max(float(np.max(np.abs(arr))) if arr.size else 0.0, np.finfo(float).tiny)
+    asym = float(np.max(np.abs(arr - arr.T))) if arr.size else 0.0
+    if asym > rtol * scale:
+        raise ValueError(
+            f"{name} must be symmetric: max |{name} - {name}^T| = {asym:.3g} exceeds "
+            f"{rtol:g} x max|{name}| = {rtol * scale:.3g}"
+        )
+    return 0.5 * (arr + arr.T)
+
+
+def as_times(t, name: str = "t") -> np.ndarray:
+    """Times: a finite 1-D (or scalar, promoted) array, non-negative and non-decreasing."""
+    arr = as_array(t, name, ndim=(0, 1))
+    arr = np.atleast_1d(arr)
+    if arr.size == 0:
+        raise ValueError(f"{name} must contain at least one time")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative (gradient-flow time), got min {arr.min():.3g}")
+    if np.any(np.diff(arr) < 0):
+        raise ValueError(f"{name} must be non-decreasing")
+    return arr
+
+
+def check_positive_int(n, name: str, *, minimum: int = 1) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(n).__name__}")
+    if n < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {n}")
+    return int(n)
+
+
+def check_positive(x, name: str, *, allow_zero: bool = False) -> float:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    x = float(x)
+    if not np.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
+        want = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {want}, got {x}")
+    return x
+
+
+def check_choice(value, name: str, choices) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value

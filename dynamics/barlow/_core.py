@@ -1,0 +1,125 @@
+"""Barlow Twins on a linear model: cross-correlations, loss and gradient flow (S1–S6).
+
+Notation follows Simon et al. (S): n positive pairs x_i, x'_i in R^m, embeddings
+f(x) = W x with W in R^{d x m}.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from .._validation import as_matrix, as_symmetric
+
+
+def _cross_correlation(x, x_prime):
+    n = x.shape[0]
+    xtx = x.T @ x_prime
+    return (xtx + xtx.T) / (2 * n)
+
+
+def _loss(W, Gamma):
+    C = W @ Gamma @ W.T
+    return jnp.sum((C - jnp.eye(W.shape[0], dtype=C.dtype)) ** 2)
+
+
+def _flow_rhs(W, Gamma):
+    WG = W @ Gamma
+    C = WG @ W.T
+    return -4.0 * (C - jnp.eye(W.shape[0], dtype=C.dtype)) @ WG
+
+
+def _embedding_loss(f, f_prime):
+    """S1–S2 from embeddings: ||C - I||_F^2 with C the symmetrised embedding cross-correlation."""
+    C = _cross_correlation(f, f_prime)
+    return jnp.sum((C - jnp.eye(C.shape[0], dtype=C.dtype)) ** 2)
+
+
+def _check_pairs(x, x_prime, names=("x", "x_prime")):
+    x = as_matrix(x, names[0])
+    x_prime = as_matrix(x_prime, names[1])
+    if x.shape != x_prime.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape (n, m), got {x.shape} and {x_prime.shape}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{names[0]} must contain at least one pair (n >= 1)")
+    return x, x_prime
+
+
+def check_W_Gamma(W, Gamma):
+    W = as_matrix(W, "W")
+    Gamma = as_symmetric(Gamma, "Gamma")
+    if W.shape[1] != Gamma.shape[0]:
+        raise ValueError(f"W has {W.shape[1]} columns but Gamma is {Gamma.shape[0]}x{Gamma.shape[0]}; expected W of shape (d, m) with Gamma (m, m)")
+    return W, Gamma
+
+
+def cross_correlation(x, x_prime) -> np.ndarray:
+    """Symmetrised cross-correlation of paired rows (S2, S4).
+
+    Γ = (1/2n) Σ_i (x_i x'_i^T + x'_i x_i^T).  Applied to features it gives the
+    feature cross-correlation Γ (S4); applied to embeddings f(x_i), f(x'_i) it
+    gives the embedding cross-correlation C = W Γ W^T (S2).
+
+    Parameters
+    ----------
+    x, x_prime : (n, m) arrays, row i holding the two views of pair i.
+
+    Returns
+    -------
+    (m, m) symmetric array.
+    """
+    x, x_prime = _check_pairs(x, x_prime)
+    return np.asarray(_cross_correlation(x, x_prime))
+
+
+def loss(W, Gamma) -> float:
+    """Barlow Twins loss of the linear model, L = ||W Γ W^T − I_d||_F^2 (S5)."""
+    W, Gamma = check_W_Gamma(W, Gamma)
+    return float(_loss(W, Gamma))
+
+
+def loss_from_embeddings(f, f_prime) -> float:
+    """Barlow Twins loss computed from paired embeddings, ||C − I_d||_F^2 with C of S2 (S1)."""
+    f, f_prime = _check_pairs(f, f_prime, ("f", "f_prime"))
+    return float(_embedding_loss(f, f_prime))
+
+
+def flow_rhs(W, Gamma) -> np.ndarray:
+    """Right-hand side of the gradient flow, dW/dt = −4 (W Γ W^T − I_d) W Γ (S6)."""
+    W, Gamma = check_W_Gamma(W, Gamma)
+    return np.asarray(_flow_rhs(W, Gamma))
+
+
+def spectrum(Gamma):
+    """Eigenvalues γ_1 >= ... >= γ_m of Γ and the eigenvectors as rows (Γ^{(<=m)} of S §4.1).
+
+    Returns ``(gammas, V)`` with ``V[j]`` the unit eigenvector of ``gammas[j]``,
+    so that Γ = V^T diag(gammas) V.
+    """
+    Gamma = as_symmetric(Gamma, "Gamma")
+    evals, evecs = np.linalg.eigh(Gamma)
+    order = np.argsort(evals)[::-1]
+    return evals[order], evecs[:, order].T
+
+
+def top_spectral_solution(Gamma, d: int, U=None) -> np.ndarray:
+    """A top-spectral W (S Def 4.2): W = U S̃ Γ^{(<=d)}, S̃ = diag(γ_j^{-1/2} 1[γ_j > 0]).
+
+    ``U`` defaults to the identity; any orthogonal d x d matrix gives an equivalent solution.
+    """
+    from .._validation import check_positive_int
+
+    gammas, V = spectrum(Gamma)
+    d = check_positive_int(d, "d")
+    if d > len(gammas):
+        raise ValueError(f"d must be <= m = {len(gammas)}, got {d}")
+    g = gammas[:d]
+    s = np.where(g > 0, 1.0 / np.sqrt(np.where(g > 0, g, 1.0)), 0.0)
+    if U is None:
+        U = np.eye(d)
+    U = as_matrix(U, "U")
+    if U.shape != (d, d) or not np.allclose(U @ U.T, np.eye(d), atol=1e-10):
+        raise ValueError(f"U must be an orthogonal ({d}, {d}) matrix")
+    return U @ (s[:, None] * V[:d])

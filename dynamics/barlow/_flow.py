@@ -1,0 +1,62 @@
+"""Numerical gradient flow of the linear Barlow Twins model (S6)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from .._integrate import integrate
+from .._validation import as_matrix, as_times
+from ._core import _flow_rhs, check_W_Gamma
+
+
+def _vector_field(t, W, Gamma):
+    return _flow_rhs(W, Gamma)
+
+
+def gradient_flow(W0, Gamma, t, *, backend="diffrax", solver="dopri8", rtol=1e-10, atol=1e-14,
+                  max_steps=1_000_000) -> np.ndarray:
+    """Integrate dW/dt = −4 (W Γ W^T − I_d) W Γ (S6) from W(0) = W0.
+
+    Adaptive steps (diffrax ``Dopri8`` with a PID controller by default), the
+    solution returned at exactly the requested times.  ``backend="scipy"``
+    solves the same problem with ``scipy.integrate.solve_ivp`` (``solver`` is
+    then a ``solve_ivp`` method, DOP853 by default) for cross-checks.
+
+    Parameters
+    ----------
+    W0 : (d, m) initial weights.
+    Gamma : (m, m) symmetric feature cross-correlation (S4).
+    t : (T,) non-decreasing times >= 0; the flow starts at W0 at time 0.
+    rtol, atol : integrator tolerances.
+
+    Returns
+    -------
+    (T, d, m) array of W(t).
+    """
+    W0, Gamma = check_W_Gamma(W0, Gamma)
+    t = as_times(t)
+    ts = np.concatenate([[0.0], t]) if t[0] > 0 else t
+    ys = integrate(_vector_field, jnp.asarray(W0), ts, jnp.asarray(Gamma), backend=backend, solver=solver,
+                   rtol=rtol, atol=atol, max_steps=max_steps)
+    return ys[1:] if t[0] > 0 else ys
+
+
+def _appendix_c_field(t, A, gammas):
+    AL = A * gammas[None, :]
+    return (jnp.eye(A.shape[0]) - AL @ A.T) @ AL
+
+
+def appendix_c_flow(A0, gammas, t, *, rtol=1e-10, atol=1e-20, backend="diffrax", solver="dopri8") -> np.ndarray:
+    """Integrate the unapproximated dynamics dA/dt = (I − A Λ A^T) A Λ (S45), rescaled time."""
+    from .._validation import as_array
+
+    A0 = as_matrix(A0, "A0")
+    gammas = as_array(gammas, "gammas", ndim=1)
+    if gammas.shape[0] != A0.shape[1]:
+        raise ValueError(f"gammas must have length m = {A0.shape[1]}, got {gammas.shape[0]}")
+    t = as_times(t)
+    ts = np.concatenate([[0.0], t]) if t[0] > 0 else t
+    ys = integrate(_appendix_c_field, jnp.asarray(A0), ts, jnp.asarray(gammas), backend=backend,
+                   solver=solver, rtol=rtol, atol=atol)
+    return ys[1:] if t[0] > 0 else ys

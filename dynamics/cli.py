@@ -1,0 +1,65 @@
+"""Command line: ``python -m dynamics verify`` and ``python -m dynamics figures``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}" if isinstance(x, float) else str(x)
+
+
+def _verify(args) -> int:
+    from .theorems import list_checks, run_checks
+
+    known = {c.name for c in list_checks()}
+    unknown = [n for n in args.names if n not in known]
+    if unknown:
+        print(f"unknown check(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}", file=sys.stderr)
+        return 2
+    header = f"{'check':<30} {'paper':<5} {'reference':<34} {'metric':>10} {'tolerance':>10} {'pass':>5} {'s':>6}"
+
+    def show(res):
+        if not args.json:
+            print(f"{res.name:<30} {res.paper:<5} {res.reference[:34]:<34} {_fmt(float(res.metric)):>10} "
+                  f"{_fmt(float(res.tolerance)):>10} {'yes' if res.passed else 'NO':>5} {res.seconds:6.1f}", flush=True)
+
+    if not args.json:
+        print(header)
+        print("-" * len(header))
+    results = run_checks(args.names, fast=args.fast, on_result=show)
+    n_fail = sum(not r.passed for r in results)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+    else:
+        print("-" * len(header))
+        print(f"{len(results) - n_fail} passed, {n_fail} failed ({'fast' if args.fast else 'full'} mode)")
+    return 1 if n_fail else 0
+
+
+def _figures(args) -> int:
+    from .figures import make_all
+
+    paths = make_all(args.out, fast=args.fast, names=args.names or None)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dynamics", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("verify", help="run the registered theorem checks and print a table")
+    v.add_argument("names", nargs="*", help="checks to run (default: all)")
+    v.add_argument("--fast", action="store_true", help="smaller variants of every check (minutes, not hours)")
+    v.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    v.set_defaults(func=_verify)
+    f = sub.add_parser("figures", help="regenerate the paper figures (PNG and PDF)")
+    f.add_argument("names", nargs="*", help="figures to make (default: all)")
+    f.add_argument("--out", default="paper_figures", help="output folder (default: paper_figures)")
+    f.add_argument("--fast", action="store_true", help="smaller runs, for tests")
+    f.set_defaults(func=_figures)
+    args = parser.parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,227 @@
+"""Reference trainer: full-batch gradient descent with recorded history.
+
+The trainer is deliberately plain — ``params ← params − lr ∇L(params)``,
+optionally followed by a projection back onto a constraint — so that it is
+an independent check of the theory: it never sees Γ or any closed form, only
+the loss computed from the model's outputs on the data.
+
+Time is reported in gradient-flow units, t = lr × step, as in the papers.
+Between record points the steps run inside one compiled ``lax.fori_loop``;
+on a non-finite loss or parameter the run is replayed step by step from the
+last good record to name the first bad step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._validation import as_matrix, check_positive, check_positive_int
+from .barlow._core import _check_pairs, _embedding_loss
+
+
+class NonFiniteError(FloatingPointError):
+    """Training produced a non-finite loss or parameter; ``step`` is the first bad step."""
+
+    def __init__(self, step: int, what: str):
+        self.step = step
+        super().__init__(f"non-finite {what} at step {step}: reduce the learning rate or the init scale")
+
+
+@dataclass
+class History:
+    """What a training run recorded.
+
+    Attributes
+    ----------
+    step : (R,) int array of recorded steps (0 is the initial state).
+    t : (R,) gradient-flow times lr × step.
+    records : mapping name -> (R, ...) array; always contains "loss".
+    lr : learning rate.
+    """
+
+    step: np.ndarray
+    t: np.ndarray
+    records: dict = field(default_factory=dict)
+    lr: float = 0.0
+
+    def __getitem__(self, name):
+        return self.records[name]
+
+    def __contains__(self, name):
+        return name in self.records
+
+    @property
+    def loss(self) -> np.ndarray:
+        return self.records["loss"]
+
+
+def record_schedule(n_steps: int, n_records: int = 200, *, log: bool = True) -> np.ndarray:
+    """Steps at which to record: 0, n_steps and ``n_records`` points log- (or linearly) spaced between."""
+    n_steps = check_positive_int(n_steps, "n_steps")
+    n_records = check_positive_int(n_records, "n_records", minimum=2)
+    if log:
+        pts = np.geomspace(1, n_steps, n_records - 1)
+    else:
+        pts = np.linspace(0, n_steps, n_records)
+    return np.unique(np.concatenate([[0], np.round(pts).astype(np.int64), [n_steps]]))
+
+
+def _tree_finite(tree) -> jax.Array:
+    leaves = jax.tree_util.tree_leaves(tree)
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+
+
+def gradient_descent(loss_fn, params, *, lr, n_steps=None, record_steps=None, observers=None,
+                     project=None, progress=False, desc="training") -> tuple[object, History]:
+    """Run full-batch gradient descent on ``loss_fn(params)`` and record a history.
+
+    Parameters
+    ----------
+    loss_fn : callable params -> scalar, written with ``jax.numpy`` (data closed over).
+    params : initial parameters (any pytree of arrays).
+    lr : learning rate (> 0).
+    n_steps : number of steps; or give ``record_steps`` whose last entry is the final step.
+    record_steps : increasing steps at which to record (default: :func:`record_schedule`).
+    observers : mapping name -> callable params -> array, recorded at every record step.
+    project : optional callable params -> params applied after every step (projected GD).
+    progress : show a tqdm progress bar over record segments.
+
+    Returns
+    -------
+    (final params, :class:`History`)
+
+    Raises
+    ------
+    NonFiniteError
+        naming the first step whose loss or parameters are not finite.
+    """
+    lr = check_positive(lr, "lr")
+    if record_steps is None:
+        if n_steps is None:
+            raise ValueError("give n_steps or record_steps")
+        record_steps = record_schedule(n_steps)
+    record_steps = np.asarray(record_steps, dtype=np.int64)
+    if record_steps.ndim != 1 or record_steps.size == 0 or np.any(record_steps < 0) or np.any(np.diff(record_steps) <= 0):
+        raise ValueError("record_steps must be a non-empty, strictly increasing array of steps >= 0")
+    if n_steps is not None and record_steps[-1] != n_steps:
+        raise ValueError(f"record_steps must end at n_steps={n_steps}, ends at {record_steps[-1]}")
+    observers = dict(observers or {})
+    if "loss" in observers:
+        raise ValueError("observers must not be named 'loss': the loss is always recorded")
+
+    value_and_grad = jax.value_and_grad(loss_fn)
+    proj = project if project is not None else (lambda p: p)
+
+    def one_step(p):
+        g = jax.grad(loss_fn)(p)
+        return proj(jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g))
+
+    @jax.jit
+    def advance(p, k):
+        return jax.lax.fori_loop(0, k, lambda i, q: one_step(q), p)
+
+    @jax.jit
+    def observe(p):
+        val, _ = value_and_grad(p)
+        out = {name: fn(p) for name, fn in observers.items()}
+        out["loss"] = val
+        return out, _tree_finite(p) & jnp.isfinite(val)
+
+    step_one = jax.jit(one_step)
+    recs = {}
+    iterator = range(len(record_steps))
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, desc=desc, leave=False)
+    current, p = 0, params
+    for r in iterator:
+        target = int(record_steps[r])
+        good = p
+        if target > current:
+            p = advance(p, target - current)
+        out, ok = observe(p)
+        if not bool(ok):
+            _raise_first_bad_step(step_one, observe, good, current, target)
+        current = target
+        for name, val in out.items():
+            recs.setdefault(name, []).append(np.asarray(val))
+    history = History(step=record_steps.copy(), t=lr * record_steps.astype(float),
+                      records={k: np.stack(v) for k, v in recs.items()}, lr=lr)
+    return p, history
+
+
+def _raise_first_bad_step(step_one, observe, p, start, stop):
+    for s in range(start + 1, stop + 1):
+        p = step_one(p)
+        _, ok = observe(p)
+        if not bool(ok):
+            raise NonFiniteError(s, "loss or parameters")
+    raise NonFiniteError(stop, "loss or parameters")
+
+
+# ---------------------------------------------------------------------------
+# Linear Barlow Twins model (S §3)
+
+
+def init_linear(d: int, m: int, scale: float, seed: int = 0) -> np.ndarray:
+    """W0 in R^{d x m} with i.i.d. N(0, scale²) entries (S §4.4)."""
+    d = check_positive_int(d, "d")
+    m = check_positive_int(m, "m")
+    scale = check_positive(scale, "scale")
+    return scale * np.random.default_rng(seed).standard_normal((d, m))
+
+
+def train_barlow_linear(x, x_prime, *, d=None, W0=None, init_scale=1e-6, seed=0, lr, n_steps,
+                        record_steps=None, n_records=200, record_weights=False, progress=False):
+    """Train f(x) = W x with the Barlow Twins loss by full-batch gradient descent (S1–S3).
+
+    The loss is computed from the embeddings of the pairs, L = ||C − I_d||_F²
+    with C = (1/2n) Σ_i (f(x_i) f(x'_i)^T + f(x'_i) f(x_i)^T) (S1–S2) — not from Γ.
+
+    Parameters
+    ----------
+    x, x_prime : (n, m) positive pairs.
+    d : embedding dimension (required unless ``W0`` is given).
+    W0 : (d, m) initial weights; default i.i.d. N(0, init_scale²) from ``seed``.
+    lr, n_steps : learning rate and number of steps; time t = lr × step.
+    record_steps : steps to record (default log-spaced, ``n_records`` points).
+    record_weights : also record W at every record step (key "W").
+
+    Returns
+    -------
+    (W_final, :class:`History`) with records "loss" (R,), "eigenvalues" (R, d)
+    — the eigenvalues of C in decreasing order — and optionally "W" (R, d, m).
+    """
+    x, x_prime = _check_pairs(x, x_prime)
+    m = x.shape[1]
+    if W0 is None:
+        if d is None:
+            raise ValueError("give d (embedding dimension) or W0")
+        W0 = init_linear(d, m, init_scale, seed)
+    W0 = as_matrix(W0, "W0")
+    if W0.shape[1] != m:
+        raise ValueError(f"W0 must have m = {m} columns to match x, got shape {W0.shape}")
+    if d is not None and W0.shape[0] != d:
+        raise ValueError(f"W0 has {W0.shape[0]} rows but d = {d}")
+    if record_steps is None:
+        record_steps = record_schedule(n_steps, n_records)
+    xj, xpj = jnp.asarray(x), jnp.asarray(x_prime)
+
+    def loss_fn(W):
+        return _embedding_loss(xj @ W.T, xpj @ W.T)
+
+    def eigenvalues(W):
+        from .barlow._core import _cross_correlation
+
+        return jnp.linalg.eigvalsh(_cross_correlation(xj @ W.T, xpj @ W.T))[::-1]
+
+    observers = {"eigenvalues": eigenvalues}
+    if record_weights:
+        observers["W"] = lambda W: W
+    return gradient_descent(loss_fn, jnp.asarray(W0), lr=lr, n_steps=n_steps, record_steps=record_steps,
+                            observers=observers, progress=progress, desc="Barlow Twins (linear)")
