@@ -114,5 +114,11 @@ def run_checks(names=None, *, fast: bool = True, on_result=None) -> list[CheckRe
     return results
 
 
+CHECK_MODULES = ("barlow_checks", "ntk_checks", "kernel_checks", "wide_checks")
+
+
 def _load_all():
-    from . import barlow_checks  # noqa: F401
+    import importlib
+
+    for mod in CHECK_MODULES:
+        importlib.import_module(f"{__package__}.{mod}")

@@ -1,0 +1,1 @@
+"""Checks for kernelised Barlow Twins (S §5, App. B)."""
