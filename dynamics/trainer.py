@@ -176,6 +176,71 @@ def init_linear(d: int, m: int, scale: float, seed: int = 0) -> np.ndarray:
     return scale * np.random.default_rng(seed).standard_normal((d, m))
 
 
+def train_barlow(apply_fn, params, x, x_prime, *, lr, n_steps, record_steps=None, n_records=200,
+                 observers=None, ntk_fn=None, project=None, progress=False, desc="Barlow Twins"):
+    """Train any model ``apply_fn(params, x) -> (n, d)`` with the Barlow Twins loss (S1–S2) by full-batch GD.
+
+    The loss is ||C − I_d||_F² with C the symmetrised cross-correlation of the
+    embeddings of the pairs.  Always records "loss" and "eigenvalues" (of C,
+    decreasing); ``ntk_fn(params) -> K`` adds "ntk_drift" = ||K(t) − K(0)||_F /
+    ||K(0)||_F (Fleissner et al.; S App. D.5); ``observers`` adds more.
+
+    Returns
+    -------
+    (final params, :class:`History`)
+    """
+    from .barlow._core import _cross_correlation
+
+    x, x_prime = _check_pairs(x, x_prime)
+    xj, xpj = jnp.asarray(x), jnp.asarray(x_prime)
+
+    def loss_fn(p):
+        return _embedding_loss(apply_fn(p, xj), apply_fn(p, xpj))
+
+    def eigenvalues(p):
+        return jnp.linalg.eigvalsh(_cross_correlation(apply_fn(p, xj), apply_fn(p, xpj)))[::-1]
+
+    obs = {"eigenvalues": eigenvalues}
+    obs.update(observers or {})
+    if ntk_fn is not None:
+        obs["ntk_drift"] = _drift_observer(ntk_fn, params)
+    if record_steps is None:
+        record_steps = record_schedule(n_steps, n_records)
+    return gradient_descent(loss_fn, params, lr=lr, n_steps=n_steps, record_steps=record_steps, observers=obs,
+                            project=project, progress=progress, desc=desc)
+
+
+def train_supervised(apply_fn, params, x, y, *, lr, n_steps, record_steps=None, n_records=200, observers=None,
+                     ntk_fn=None, progress=False):
+    """Supervised baseline: GD on the squared loss (1/2n) Σ_i ||f(x_i) − y_i||², same recorder as :func:`train_barlow`."""
+    x = as_matrix(x, "x")
+    y = as_matrix(y, "y")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}")
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    def loss_fn(p):
+        return 0.5 * jnp.mean(jnp.sum((apply_fn(p, xj) - yj) ** 2, axis=1))
+
+    obs = dict(observers or {})
+    if ntk_fn is not None:
+        obs["ntk_drift"] = _drift_observer(ntk_fn, params)
+    if record_steps is None:
+        record_steps = record_schedule(n_steps, n_records)
+    return gradient_descent(loss_fn, params, lr=lr, n_steps=n_steps, record_steps=record_steps, observers=obs,
+                            progress=progress, desc="supervised MSE")
+
+
+def _drift_observer(ntk_fn, params0):
+    K0 = ntk_fn(params0)
+    norm0 = jnp.linalg.norm(K0)
+
+    def drift(p):
+        return jnp.linalg.norm(ntk_fn(p) - K0) / norm0
+
+    return drift
+
+
 def train_barlow_linear(x, x_prime, *, d=None, W0=None, init_scale=1e-6, seed=0, lr, n_steps,
                         record_steps=None, n_records=200, record_weights=False, progress=False):
     """Train f(x) = W x with the Barlow Twins loss by full-batch gradient descent (S1–S3).
@@ -210,18 +275,7 @@ def train_barlow_linear(x, x_prime, *, d=None, W0=None, init_scale=1e-6, seed=0,
         raise ValueError(f"W0 has {W0.shape[0]} rows but d = {d}")
     if record_steps is None:
         record_steps = record_schedule(n_steps, n_records)
-    xj, xpj = jnp.asarray(x), jnp.asarray(x_prime)
-
-    def loss_fn(W):
-        return _embedding_loss(xj @ W.T, xpj @ W.T)
-
-    def eigenvalues(W):
-        from .barlow._core import _cross_correlation
-
-        return jnp.linalg.eigvalsh(_cross_correlation(xj @ W.T, xpj @ W.T))[::-1]
-
-    observers = {"eigenvalues": eigenvalues}
-    if record_weights:
-        observers["W"] = lambda W: W
-    return gradient_descent(loss_fn, jnp.asarray(W0), lr=lr, n_steps=n_steps, record_steps=record_steps,
-                            observers=observers, progress=progress, desc="Barlow Twins (linear)")
+    observers = {"W": lambda W: W} if record_weights else None
+    return train_barlow(lambda W, inp: inp @ W.T, jnp.asarray(W0), x, x_prime, lr=lr, n_steps=n_steps,
+                        record_steps=record_steps, observers=observers, progress=progress,
+                        desc="Barlow Twins (linear)")

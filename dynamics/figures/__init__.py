@@ -1,0 +1,70 @@
+"""Paper figures: theory (dashed) against experiment or integrated flows (solid), one function per figure.
+
+Each figure function returns ``(fig, caption)``: a :class:`matplotlib.figure.Figure`
+with the caption also printed under the plot, so that the PNG describes
+itself (data, sizes, seeds, theory vs experiment, time convention).
+:func:`make_all` writes every figure as PNG and PDF and keeps
+``captions.md`` beside them up to date; ``python -m dynamics figures`` calls it.
+
+Figures of Simon et al., *On the Stepwise Nature of SSL* (S):
+
+* :func:`s_fig1_stepwise` — Fig 1 A–B (§4.4, S10, S16, S19–S21, Result 4.6)
+* :func:`s_fig6_appendix_c` — Fig 6 (App. C, S45 vs S47–S48)
+* :func:`s_fig8_symmetry_breaking` — Fig 8 A–D (App. F)
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from ._barlow import s_fig1_stepwise, s_fig6_appendix_c, s_fig8_symmetry_breaking
+from ._common import save_figure, update_captions
+
+FIGURES = {
+    "s_fig1_stepwise": s_fig1_stepwise,
+    "s_fig6_appendix_c": s_fig6_appendix_c,
+    "s_fig8_symmetry_breaking": s_fig8_symmetry_breaking,
+}
+
+
+def make_all(out="paper_figures", *, fast: bool = False, names=None) -> list[pathlib.Path]:
+    """Make the figures ``names`` (default: all) and write them into ``out``.
+
+    Each figure is written as ``out/<name>.png`` (dpi 150) and ``out/<name>.pdf``;
+    ``out/captions.md`` gets one section per figure (file names and caption),
+    sections of figures not made this time are kept.  ``out`` is created if
+    missing.  ``fast=True`` uses coarser time grids (every figure in seconds);
+    the training run behind Fig 1 is the same in both modes (and cached).
+
+    Returns
+    -------
+    list of the paths written: PNG and PDF of each figure, then captions.md.
+
+    Raises
+    ------
+    ValueError
+        if a name is not a known figure (the message lists the known names).
+    """
+    if names is None:
+        names = list(FIGURES)
+    elif isinstance(names, str):
+        names = [names]
+    names = list(names)
+    unknown = [n for n in names if n not in FIGURES]
+    if unknown:
+        raise ValueError(f"unknown figure name(s): {', '.join(map(repr, unknown))}; "
+                         f"known names: {', '.join(FIGURES)}")
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths, entries = [], {}
+    for name in names:
+        fig, caption = FIGURES[name](fast=fast)
+        files = save_figure(fig, name, out)
+        entries[name] = (files, caption)
+        paths.extend(files)
+    paths.append(update_captions(out, entries, order=list(FIGURES)))
+    return paths
+
+
+__all__ = ["FIGURES", "make_all", "save_figure", "s_fig1_stepwise", "s_fig6_appendix_c",
+           "s_fig8_symmetry_breaking", "update_captions"]
