@@ -14,6 +14,8 @@ alongside.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,18 +31,33 @@ def _apply_kernel(K, G):
     return jnp.einsum("abij,bj->ai", K, G)
 
 
+@functools.lru_cache(maxsize=64)
+def _field(loss_fn, n_train: int, full: bool):
+    """Vector field for stacked outputs Y = [F_train; F_test]; cached so diffrax compiles once per problem."""
+    grad = jax.grad(loss_fn)
+
+    def field(_, y, K_rows):
+        G = grad(y[:n_train])
+        if full:
+            return -jnp.einsum("abij,bj->ai", K_rows, G)
+        return -K_rows @ G
+
+    return field
+
+
 def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e-8, atol=1e-12,
-                        backend="diffrax", solver="dopri8"):
+                        backend="diffrax", solver="dopri8", max_steps=1_000_000):
     """Integrate dF/dt = −K ∇_F L(F) from F(0) = F0 and return F at the times ``t``.
 
     Parameters
     ----------
     K : (N, N) scalar kernel, or (N, N, d, d) full kernel of a d-output model.
     F0 : (N, d) initial outputs on the training inputs.
-    loss_fn : callable F -> scalar, written with ``jax.numpy``.
+    loss_fn : callable F -> scalar, written with ``jax.numpy`` (reuse the same function object
+        across calls, e.g. :func:`barlow_twins_function_loss`, to reuse the compiled solver).
     t : (T,) times (t = lr × step for a trainer); the flow starts at t = 0.
     K_test, F_test0 : optional (N*, N) (or (N*, N, d, d)) kernel between test and
-        training inputs and the (N*, d) initial test outputs.
+        training inputs and the (N*, d) initial test outputs (default zero).
 
     Returns
     -------
@@ -51,39 +68,34 @@ def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e
     N, d = F0.shape
     if K.shape[:2] != (N, N) or (K.ndim == 4 and K.shape[2:] != (d, d)):
         raise ValueError(f"K must have shape ({N}, {N}) or ({N}, {N}, {d}, {d}) to match F0 {F0.shape}, got {K.shape}")
-    if K.ndim == 2 and not np.allclose(K, K.T, rtol=1e-8, atol=1e-12 * np.abs(K).max()):
+    scale = float(np.abs(K).max()) or 1.0
+    if K.ndim == 2 and not np.allclose(K, K.T, rtol=1e-8, atol=1e-12 * scale):
         raise ValueError("K must be symmetric")
     t = as_times(t)
-    grad = jax.grad(loss_fn)
-    has_test = K_test is not None
-    if has_test:
+    K_rows, y0 = K, F0
+    if K_test is not None:
         K_test = as_array(K_test, "K_test", ndim=K.ndim)
-        F_test0 = as_matrix(F_test0, "F_test0")
-        if K_test.shape[1] != N or F_test0.shape != (K_test.shape[0], d):
-            raise ValueError(f"K_test must be ({F_test0.shape[0]}, {N}{'' if K.ndim == 2 else f', {d}, {d}'}) and "
-                             f"F_test0 ({K_test.shape[0]}, {d})")
-
-    def field(_, y, args):
-        Kj, Ktj = args
-        F = y[:N]
-        G = grad(F)
-        dF = -_apply_kernel(Kj, G)
-        if Ktj is None:
-            return dF
-        return jnp.concatenate([dF, -_apply_kernel(Ktj, G)])
-
-    y0 = jnp.asarray(F0) if not has_test else jnp.concatenate([jnp.asarray(F0), jnp.asarray(F_test0)])
+        n_test = K_test.shape[0]
+        F_test0 = np.zeros((n_test, d)) if F_test0 is None else as_matrix(F_test0, "F_test0")
+        if K_test.shape[1:] != K.shape[1:] or F_test0.shape != (n_test, d):
+            raise ValueError(f"K_test must have shape (N*, {', '.join(map(str, K.shape[1:]))}) and F_test0 "
+                             f"(N*, {d}); got {K_test.shape} and {F_test0.shape}")
+        K_rows, y0 = np.concatenate([K, K_test]), np.concatenate([F0, F_test0])
     ts = np.concatenate([[0.0], t]) if t[0] > 0 else t
-    args = (jnp.asarray(K), jnp.asarray(K_test) if has_test else None)
-    ys = integrate(field, y0, ts, args, rtol=rtol, atol=atol, backend=backend, solver=solver)
+    ys = integrate(_field(loss_fn, N, K.ndim == 4), jnp.asarray(y0), ts, jnp.asarray(K_rows), rtol=rtol,
+                   atol=atol, backend=backend, solver=solver, max_steps=max_steps)
     ys = ys[1:] if t[0] > 0 else ys
-    if has_test:
+    if K_test is not None:
         return ys[:, :N], ys[:, N:]
     return ys
 
 
+@functools.lru_cache(maxsize=None)
 def barlow_twins_function_loss(n: int):
-    """L(F) for stacked outputs F = [f(x_1..x_n); f(x'_1..x'_n)] (2n, d): ||C − I||_F² (S1–S2)."""
+    """L(F) for stacked outputs F = [f(x_1..x_n); f(x'_1..x'_n)] (2n, d): ||C − I||_F² (S1–S2).
+
+    Cached per n: the same function object is returned, so compiled flows are reused.
+    """
 
     def loss(F):
         return _embedding_loss(F[:n], F[n:])

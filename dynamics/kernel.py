@@ -43,7 +43,6 @@ Public pieces:
 
 from __future__ import annotations
 
-import functools
 import importlib
 import numbers
 
@@ -579,24 +578,6 @@ def barlow_twins_predict(K_train, *, n_components=None, rtol: float = 1e-10, eig
 # The exact kernel gradient flow (integrated)
 
 
-def _bt_grad_F(F, n):
-    """∇_F L for L = ‖F^T J F / 2n − I‖²_F (S1–S2 on embeddings F = [f(𝒳); f(𝒳')]): (2/n) J F (C − I)."""
-    import jax.numpy as jnp
-
-    JF = jnp.concatenate([F[n:], F[:n]], axis=0)
-    C = F.T @ JF / (2 * n)
-    return (2.0 / n) * JF @ (C - jnp.eye(F.shape[1], dtype=F.dtype))
-
-
-@functools.lru_cache(maxsize=None)
-def _function_space_field(n):
-    # One function object per n, so diffrax reuses its compiled solver across calls.
-    def field(t, y, K_all):
-        return -(K_all @ _bt_grad_F(y[: 2 * n], n))
-
-    return field
-
-
 def function_space_flow(K_train, f_train_0, t, *, k_test_train=None, f_test_0=None, backend="diffrax",
                         solver="dopri8", rtol=1e-10, atol=1e-14, max_steps=1_000_000):
     """Integrate the kernel gradient flow of Barlow Twins, dF/dt = −K̃ ∇_F L(F) (S §5, exact dynamics).
@@ -618,32 +599,17 @@ def function_space_flow(K_train, f_train_0, t, *, k_test_train=None, f_test_0=No
     -------
     (T, 2n, d), or ((T, 2n, d), (T, N, d)) when ``k_test_train`` is given.
     """
-    import jax.numpy as jnp
-
-    from ._integrate import integrate
+    from .flows import barlow_twins_function_loss
+    from .flows import function_space_flow as _generic_flow
 
     K_tilde = _check_joint(K_train, "K_train")
     two_n = K_tilde.shape[0]
     f0 = as_matrix(f_train_0, "f_train_0")
     if f0.shape[0] != two_n:
         raise ValueError(f"f_train_0 must have 2n = {two_n} rows, got shape {f0.shape}")
-    times = as_times(t)
-    K_all, y0 = K_tilde, f0
-    if k_test_train is not None:
-        k = as_matrix(k_test_train, "k_test_train")
-        if k.shape[1] != two_n:
-            raise ValueError(f"k_test_train must have shape (N, {two_n}), got {k.shape}")
-        ft0 = np.zeros((k.shape[0], f0.shape[1])) if f_test_0 is None else as_matrix(f_test_0, "f_test_0")
-        if ft0.shape != (k.shape[0], f0.shape[1]):
-            raise ValueError(f"f_test_0 must have shape {(k.shape[0], f0.shape[1])}, got {ft0.shape}")
-        K_all, y0 = np.concatenate([K_tilde, k], axis=0), np.concatenate([f0, ft0], axis=0)
-    ts = np.concatenate([[0.0], times]) if times[0] > 0 else times
-    ys = integrate(_function_space_field(two_n // 2), jnp.asarray(y0), ts, jnp.asarray(K_all),
-                   backend=backend, solver=solver, rtol=rtol, atol=atol, max_steps=max_steps)
-    ys = ys[1:] if times[0] > 0 else ys
-    if k_test_train is None:
-        return ys
-    return ys[:, :two_n], ys[:, two_n:]
+    return _generic_flow(K_tilde, f0, barlow_twins_function_loss(two_n // 2), t, K_test=k_test_train,
+                         F_test0=f_test_0, backend=backend, solver=solver, rtol=rtol, atol=atol,
+                         max_steps=max_steps)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -309,18 +309,18 @@ def test_function_space_flow_equals_linear_gradient_flow():
     np.testing.assert_allclose(Ft, np.einsum("im,tdm->tid", x_test, W), rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("dynamics.flows") is None, reason="dynamics.flows not available")
-def test_function_space_flow_matches_generic_autodiff_flow():
-    """The hand-derived ∇_F L of the Barlow Twins kernel flow vs jax.grad in the generic flow."""
+def test_full_kernel_flow_equals_scalar_kernel_flow():
+    """The (N, N, d, d) einsum path of the generic flow with K ⊗ I_d equals the scalar-kernel path."""
     from dynamics import flows
 
     x, xp = pairs(n=15, m=5, seed=15)
     K = kernel.rbf_kernel(np.concatenate([x, xp]), np.concatenate([x, xp]), 0.2)
     F0 = 0.1 * np.random.default_rng(16).standard_normal((30, 2))
     t = np.linspace(0.0, 2.0, 5)
-    mine = kernel.function_space_flow(K, F0, t)
-    generic = flows.function_space_flow(K, F0, flows.barlow_twins_function_loss(15), t, rtol=1e-10, atol=1e-14)
-    np.testing.assert_allclose(mine, generic, rtol=1e-7, atol=1e-10)
+    scalar = kernel.function_space_flow(K, F0, t)
+    K_full = np.einsum("ab,ij->abij", K, np.eye(2))
+    full = flows.function_space_flow(K_full, F0, flows.barlow_twins_function_loss(15), t, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(full, scalar, rtol=1e-7, atol=1e-10)
 
 
 # ------------------------------------------------------------------------------------ alignment
