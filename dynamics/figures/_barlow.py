@@ -140,14 +140,10 @@ FIG6_ODE_OPTIONS = {"backend": "scipy", "solver": "DOP853", "rtol": 1e-11, "atol
 
 
 def appendix_c_init(d: int = FIG6_D, m: int = FIG6_M, alpha: float = FIG6_ALPHA, seed: int = FIG6_SEED):
-    """A(0) and γ of S Fig 6: γ_j = 2^{-j}, A(0) upper-triangular, entries α·U(0.5, 1.5).
+    """A(0) and γ of S Fig 6, built by the same function as ``check_appendix_c``."""
+    from ..theorems.barlow_checks import appendix_c_setup
 
-    The same construction as ``check_appendix_c``, so the figure shows what ``verify`` checks.
-    """
-    gammas = 2.0 ** -np.arange(1, m + 1)
-    rng = np.random.default_rng(seed)
-    A0 = np.triu(alpha * rng.uniform(0.5, 1.5, (d, m)))
-    return A0, gammas
+    return appendix_c_setup(d, m, alpha, seed)
 
 
 def s_fig6_appendix_c(*, fast: bool = False):
