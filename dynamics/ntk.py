@@ -490,6 +490,27 @@ def two_layer_ntk(params, x1, x2, activation="relu", *, output="full", block_siz
     return blocks[0] if len(blocks) == 1 else jnp.concatenate(blocks, axis=0)
 
 
+def two_layer_ntk_fn(x1, x2, activation="relu", *, output="trace"):
+    """``params -> K`` for fixed inputs: the structured two-layer NTK as a pure, jit-traceable function.
+
+    Inputs are validated once here; the returned function does no host-side checks, so a trainer can
+    record the NTK inside its compiled loop (e.g. ``train_barlow(..., ntk_fn=two_layer_ntk_fn(X, X))``).
+    """
+    x1, x2 = _check_inputs(x1, x2)
+    _resolve_activation(activation)
+    if not isinstance(activation, str):
+        activation = tuple(activation)
+    check_choice(output, "output", {"full", "trace", "scalar"})
+    x1j, x2j = jnp.asarray(x1), jnp.asarray(x2)
+    feats, block = _features_fn(activation), _two_layer_block_fn(activation, output)
+
+    def fn(params):
+        A2, B2 = feats(params["V"], x2j)
+        return block(params["V"], params["W"], x1j, x2j, A2, B2)
+
+    return fn
+
+
 # ----------------------------------------------------------------------------- drift
 
 

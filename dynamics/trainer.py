@@ -232,13 +232,10 @@ def train_supervised(apply_fn, params, x, y, *, lr, n_steps, record_steps=None, 
 
 
 def _drift_observer(ntk_fn, params0):
+    from .ntk import ntk_drift
+
     K0 = ntk_fn(params0)
-    norm0 = jnp.linalg.norm(K0)
-
-    def drift(p):
-        return jnp.linalg.norm(ntk_fn(p) - K0) / norm0
-
-    return drift
+    return lambda p: ntk_drift(ntk_fn(p), K0)
 
 
 def train_barlow_linear(x, x_prime, *, d=None, W0=None, init_scale=1e-6, seed=0, lr, n_steps,
