@@ -37,6 +37,19 @@ def as_matrix(x, name: str, **kw) -> np.ndarray:
     return as_array(x, name, ndim=2, **kw)
 
 
+def check_pairs(x, x_prime, names=("x", "x_prime")):
+    """Two views of n paired rows: finite 2-D arrays of equal shape (n, m) with n, m >= 1."""
+    x = as_matrix(x, names[0])
+    x_prime = as_matrix(x_prime, names[1])
+    if x.shape != x_prime.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape (n, m), got {x.shape} and {x_prime.shape}"
+        )
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{names[0]} must have at least one pair and one feature (n, m >= 1), got shape {x.shape}")
+    return x, x_prime
+
+
 def as_symmetric(x, name: str, *, rtol: float = 1e-8) -> np.ndarray:
     """A finite square matrix equal to its transpose up to ``rtol`` (relative to its largest entry)."""
     arr = as_matrix(x, name)

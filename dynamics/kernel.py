@@ -50,7 +50,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from ._validation import as_array, as_matrix, as_symmetric, as_times, check_choice, check_positive_int
+from ._validation import as_array, as_matrix, as_symmetric, as_times, check_choice, check_pairs, check_positive_int
 
 __all__ = [
     "KERNEL_NAMES", "BarlowTwinsPredictor", "KernelBarlowTwins", "barlow_twins_predict", "function_space_flow",
@@ -312,16 +312,6 @@ class _JointSpectrum:
 # Estimator
 
 
-def _check_pairs(x, x_prime):
-    x = as_matrix(x, "x")
-    x_prime = as_matrix(x_prime, "x_prime")
-    if x.shape != x_prime.shape:
-        raise ValueError(f"x and x_prime must have the same shape (n, m), got {x.shape} and {x_prime.shape}")
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"x must have at least one pair and one feature, got shape {x.shape}")
-    return x, x_prime
-
-
 class KernelBarlowTwins(BaseEstimator):
     """Top-spectral Barlow Twins embeddings of a kernel machine (S Prop 5.1, S24, S49).
 
@@ -382,7 +372,7 @@ class KernelBarlowTwins(BaseEstimator):
         check_positive_int(self.n_components, "n_components")
         check_choice(self.eigen_solver, "eigen_solver", {"dense", "top"})
         _check_rtol(self.rtol)
-        x, x_prime = _check_pairs(x, x_prime)
+        x, x_prime = check_pairs(x, x_prime)
         kernel_fn = self._kernel_fn()
         both = np.concatenate([x, x_prime], axis=0)
         K_tilde = _gram(kernel_fn, both, both, "K_tilde")

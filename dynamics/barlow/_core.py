@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import as_matrix, as_symmetric
+from .._validation import as_matrix, as_symmetric, check_pairs
 
 
 def _cross_correlation(x, x_prime):
@@ -35,16 +35,7 @@ def _embedding_loss(f, f_prime):
     return jnp.sum((C - jnp.eye(C.shape[0], dtype=C.dtype)) ** 2)
 
 
-def _check_pairs(x, x_prime, names=("x", "x_prime")):
-    x = as_matrix(x, names[0])
-    x_prime = as_matrix(x_prime, names[1])
-    if x.shape != x_prime.shape:
-        raise ValueError(
-            f"{names[0]} and {names[1]} must have the same shape (n, m), got {x.shape} and {x_prime.shape}"
-        )
-    if x.shape[0] == 0:
-        raise ValueError(f"{names[0]} must contain at least one pair (n >= 1)")
-    return x, x_prime
+_check_pairs = check_pairs
 
 
 def check_W_Gamma(W, Gamma):

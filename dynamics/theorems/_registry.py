@@ -114,7 +114,7 @@ def run_checks(names=None, *, fast: bool = True, on_result=None) -> list[CheckRe
     return results
 
 
-CHECK_MODULES = ("barlow_checks", "ntk_checks", "kernel_checks", "wide_checks")
+CHECK_MODULES = ("barlow_checks", "ntk_checks", "kernel_checks", "wide_checks", "grassmann_checks", "contrastive_checks")
 
 
 def _load_all():

@@ -1,0 +1,1 @@
+"""Checks for orthogonality-constrained SSL and the Grassmannian flow (Esser et al., "E")."""
