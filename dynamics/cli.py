@@ -19,12 +19,15 @@ def _verify(args) -> int:
     if unknown:
         print(f"unknown check(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}", file=sys.stderr)
         return 2
-    header = f"{'check':<30} {'paper':<5} {'reference':<34} {'metric':>10} {'tolerance':>10} {'pass':>5} {'s':>6}"
+    width = max([len(n) for n in (args.names or known)] + [5])
+    header = (f"{'check':<{width}} {'paper':<5} {'reference':<34} {'metric':>10} {'tolerance':>11} "
+              f"{'pass':>5} {'s':>6}")
 
     def show(res):
         if not args.json:
-            print(f"{res.name:<30} {res.paper:<5} {res.reference[:34]:<34} {_fmt(float(res.metric)):>10} "
-                  f"{_fmt(float(res.tolerance)):>10} {'yes' if res.passed else 'NO':>5} {res.seconds:6.1f}", flush=True)
+            tol = f"{res.sense} {_fmt(float(res.tolerance))}"
+            print(f"{res.name:<{width}} {res.paper:<5} {res.reference[:34]:<34} {_fmt(float(res.metric)):>10} "
+                  f"{tol:>11} {'yes' if res.passed else 'NO':>5} {res.seconds:6.1f}", flush=True)
 
     if not args.json:
         print(header)

@@ -17,13 +17,17 @@ class CheckResult:
     """Outcome of one comparison: a single metric against a single tolerance.
 
     ``passed`` is decided by the check itself (some checks combine the metric
-    with a trend condition, stated in ``details``).
+    with a trend condition, stated in ``details``).  ``sense`` says how the
+    metric is compared with the tolerance: "<" (an error below a bound, the
+    default), "<=" or ">=" (e.g. a fitted slope at most −0.35, an alignment
+    at least 0.9).
     """
 
     metric: float
     tolerance: float
     passed: bool
     details: dict = field(default_factory=dict)
+    sense: str = "<"
     name: str = ""
     paper: str = ""
     reference: str = ""

@@ -146,7 +146,7 @@ def check_ntk_constancy(fast: bool = True) -> CheckResult:
     details = {"widths": widths, "seeds": seeds, "drift_barlow_twins": bt, "drift_supervised_mse": sup,
                "slope_barlow_twins": slope, "slope_supervised": slope_sup,
                "final_loss_barlow_twins": [standard_init_run(M, seeds[0])[0].loss[-1] for M in widths]}
-    return CheckResult(slope, -0.35, bool(slope <= -0.35), details)
+    return CheckResult(slope, -0.35, bool(slope <= -0.35), details, sense="<=")
 
 
 @register("fleissner_kernel_limit", paper="F", reference="F abstract; S App. E alignment",
@@ -187,4 +187,4 @@ def check_kernel_limit(fast: bool = True) -> CheckResult:
                "relative_embedding_error": rel_err, "loss_curve_gap": gap, "slope_loss_curve_gap": slope_gap,
                "chance_alignment": 3 / X.shape[0]}
     passed = align[-1] >= 0.9 and slope_align < 0 and slope_gap < 0
-    return CheckResult(align[-1], 0.9, bool(passed), details)
+    return CheckResult(align[-1], 0.9, bool(passed), details, sense=">=")
