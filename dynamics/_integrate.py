@@ -9,6 +9,8 @@ as an independent cross-check.
 
 from __future__ import annotations
 
+import functools
+
 import diffrax
 import jax
 import jax.numpy as jnp
@@ -41,6 +43,7 @@ def integrate(
     atol: float = 1e-14,
     max_steps: int = 1_000_000,
     dt0: float | None = None,
+    batch: bool = False,
 ):
     """Integrate dy/dt = vector_field(t, y, args) and return y at the times ``ts``.
 
@@ -54,25 +57,35 @@ def integrate(
         backend="scipy", a ``solve_ivp`` method ("DOP853", "RK45", "LSODA", ...).
     rtol, atol : step-size controller tolerances.
     max_steps : step budget (diffrax).
+    batch : ``y0`` has a leading batch axis of independent initial conditions; with diffrax
+        they are solved together in one compiled, vmapped solve (scipy loops over them).
 
     Returns
     -------
-    (T, *y0.shape) NumPy array.
+    (T, *y0.shape) NumPy array, or (B, T, *y0.shape[1:]) with ``batch``.
     """
     check_choice(backend, "backend", {"diffrax", "scipy"})
     rtol = check_positive(rtol, "rtol")
     atol = check_positive(atol, "atol", allow_zero=True)
     ts = as_times(ts, "ts") if np.all(np.asarray(ts) >= 0) else np.asarray(ts, float)
     y0 = jnp.asarray(y0)
+    if batch and y0.ndim < 1:
+        raise ValueError("y0 must have a leading batch axis when batch=True")
     if backend == "scipy":
         if solver == "dopri8":
             solver = "DOP853"
         check_choice(solver, "solver", _SCIPY_METHODS)
+        if batch:
+            return np.stack([_integrate_scipy(vector_field, y, ts, args, solver, rtol, atol) for y in y0])
         return _integrate_scipy(vector_field, y0, ts, args, solver, rtol, atol)
     check_choice(solver, "solver", set(_DIFFRAX_SOLVERS))
     if ts[-1] == ts[0]:
-        return np.broadcast_to(np.asarray(y0), (len(ts),) + y0.shape).copy()
-    sol = _diffeqsolve(vector_field, solver, y0, jnp.asarray(ts), args, rtol, atol, max_steps, dt0)
+        shape = (y0.shape[0], len(ts)) + y0.shape[1:] if batch else (len(ts),) + y0.shape
+        return np.broadcast_to(np.expand_dims(np.asarray(y0), 1 if batch else 0), shape).copy()
+    if batch:
+        sol = _solve_batch(vector_field, solver, y0, jnp.asarray(ts), args, rtol, atol, max_steps, dt0)
+    else:
+        sol = _diffeqsolve(vector_field, solver, y0, jnp.asarray(ts), args, rtol, atol, max_steps, dt0)
     if not bool(jnp.all(jnp.isfinite(sol))):
         raise IntegrationError(
             "integration did not reach the last requested time (step budget max_steps="
@@ -99,6 +112,11 @@ def _diffeqsolve(vector_field, solver_name, y0, ts, args, rtol, atol, max_steps,
         throw=False,
     )
     return sol.ys
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 5, 6, 7, 8))
+def _solve_batch(vector_field, solver_name, y0s, ts, args, rtol, atol, max_steps, dt0):
+    return jax.vmap(lambda y: _diffeqsolve(vector_field, solver_name, y, ts, args, rtol, atol, max_steps, dt0))(y0s)
 
 
 def _integrate_scipy(vector_field, y0, ts, args, method, rtol, atol):

@@ -196,3 +196,17 @@ def test_appendix_c_solution_diagonal_is_rescaled_s10():
 def test_bad_input_is_named(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_batched_gradient_flow_equals_individual_solves():
+    x, xp = _pairs()
+    G = barlow.cross_correlation(x, xp)
+    W0s = 1e-2 * np.random.default_rng(6).standard_normal((4, 3, 6))
+    t = np.linspace(0.5, 5, 4)
+    batch = barlow.gradient_flow(W0s, G, t, rtol=1e-11, atol=1e-16)
+    assert batch.shape == (4, 4, 3, 6)
+    for b in range(4):
+        single = barlow.gradient_flow(W0s[b], G, t, rtol=1e-11, atol=1e-16)
+        assert np.allclose(batch[b], single, rtol=1e-8, atol=1e-12)
+    looped = barlow.gradient_flow(W0s, G, t, backend="scipy", rtol=1e-11, atol=1e-16)
+    assert np.allclose(batch, looped, rtol=1e-7, atol=1e-10)

@@ -25,21 +25,28 @@ def gradient_flow(W0, Gamma, t, *, backend="diffrax", solver="dopri8", rtol=1e-1
 
     Parameters
     ----------
-    W0 : (d, m) initial weights.
+    W0 : (d, m) initial weights, or (B, d, m) for a batch of B initial conditions solved together
+        (one compiled, vmapped solve).
     Gamma : (m, m) symmetric feature cross-correlation (S4).
     t : (T,) non-decreasing times >= 0; the flow starts at W0 at time 0.
     rtol, atol : integrator tolerances.
 
     Returns
     -------
-    (T, d, m) array of W(t).
+    (T, d, m) array of W(t), or (B, T, d, m) for a batch.
     """
-    W0, Gamma = check_W_Gamma(W0, Gamma)
+    from .._validation import as_array
+
+    W0 = as_array(W0, "W0", ndim=(2, 3))
+    batch = W0.ndim == 3
+    _, Gamma = check_W_Gamma(W0[0] if batch else W0, Gamma)
     t = as_times(t)
     ts = np.concatenate([[0.0], t]) if t[0] > 0 else t
     ys = integrate(_vector_field, jnp.asarray(W0), ts, jnp.asarray(Gamma), backend=backend, solver=solver,
-                   rtol=rtol, atol=atol, max_steps=max_steps)
-    return ys[1:] if t[0] > 0 else ys
+                   rtol=rtol, atol=atol, max_steps=max_steps, batch=batch)
+    if t[0] > 0:
+        return ys[:, 1:] if batch else ys[1:]
+    return ys
 
 
 def _appendix_c_field(t, A, gammas):
