@@ -1,0 +1,61 @@
+"""Run every benchmark and print one table of ratios measured in this run.
+
+    python -m benchmarks [--quick] [--json FILE] [NAME ...]
+
+NAME is one of: theory_vs_training, integrator, ntk, kernel_fit, grassmann.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+import dynamics  # noqa: F401  (float64)
+
+from ._harness import format_table, machine
+
+BENCHMARKS = {
+    "theory_vs_training": "benchmarks.theory_vs_training",
+    "integrator": "benchmarks.integrator",
+    "ntk": "benchmarks.ntk_speed",
+    "kernel_fit": "benchmarks.kernel_fit",
+    "grassmann": "benchmarks.grassmann_flow",
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test), ratios not meaningful")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows and the machine to FILE as JSON")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    info = machine()
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
+    rows = []
+    for name in args.names or list(BENCHMARKS):
+        try:
+            module = importlib.import_module(BENCHMARKS[name])
+        except ModuleNotFoundError as exc:
+            print(f"{name}: skipped ({exc})", file=sys.stderr)
+            continue
+        new = module.run(quick=args.quick)
+        rows.extend(new)
+        print(format_table(new).split("\n", 2)[-1], flush=True)
+    print()
+    print(format_table(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "quick": args.quick, "rows": [r.to_json() for r in rows]}, f, indent=2,
+                      default=float)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

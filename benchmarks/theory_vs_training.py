@@ -1,0 +1,45 @@
+"""1. Theory vs training on the S linear model (digits pairs, d = 10).
+
+Time to predict the whole trajectory with ``small_init_prediction`` (closed form)
+and with ``gradient_flow`` (integrated S6), against the reference trainer
+reaching the same time t = 1.5 τ_d at the agreement the ``result_4_6_small_init``
+check accepts.  Targets: closed form >= 1000x, flow >= 20x faster than training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dynamics import barlow, trainer
+from dynamics.theorems.barlow_checks import D, digits_setup
+
+from ._harness import Row, best_time, timed
+
+
+def run(quick: bool = False) -> list[Row]:
+    x, xp, Gamma = digits_setup()
+    sigma, lr = 1e-6, 2e-3
+    gammas, _ = barlow.spectrum(Gamma)
+    W0 = trainer.init_linear(D, x.shape[1], sigma, seed=1)
+    tau = barlow.critical_times(gammas[:D], barlow.random_init_singular_values(D, sigma))
+    n_steps = int(np.ceil((0.5 if quick else 1.5) * tau[-1] / lr))
+    (_, hist), t_train = timed(lambda: trainer.train_barlow_linear(x, xp, W0=W0, lr=lr, n_steps=n_steps,
+                                                                     n_records=300, record_weights=True))
+    t = hist.t
+    t_closed = best_time(lambda: barlow.small_init_prediction(W0, Gamma, t), repeat=5)
+    barlow.gradient_flow(W0, Gamma, t, rtol=1e-8, atol=1e-14)  # compile
+    t_flow = best_time(lambda: barlow.gradient_flow(W0, Gamma, t, rtol=1e-8, atol=1e-14), repeat=3)
+    W_pred = barlow.small_init_prediction(W0, Gamma, t)
+    W_flow = barlow.gradient_flow(W0, Gamma, t, rtol=1e-8, atol=1e-14)
+    scale = np.linalg.norm(barlow.top_spectral_solution(Gamma, D))
+    agree_train = np.linalg.norm(hist["W"] - W_pred, axis=(1, 2)).max() / scale
+    agree_flow = np.linalg.norm(W_flow - W_pred, axis=(1, 2)).max() / scale
+    details = {"n_steps": n_steps, "t_end": float(t[-1]), "seconds_train": t_train, "seconds_closed_form": t_closed,
+               "seconds_flow": t_flow, "sup_err_train_vs_theory": agree_train, "sup_err_flow_vs_theory": agree_flow,
+               "n": x.shape[0], "m": x.shape[1], "d": D}
+    return [
+        Row("theory_vs_training", f"closed form vs trainer ({n_steps} steps, n={x.shape[0]}, m={x.shape[1]})",
+            t_train / t_closed, 1000.0, details=details),
+        Row("theory_vs_training", "gradient_flow (diffrax, compiled) vs trainer", t_train / t_flow, 20.0,
+            details=details),
+    ]
