@@ -18,6 +18,7 @@ is carried along (s = 0 is a fixed point).
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -37,6 +38,7 @@ def _log_u(t, gamma, log_u0):
     return jnp.where(gamma >= 0, log_pos, log_neg)
 
 
+@jax.jit
 def _log_abs_aligned(t, gammas, s0):
     """log|s_j(t)| for times t (T,), eigenvalues gammas (d,) and initial values s0 (d,)."""
     t = jnp.asarray(t)[:, None]
@@ -46,6 +48,7 @@ def _log_abs_aligned(t, gammas, s0):
     return -0.5 * _log_u(t, gammas, log_u0)
 
 
+@jax.jit
 def _aligned(t, gammas, s0):
     return jnp.sign(jnp.asarray(s0))[None, :] * jnp.exp(_log_abs_aligned(t, gammas, s0))
 
@@ -243,14 +246,14 @@ def small_init_prediction(W0, Gamma, t) -> np.ndarray:
     U, s0, gammas, V = small_init_alignment(W0, Gamma)
     d = U.shape[0]
     s = aligned_singular_values(t, gammas[:d], s0)
-    return np.einsum("ij,tj,jk->tik", U, s, V[:d])
+    return U @ (s[:, :, None] * V[None, :d])
 
 
 def aligned_trajectory(U, s0, gammas, V, t) -> np.ndarray:
     """W(t) = U S(t) V for an aligned init (S9), V: (d, m) orthonormal eigenvector rows of Γ."""
     t = as_times(t)
     s = aligned_singular_values(t, gammas, s0)
-    return np.einsum("ij,tj,jk->tik", as_matrix(U, "U"), s, as_matrix(V, "V"))
+    return as_matrix(U, "U") @ (s[:, :, None] * as_matrix(V, "V")[None])
 
 
 # ---------------------------------------------------------------------------
