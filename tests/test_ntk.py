@@ -1,6 +1,5 @@
 """NTK module (theory.md §4, S App. D.5): closed forms vs quadrature, generic vs structured, wide-net Monte Carlo."""
 
-import time
 
 import jax.numpy as jnp
 import numpy as np
@@ -8,7 +7,6 @@ import pytest
 import scipy.special
 
 from dynamics import networks, ntk
-from dynamics.theorems import run_checks
 
 
 def _inputs(n=12, D=5, seed=0, unit=False):
@@ -137,16 +135,15 @@ def test_structured_kernel_on_same_inputs_is_symmetric_psd():
     assert np.allclose(G, G.T, atol=1e-12) and np.linalg.eigvalsh(G).min() > -1e-10 * np.abs(G).max()
 
 
-def test_large_trace_kernel_is_fast():
-    """n = 2000 unit-norm inputs, M = 4096, D = 49: "trace" output in blocks of (block, M) intermediates."""
+def test_large_trace_kernel_runs_in_blocks():
+    """n = 2000 unit-norm inputs, M = 4096, D = 49: "trace" output in blocks of (block, M) intermediates.
+
+    Its speed is measured by ``python -m benchmarks ntk``, not here."""
     rng = np.random.default_rng(13)
     x = rng.standard_normal((2000, 49))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     params = networks.init_two_layer(49, 4096, 10, seed=14)
-    start = time.perf_counter()
     K = ntk.two_layer_ntk(params, x, x, "relu", output="trace", block_size=500)
-    K.block_until_ready()
-    assert time.perf_counter() - start < 30.0
     assert K.shape == (2000, 2000) and bool(jnp.all(jnp.isfinite(K)))
     # diagonal of the relu NTK of unit-norm inputs is 1 at infinite width
     assert abs(float(jnp.mean(jnp.diag(K))) - 1.0) < 0.05
@@ -207,13 +204,3 @@ def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match="apply_fn"):
         ntk.empirical_ntk(lambda p, z: jnp.sum(apply(p, z)), params, x, x)
 
-
-# ----------------------------------------------------------------------------- registered check
-
-
-def test_registered_check_passes_fast():
-    start = time.perf_counter()
-    (res,) = run_checks(["ntk_init_convergence"], fast=True)
-    assert time.perf_counter() - start < 20.0
-    assert res.passed, res.details
-    assert -0.65 <= res.details["slope_relu"] <= -0.35 and -0.65 <= res.details["slope_erf"] <= -0.35
