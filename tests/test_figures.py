@@ -15,12 +15,12 @@ NAMES = ["s_fig1_stepwise", "s_fig6_appendix_c", "s_fig8_symmetry_breaking"]
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     out = tmp_path_factory.mktemp("figs") / "new_subdir"  # make_all creates missing folders
-    return out, figures.make_all(out, fast=True)
+    return out, figures.make_all(out, fast=True, names=NAMES)
 
 
 def test_make_all_writes_png_pdf_and_captions(made):
     out, paths = made
-    assert list(figures.FIGURES) == NAMES
+    assert set(NAMES) <= set(figures.FIGURES)
     for name in NAMES:
         for ext in ("png", "pdf"):
             p = out / f"{name}.{ext}"

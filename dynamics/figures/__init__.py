@@ -19,11 +19,16 @@ import pathlib
 
 from ._barlow import s_fig1_stepwise, s_fig6_appendix_c, s_fig8_symmetry_breaking
 from ._common import save_figure, update_captions
+from ._wide import f_alignment_vs_width, f_ntk_drift_vs_width, s_fig2_wide_stepwise, s_kernel_pca_special_case
 
 FIGURES = {
     "s_fig1_stepwise": s_fig1_stepwise,
     "s_fig6_appendix_c": s_fig6_appendix_c,
     "s_fig8_symmetry_breaking": s_fig8_symmetry_breaking,
+    "s_fig2_wide_stepwise": s_fig2_wide_stepwise,
+    "s_kernel_pca_special_case": s_kernel_pca_special_case,
+    "f_ntk_drift_vs_width": f_ntk_drift_vs_width,
+    "f_alignment_vs_width": f_alignment_vs_width,
 }
 
 
@@ -66,5 +71,6 @@ def make_all(out="paper_figures", *, fast: bool = False, names=None) -> list[pat
     return paths
 
 
-__all__ = ["FIGURES", "make_all", "save_figure", "s_fig1_stepwise", "s_fig6_appendix_c",
-           "s_fig8_symmetry_breaking", "update_captions"]
+__all__ = ["FIGURES", "f_alignment_vs_width", "f_ntk_drift_vs_width", "make_all", "s_fig1_stepwise",
+           "s_fig2_wide_stepwise", "s_fig6_appendix_c", "s_fig8_symmetry_breaking", "s_kernel_pca_special_case",
+           "save_figure", "update_captions"]
