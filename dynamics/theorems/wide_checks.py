@@ -102,14 +102,19 @@ def check_wide_stepwise(fast: bool = True) -> CheckResult:
 # ---------------------------------------------------------------------------- Fleissner et al.
 
 
-@functools.lru_cache(maxsize=None)
 def standard_init_run(M: int, seed: int, supervised: bool = False, d: int = 3, n: int = 100,
                       T: float = 50.0, lr: float = 0.02):
     """Standard-init (all entries N(0, 1)) network trained to time T; NTK drift recorded.
 
     Barlow Twins on the pairs, or (``supervised``) the squared loss to the first d one-hot label
     coordinates of the digits — the familiar baseline.  Returns (history, F(0), F(T)) on [𝒳; 𝒳'].
+    Cached on the normalised arguments, however they are passed.
     """
+    return _standard_init_run(int(M), int(seed), bool(supervised), int(d), int(n), float(T), float(lr))
+
+
+@functools.lru_cache(maxsize=None)
+def _standard_init_run(M, seed, supervised, d, n, T, lr):
     x, xp, labels = wide_data(n)
     X = np.concatenate([x, xp])
     params = networks.init_two_layer(x.shape[1], M, d, seed=seed)
