@@ -9,7 +9,7 @@ import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)
 
-from . import barlow, data, flows, grassmann, kernel, networks, ntk, trainer  # noqa: E402
+from . import barlow, contrastive, data, flows, grassmann, kernel, networks, ntk, trainer  # noqa: E402
 
-__all__ = ["barlow", "data", "flows", "grassmann", "kernel", "networks", "ntk", "trainer", "__version__"]
+__all__ = ["barlow", "contrastive", "data", "flows", "grassmann", "kernel", "networks", "ntk", "trainer", "__version__"]
 __version__ = "0.1.0"

@@ -1,0 +1,110 @@
+"""A deep fully connected network in NTK parametrisation and its structured empirical NTK (A Fig 5).
+
+    h_1 = φ(V_1 x),   h_l = φ(V_l h_{l−1} / √M) (l = 2..L),   f(x) = (1/√M) Wᵀ h_L,
+
+V_1 ∈ R^{M×D}, V_l ∈ R^{M×M}, W ∈ R^{M×Z}, all entries N(0, 1).  With L = 1 this is the two-layer
+network A2 of :mod:`dynamics.networks` (same activations, same scaling).  A's Fig 5 uses L = 3
+hidden layers.
+
+Empirical NTK without per-parameter Jacobians (*derived here*, checked against
+:func:`dynamics.ntk.empirical_ntk` in the tests): with pre-activations u_l, layer inputs
+a_1 = x, a_l = h_{l−1}/√M, and back-propagated vectors g_{L,i} = φ'(u_L) ⊙ W_{:,i}/√M,
+g_{l−1,i} = φ'(u_{l−1}) ⊙ (V_lᵀ g_{l,i}) / √M,
+
+    K_ij(x, x̃) = δ_ij h_L(x)·h_L(x̃)/M + Σ_l (g_{l,i}(x)·g_{l,j}(x̃)) (a_l(x)·a_l(x̃)).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import networks
+from .._validation import check_choice, check_positive_int
+
+
+def init_deep(D: int, M: int, Z: int, *, depth: int = 3, seed: int = 0) -> dict:
+    """Parameters {"V": (V_1 (M, D), V_2 (M, M), …), "W": (M, Z)}, entries N(0, 1), ``depth`` hidden layers."""
+    D = check_positive_int(D, "D")
+    M = check_positive_int(M, "M")
+    Z = check_positive_int(Z, "Z")
+    depth = check_positive_int(depth, "depth")
+    rng = np.random.default_rng(seed)
+    Vs = [rng.standard_normal((M, D))] + [rng.standard_normal((M, M)) for _ in range(depth - 1)]
+    W = rng.standard_normal((M, Z))
+    return {"V": tuple(jnp.asarray(V) for V in Vs), "W": jnp.asarray(W)}
+
+
+def _forward(params, x, activation):
+    phi, _ = networks.ACTIVATIONS[activation]
+    Vs = params["V"]
+    M = Vs[0].shape[0]
+    inputs, pres = [], []
+    a = x
+    for l, V in enumerate(Vs):
+        inputs.append(a)
+        u = a @ V.T
+        pres.append(u)
+        a = phi(u) / jnp.sqrt(M)  # next layer's input a_{l+1} = h_l / √M
+    h_last = phi(pres[-1])
+    return inputs, pres, h_last
+
+
+def deep_apply(params, x, activation: str = "relu"):
+    """f(x) = (1/√M) Wᵀ h_L(x) for rows x (n, D) -> (n, Z)."""
+    _, _, h = _forward(params, x, activation)
+    W = params["W"]
+    return h @ W / jnp.sqrt(W.shape[0])
+
+
+def _backprop(params, x, activation):
+    """Layer inputs a_l (n, ·), back-propagated g_l (n, M, Z) and h_L (n, M)."""
+    _, dphi = networks.ACTIVATIONS[activation]
+    inputs, pres, h = _forward(params, x, activation)
+    Vs, W = params["V"], params["W"]
+    M = W.shape[0]
+    g = dphi(pres[-1])[:, :, None] * W[None] / jnp.sqrt(M)
+    gs = [g]
+    for l in range(len(Vs) - 1, 0, -1):
+        g = dphi(pres[l - 1])[:, :, None] * jnp.einsum("km,nkz->nmz", Vs[l], g) / jnp.sqrt(M)
+        gs.append(g)
+    return inputs, gs[::-1], h
+
+
+@functools.cache
+def _deep_ntk_jit(activation, output):
+    def fn(params, x1, x2):
+        in1, g1, h1 = _backprop(params, x1, activation)
+        in2, g2, h2 = _backprop(params, x2, activation)
+        M, Z = params["W"].shape
+        nngp = h1 @ h2.T / M
+        if output == "full":
+            K = nngp[:, :, None, None] * jnp.eye(Z)
+            for a1, a2, ga, gb in zip(in1, in2, g1, g2):
+                K = K + (a1 @ a2.T)[:, :, None, None] * jnp.einsum("ami,bmj->abij", ga, gb)
+            return K
+        K = nngp
+        for a1, a2, ga, gb in zip(in1, in2, g1, g2):
+            K = K + (a1 @ a2.T) * jnp.einsum("ami,bmi->ab", ga, gb) / Z
+        return K
+
+    return jax.jit(fn)
+
+
+def deep_ntk(params, x1, x2, activation: str = "relu", *, output: str = "trace"):
+    """Empirical NTK of :func:`deep_apply`: "full" (n1, n2, Z, Z) or "trace" (1/Z) Σ_i K_ii (n1, n2)."""
+    check_choice(activation, "activation", set(networks.ACTIVATIONS))
+    check_choice(output, "output", {"full", "trace"})
+    return _deep_ntk_jit(activation, output)(params, jnp.asarray(x1), jnp.asarray(x2))
+
+
+def deep_ntk_fn(x1, x2, activation: str = "relu", *, output: str = "trace"):
+    """``params -> K`` for fixed inputs (jit-traceable, for recording inside the trainer)."""
+    check_choice(activation, "activation", set(networks.ACTIVATIONS))
+    check_choice(output, "output", {"full", "trace"})
+    x1j, x2j = jnp.asarray(x1), jnp.asarray(x2)
+    inner = _deep_ntk_jit(activation, output)
+    return lambda params: inner(params, x1j, x2j)

@@ -1,0 +1,223 @@
+"""Trace forms of the contrastive loss and their PCA solution (A §4: A5, A8–A10, Lemmas 16–17, Fig 5).
+
+For the two-layer network f(x) = (1/√M) Wᵀ φ(V x) and the linear reduction l (A6),
+
+    L = −(1/N) Σ_n Σ_q α_q s(x_n, x_{n,q}) = −Tr(Wᵀ C_V W)                              (A5)
+
+with a symmetric M × M matrix C_V that depends on V only:
+
+* dot product (A8):   C_V = (1/(2NM)) Σ_n Σ_q α_q [φ(V x_{n,q}) φ(V x_n)ᵀ + φ(V x_n) φ(V x_{n,q})ᵀ];
+* cosine lower bound (A9–A10), δ' = √M δ:
+  C_V = (1/(2N)) Σ_n Σ_q α_q [φ(V x_{n,q}) φ(V x_n)ᵀ + transpose] / ((‖φ(V x_{n,q})‖ + δ')(‖φ(V x_n)‖ + δ')).
+
+The identity L = −Tr(Wᵀ C_V W) holds exactly for any W (*derived here*: f(x)ᵀf(x̃) =
+(1/M) φᵀ W Wᵀ φ̃, summed with the weights α_q/N); for the cosine bound the similarity is the
+"cosine_bound" of :mod:`._loss`, and the M in δ' = √M δ cancels the 1/M of f(x)ᵀf(x̃), which is why
+the prefactor is 1/(2N) there and 1/(2NM) for the dot product.  (theory.md writes "the same [as A8]
+with each term divided by …", i.e. 1/(2NM) for both; that would make the cosine C_V, and its change,
+a factor M smaller — ‖C_V‖_F = O(1/M) — contradicting Lemma 16's M^{-1/2} rate.  The paper's A10
+has 1/N.)  Under WᵀW = I, max Tr(Wᵀ C_V W) is solved by the top-Z eigenvectors of C_V (PCA, A5).
+
+Low-rank form used throughout: with A = φ(V X_anchors) (N, M) and B_n = Σ_q c_nq φ(V x_{n,q}) (N, M),
+c_nq = α_q/M (dot) or α_q/((‖φ(V x_{n,q})‖ + δ')(‖φ(V x_n)‖ + δ')) (cosine bound),
+
+    C_V = (Aᵀ B + Bᵀ A) / (2N),
+
+of rank <= 2N.  Frobenius distances and top eigenvectors are computed from A and B
+(Gram matrices of size 4N, a QR of size M × 2N) without forming C_V when M > 2N.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import networks
+from .._validation import check_choice, check_positive, check_positive_int
+from ._loss import DEFAULT_DELTA, safe_norm
+
+TRACE_SIMILARITIES = ("dot", "cosine_bound")
+
+
+def _check_kind(similarity):
+    check_choice(similarity, "similarity", set(TRACE_SIMILARITIES))
+
+
+def cv_factors_from_features(phi_anchor, phi_partners, alpha, similarity="dot", *, delta=DEFAULT_DELTA):
+    """(A, B) with C_V = (AᵀB + BᵀA)/(2N) from hidden activations φ(V x): anchors (N, M), partners (Q, N, M).
+
+    JAX-traceable (no host-side checks beyond the similarity name).
+    """
+    _check_kind(similarity)
+    M = phi_anchor.shape[-1]
+    a = jnp.asarray(alpha, dtype=phi_anchor.dtype)[:, None, None]
+    if similarity == "dot":
+        B = jnp.sum(a * phi_partners, axis=0) / M
+    else:
+        dprime = jnp.sqrt(M) * delta
+        na = safe_norm(phi_anchor) + dprime  # (N,)
+        npart = safe_norm(phi_partners) + dprime  # (Q, N)
+        B = jnp.sum(a * phi_partners / npart[:, :, None], axis=0) / na[:, None]
+    return phi_anchor, B
+
+
+@functools.cache
+def _factors_fn(alpha, similarity, delta, activation):
+    phi, _ = networks.ACTIVATIONS[activation]
+
+    def fn(V, anchors, partners):
+        return cv_factors_from_features(phi(anchors @ V.T), phi(partners @ V.T), alpha, similarity, delta=delta)
+
+    return jax.jit(fn)
+
+
+def cv_factors(params, data, similarity="dot", *, delta=DEFAULT_DELTA, activation="relu"):
+    """Factors (A, B) of C_V(V) (A8 for "dot", A10 for "cosine_bound") for a two-layer ``params`` and ``data``.
+
+    Returns JAX arrays A (N, M), B (N, M) with C_V = (AᵀB + BᵀA)/(2N).
+    """
+    _check_kind(similarity)
+    delta = check_positive(delta, "delta")
+    check_choice(activation, "activation", set(networks.ACTIVATIONS))
+    fn = _factors_fn(tuple(data.alpha), similarity, delta, activation)
+    return fn(jnp.asarray(params["V"]), jnp.asarray(data.anchors), jnp.asarray(data.partners))
+
+
+def cv_matrix(factors):
+    """Dense C_V = (AᵀB + BᵀA)/(2N), (M, M)."""
+    A, B = factors
+    G = A.T @ B
+    return (G + G.T) / (2 * A.shape[0])
+
+
+def cv_frobenius_distance(factors_1, factors_2):
+    """‖C_1 − C_2‖_F from factors; JAX-traceable.
+
+    With ΔA = A1 − A2, ΔB = B1 − B2, A1ᵀB1 − A2ᵀB2 = ΔAᵀB1 + A2ᵀΔB, so C_1 − C_2 = Lᵀ R / (2N) with
+    L = [ΔA; A2; B1; ΔB], R = [B1; ΔB; ΔA; A2] (4N × M) and ‖C_1 − C_2‖_F² = Σ (L Lᵀ) ⊙ (R Rᵀ) / (2N)² —
+    O(N² M) without an M × M matrix.  Every term of that sum carries two factors of the differences,
+    so a small distance is computed to relative (not absolute) precision.  When M <= 4N the dense
+    difference is cheaper and is used instead.
+    """
+    A1, B1 = factors_1
+    A2, B2 = factors_2
+    N, M = A1.shape
+    if M <= 4 * N:
+        return jnp.linalg.norm((cv_matrix(factors_1) - cv_matrix(factors_2)).ravel())
+    dA, dB = A1 - A2, B1 - B2
+    L = jnp.concatenate([dA, A2, B1, dB])
+    R = jnp.concatenate([B1, dB, dA, A2])
+    sq = jnp.sum((L @ L.T) * (R @ R.T)) / (2 * N) ** 2
+    return jnp.sqrt(jnp.maximum(sq, 0.0))
+
+
+def cv_frobenius_norm(factors):
+    """‖C_V‖_F from factors (distance to zero factors)."""
+    A, B = factors
+    return cv_frobenius_distance(factors, (jnp.zeros_like(A), jnp.zeros_like(B)))
+
+
+def cv_eigh(factors, n_components=None):
+    """Eigenpairs of C_V in decreasing order of eigenvalue, from factors (A5's PCA).
+
+    For M > 2N: Uᵀ = [A; B]ᵀ = Q R (thin QR, M × 2N), C_V = Q (R K Rᵀ) Qᵀ with K = [[0, I], [I, 0]]/(2N);
+    the eigenvectors of the small symmetric R K Rᵀ, mapped by Q, are those of C_V for its (at most 2N)
+    non-zero eigenvalues.  Otherwise dense ``eigh``.
+
+    Returns (eigenvalues (r,), eigenvectors (M, r)) with r = n_components (default all computed).
+    """
+    # jnp (XLA's LAPACK) rather than NumPy: after JAX work, OpenBLAS threads contend with XLA's pool
+    # and the same QR/eigh runs ~50x slower on a small machine.
+    A, B = (jnp.asarray(f, dtype=jnp.float64) for f in factors)
+    lam, U = _eigh_from_factors(A, B)
+    lam, U = np.asarray(lam), np.asarray(U)
+    order = np.argsort(lam)[::-1]
+    lam, U = lam[order], U[:, order]
+    if n_components is not None:
+        n_components = check_positive_int(n_components, "n_components")
+        if n_components > lam.size:
+            raise ValueError(f"n_components must be <= {lam.size} (the computable eigenpairs), got {n_components}")
+        lam, U = lam[:n_components], U[:, :n_components]
+    return lam, U
+
+
+@jax.jit
+def _eigh_from_factors(A, B):
+    N, M = A.shape
+    if M <= 2 * N:
+        return jnp.linalg.eigh(cv_matrix((A, B)))
+    Q, R = jnp.linalg.qr(jnp.concatenate([A, B]).T)
+    small = (R[:, :N] @ R[:, N:].T) / (2 * N)  # R K Rᵀ with K = [[0, I], [I, 0]]/(2N)
+    lam, E = jnp.linalg.eigh(small + small.T)
+    return lam, Q @ E
+
+
+def pca_readout(params, data, n_components, similarity="cosine_bound", *, delta=DEFAULT_DELTA, activation="relu"):
+    """W* = top-``n_components`` eigenvectors of C_V(V) (A5): the orthonormal readout maximising Tr(Wᵀ C_V W).
+
+    Returns (W (M, Z) as a JAX array, eigenvalues (Z + 1,) — one more than used, for the gap λ_Z − λ_{Z+1}).
+    """
+    lam, U = cv_eigh(cv_factors(params, data, similarity, delta=delta, activation=activation), n_components + 1)
+    return jnp.asarray(U[:, :n_components]), lam
+
+
+def trace_loss(params, data, similarity="dot", *, delta=DEFAULT_DELTA, activation="relu"):
+    """−Tr(Wᵀ C_V W) (A5 with A8 or A10), computed from the factors as −(1/N) Σ (A W) ⊙ (B W)."""
+    A, B = cv_factors(params, data, similarity, delta=delta, activation=activation)
+    W = jnp.asarray(params["W"])
+    return -jnp.sum((A @ W) * (B @ W)) / A.shape[0]
+
+
+def orthonormalize_readout(params):
+    """Project W onto the Stiefel manifold WᵀW = I by the polar factor W (WᵀW)^{-1/2}; JAX-traceable.
+
+    The polar factor is the closest matrix with orthonormal columns (Frobenius norm); it is the
+    retraction after each step of Grassmannian (projected) gradient descent (A Lemma 16, E11).
+    """
+    out = dict(params)
+    out["W"] = _polar_factor(jnp.asarray(params["W"]))
+    return out
+
+
+@jax.jit
+def _polar_factor(W):
+    lam, U = jnp.linalg.eigh(W.T @ W)
+    return W @ (U / jnp.sqrt(lam)) @ U.T
+
+
+def iterative_pca(params, data, n_updates, lr, *, n_components=None, delta=DEFAULT_DELTA, activation="relu",
+                  loss="linear"):
+    """The iterative scheme of A §5 (ii): repeat (a) W ← PCA of C_V(V) (A10), (b) one GD step on V.
+
+    Step (b) descends the contrastive loss with the cosine lower bound (A9) at fixed W, i.e.
+    −Tr(Wᵀ C_V W) for the linear l.  Returns the final params (W from a last PCA of the final V) and
+    the list of params after each (a)–(b) update.
+    """
+    from ._loss import function_loss
+    from ._train import hidden_norms
+
+    n_updates = check_positive_int(n_updates, "n_updates")
+    lr = check_positive(lr, "lr")
+    Z = params["W"].shape[1] if n_components is None else check_positive_int(n_components, "n_components")
+    X = jnp.asarray(data.inputs)
+    fl = function_loss(data.n_anchors, data.alpha, similarity="cosine_bound", loss=loss, delta=delta)
+
+    @jax.jit
+    def step(V, W):
+        def loss_V(V_):
+            p = {"V": V_, "W": W}
+            return fl(networks.two_layer_apply(p, X, activation), hidden_norms(p, X, activation))
+
+        return V - lr * jax.grad(loss_V)(V)
+
+    p = {"V": jnp.asarray(params["V"]), "W": jnp.asarray(params["W"])}
+    history = []
+    for _ in range(n_updates):
+        W, _ = pca_readout(p, data, Z, "cosine_bound", delta=delta, activation=activation)
+        p = {"V": step(p["V"], W), "W": W}
+        history.append(p)
+    W, _ = pca_readout(p, data, Z, "cosine_bound", delta=delta, activation=activation)
+    return {"V": p["V"], "W": W}, history

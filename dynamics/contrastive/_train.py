@@ -1,0 +1,259 @@
+"""Reference trainer for contrastive losses, the frozen-NTK flow of Lemma 9, and NTK drift across losses.
+
+The trainer is :func:`dynamics.trainer.gradient_descent` (full-batch GD, optional projection) with
+the loss (A1) of :mod:`._loss` evaluated on the network's outputs; the observers record the outputs,
+the NTK change (``dynamics.ntk``), ‖C_V(t) − C_V(0)‖_F (:mod:`._trace`) and ‖W(t) − W(0)‖_F.
+Time is t = lr × step.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import flows, networks, ntk, trainer
+from .._validation import as_times, check_choice, check_positive, check_positive_int
+from ._data import ContrastiveData, contrastive_digits
+from ._loss import DEFAULT_DELTA, function_loss, safe_norm
+from ._trace import (
+    cv_factors_from_features,
+    cv_frobenius_distance,
+    cv_frobenius_norm,
+    orthonormalize_readout,
+)
+
+
+def hidden_norms(params, x, activation="relu"):
+    """‖h(x)‖ = ‖φ(V x)‖/√M per row (the norms of the cosine lower bound A9); JAX-traceable."""
+    return safe_norm(networks.hidden_features(params, x, activation))
+
+
+def _check_data(data):
+    if not isinstance(data, ContrastiveData):
+        raise TypeError(f"data must be a ContrastiveData (e.g. contrastive_digits(n)), got {type(data).__name__}")
+    return data
+
+
+def make_loss(data, *, similarity="cosine", loss="linear", delta=DEFAULT_DELTA, temperature=1.0,
+              activation="relu", apply_fn=None):
+    """``loss_fn(params)``: the loss (A1) of the network outputs on ``data`` (the trainer's objective).
+
+    ``apply_fn(params, x) -> (n, Z)`` defaults to the two-layer network (A2) with ``activation``;
+    "cosine_bound" needs the two-layer network (hidden norms of A9).
+    """
+    data = _check_data(data)
+    fl = function_loss(data.n_anchors, data.alpha, similarity=similarity, loss=loss, delta=delta,
+                       temperature=temperature)
+    X = jnp.asarray(data.inputs)
+    if apply_fn is None:
+        check_choice(activation, "activation", set(networks.ACTIVATIONS))
+
+        def apply_fn(p, x):
+            return networks.two_layer_apply(p, x, activation)
+    elif similarity == "cosine_bound":
+        raise ValueError("similarity 'cosine_bound' is defined for the two-layer network only (leave apply_fn=None)")
+
+    if similarity == "cosine_bound":
+        return lambda p: fl(apply_fn(p, X), hidden_norms(p, X, activation))
+    return lambda p: fl(apply_fn(p, X))
+
+
+def train_contrastive(params, data, *, lr, n_steps, similarity="cosine", loss="linear", delta=DEFAULT_DELTA,
+                      temperature=1.0, activation="relu", apply_fn=None, grassmann=False, record_steps=None,
+                      n_records=50, record_outputs=True, ntk_fn=None, ntk_inputs=None, ntk_output="full",
+                      record_cv=False, observers=None, progress=False):
+    """Full-batch GD (or Grassmannian GD on W) on the contrastive loss (A1) of a network; recorded history.
+
+    Parameters
+    ----------
+    params : network parameters ({"V", "W"} for the two-layer network A2).
+    data : :class:`ContrastiveData`.
+    lr, n_steps : learning rate and number of steps; times t = lr × step.
+    similarity, loss, delta, temperature : the loss (A1), see :func:`dynamics.contrastive.contrastive_loss`.
+    activation : of the default two-layer network; ``apply_fn(params, x)`` replaces the network.
+    grassmann : after each step project W back to WᵀW = I (:func:`orthonormalize_readout`, A Lemma 16);
+        ``params`` are projected once before training.
+    record_steps, n_records : steps to record (default log-spaced, ``n_records`` points).
+    record_outputs : record "outputs", the network on ``data.inputs`` (R, N(1+Q), Z).
+    ntk_fn : ``params -> K`` (e.g. :func:`dynamics.ntk.two_layer_ntk_fn`); or give ``ntk_inputs`` (n, D) to
+        use the two-layer NTK on those inputs with ``ntk_output`` ("full" or "trace").  Records
+        "ntk_max_change" = max |K(t) − K(0)| (A Thm 13, Figs 2–3) and "ntk_drift" = ‖K(t) − K(0)‖_F/‖K(0)‖_F.
+    record_cv : record "cv_change" = ‖C_V(t) − C_V(0)‖_F (C_V of A8 for "dot", A10 otherwise),
+        "w_change" = ‖W(t) − W(0)‖_F and their relative versions "cv_relative_change", "w_relative_change"
+        (A Lemma 16, Fig 4).  Two-layer network only.
+    observers : more ``name -> callable(params)`` to record.
+
+    Returns
+    -------
+    (final params, :class:`dynamics.trainer.History`)
+    """
+    data = _check_data(data)
+    lr = check_positive(lr, "lr")
+    n_steps = check_positive_int(n_steps, "n_steps")
+    if grassmann:
+        params = orthonormalize_readout(params)
+    loss_fn = make_loss(data, similarity=similarity, loss=loss, delta=delta, temperature=temperature,
+                        activation=activation, apply_fn=apply_fn)
+    apply = apply_fn if apply_fn is not None else (lambda p, x: networks.two_layer_apply(p, x, activation))
+    X = jnp.asarray(data.inputs)
+    obs = dict(observers or {})
+    if record_outputs:
+        obs["outputs"] = lambda p: apply(p, X)
+    if ntk_fn is None and ntk_inputs is not None:
+        ntk_fn = ntk.two_layer_ntk_fn(ntk_inputs, ntk_inputs, activation, output=ntk_output)
+    if ntk_fn is not None:
+        K0 = ntk_fn(params)
+
+        def ntk_change(p):  # K(t) evaluated once for both records (split after training)
+            K = ntk_fn(p)
+            return jnp.stack([ntk.max_entry_change(K, K0), ntk.ntk_drift(K, K0)])
+
+        obs["_ntk_change"] = ntk_change
+    if record_cv:
+        if apply_fn is not None:
+            raise ValueError("record_cv needs the two-layer network (leave apply_fn=None)")
+        kind = "dot" if similarity == "dot" else "cosine_bound"
+        phi = networks.ACTIVATIONS[activation][0]
+        xa, xp = jnp.asarray(data.anchors), jnp.asarray(data.partners)
+
+        def factors(p):
+            return cv_factors_from_features(phi(xa @ p["V"].T), phi(xp @ p["V"].T), data.alpha, kind, delta=delta)
+
+        F0 = jax.jit(factors)(params)  # one compilation instead of one per eager primitive
+        c0 = jax.jit(cv_frobenius_norm)(F0)
+        W0 = jnp.asarray(params["W"])
+        w0 = jnp.linalg.norm(W0)
+        obs["cv_change"] = lambda p: cv_frobenius_distance(factors(p), F0)
+        obs["cv_relative_change"] = lambda p: cv_frobenius_distance(factors(p), F0) / c0
+        obs["w_change"] = lambda p: jnp.linalg.norm(p["W"] - W0)
+        obs["w_relative_change"] = lambda p: jnp.linalg.norm(p["W"] - W0) / w0
+    if record_steps is None:
+        record_steps = trainer.record_schedule(n_steps, n_records)
+    final, hist = trainer.gradient_descent(loss_fn, params, lr=lr, n_steps=n_steps, record_steps=record_steps,
+                                           observers=obs, project=orthonormalize_readout if grassmann else None,
+                                           progress=progress, desc=f"contrastive ({similarity})")
+    if "_ntk_change" in hist.records:
+        change = hist.records.pop("_ntk_change")
+        hist.records["ntk_max_change"], hist.records["ntk_drift"] = change[:, 0], change[:, 1]
+    return final, hist
+
+
+@functools.cache
+def _jit_apply(activation):
+    return jax.jit(lambda p, x: networks.two_layer_apply(p, x, activation))
+
+
+def lemma9_flow(params, data, t, *, similarity="cosine", loss="linear", delta=DEFAULT_DELTA, temperature=1.0,
+                activation="relu", rtol=1e-9, atol=1e-12):
+    """Outputs under the function-space dynamics of A Lemma 9 with the NTK frozen at initialisation.
+
+        df_z(x̃)/dt = −(1/N) Σ_n Σ_q ∂l/∂s_nq Σ_i [K_zi(x̃, x_n) g_i(x_n, x_nq) + K_zi(x̃, x_nq) g_i(x_nq, x_n)]
+
+    is dF/dt = −K ∇_F L(F) on the stacked outputs F of all anchors and partners, with K the full
+    (N(1+Q), N(1+Q), Z, Z) empirical NTK at init (:func:`dynamics.ntk.two_layer_ntk`, output="full") and
+    L the loss (A1) of :func:`function_loss` — the chain rule ∂L/∂f(x_n) = (1/N) Σ_q ∂l/∂s_nq g(x_n, x_nq)
+    gives Lemma 9's sum.  Integrated by :func:`dynamics.flows.function_space_flow`.
+
+    Returns
+    -------
+    (T, N(1+Q), Z) outputs at the times ``t``.
+    """
+    data = _check_data(data)
+    if similarity == "cosine_bound":
+        raise ValueError("lemma9_flow needs a similarity of the outputs alone: 'dot' or 'cosine'")
+    t = as_times(t)
+    X = data.inputs
+    for name in ("V", "W"):
+        if not np.all(np.isfinite(np.asarray(params[name]))):
+            raise ValueError(f"params['{name}'] must be finite")
+    K = np.asarray(ntk.two_layer_ntk_fn(X, X, activation, output="full")(params))
+    F0 = np.asarray(_jit_apply(activation)(params, jnp.asarray(X)))
+    fl = function_loss(data.n_anchors, data.alpha, similarity=similarity, loss=loss, delta=delta,
+                       temperature=temperature)
+    return flows.function_space_flow(K, F0, fl, t, rtol=rtol, atol=atol)
+
+
+def ntk_drift_by_loss(widths, *, T=2.0, lr=0.01, n=100, Z=10, n_ntk=40, seeds=(0,), activation="relu",
+                      delta=DEFAULT_DELTA, data=None):
+    """NTK drift ‖K(T) − K(0)‖_F / ‖K(0)‖_F ("trace" NTK) of one two-layer network under four losses.
+
+    Same network (A2, N(0, 1) init, ``activation``), same data (anchors x_n and positives x_n⁺ of
+    :func:`contrastive_digits` ``(n)``, negatives for the contrastive losses, digit labels for the
+    supervised loss), same lr and time T, same NTK inputs (the first ``n_ntk`` anchors and positives):
+
+    * "supervised_mse": (1/2n) Σ ‖f(x_n) − y_n‖², y_n one-hot labels (first Z classes; ``trainer.train_supervised``);
+    * "barlow_twins":   ‖C − I‖_F² of the pairs (x_n, x_n⁺) (S1–S2; ``trainer.train_barlow``);
+    * "contrastive_dot", "contrastive_cosine": the linear contrastive loss (A1, A6) with the dot product /
+      cosine similarity (δ = ``delta``) on the triplets (:func:`train_contrastive`).
+
+    A run that overflows before T (the dot product can, A Prop 10) records ``inf``.
+
+    Returns
+    -------
+    dict with "widths", "T", "lr", and for each loss a (len(widths),) array of seed-averaged drifts.
+    """
+    widths = [check_positive_int(M, "widths") for M in widths]
+    if len(widths) == 0:
+        raise ValueError("widths must contain at least one width")
+    T, lr = check_positive(T, "T"), check_positive(lr, "lr")
+    n_steps = max(1, round(T / lr))
+    d = contrastive_digits(n) if data is None else _check_data(data)
+    x, xp = d.anchors, d.partners[0]
+    if d.labels is None:
+        raise ValueError("data must carry labels for the supervised baseline")
+    y = np.eye(max(Z, int(d.labels.max()) + 1))[d.labels][:, :Z]
+    Xn = np.concatenate([x[:n_ntk], xp[:n_ntk]])
+    ntk_fn = ntk.two_layer_ntk_fn(Xn, Xn, activation, output="trace")
+    steps = np.array([0, n_steps])
+
+    def apply(p, inp):
+        return networks.two_layer_apply(p, inp, activation)
+
+    names = ("supervised_mse", "barlow_twins", "contrastive_dot", "contrastive_cosine")
+    out = {k: np.zeros(len(widths)) for k in names}
+    for i, M in enumerate(widths):
+        for s in seeds:
+            p0 = networks.init_two_layer(x.shape[1], M, Z, seed=int(s))
+            runs = {
+                "supervised_mse": lambda p0=p0: trainer.train_supervised(apply, p0, x, y, lr=lr, n_steps=n_steps,
+                                                                         record_steps=steps, ntk_fn=ntk_fn),
+                "barlow_twins": lambda p0=p0: trainer.train_barlow(apply, p0, x, xp, lr=lr, n_steps=n_steps,
+                                                                   record_steps=steps, ntk_fn=ntk_fn),
+                "contrastive_dot": lambda p0=p0: train_contrastive(
+                    p0, d, lr=lr, n_steps=n_steps, similarity="dot", activation=activation, record_steps=steps,
+                    record_outputs=False, ntk_fn=ntk_fn, delta=delta),
+                "contrastive_cosine": lambda p0=p0: train_contrastive(
+                    p0, d, lr=lr, n_steps=n_steps, similarity="cosine", activation=activation, record_steps=steps,
+                    record_outputs=False, ntk_fn=ntk_fn, delta=delta),
+            }
+            for name, run in runs.items():
+                try:
+                    _, hist = run()
+                    val = float(hist["ntk_drift"][-1])
+                except trainer.NonFiniteError:
+                    val = np.inf
+                out[name][i] += val / len(seeds)
+    return {"widths": np.asarray(widths), "T": T, "lr": lr, **out}
+
+
+def downstream_accuracy(train_repr, train_labels, test_repr, test_labels, *, C=1.0, max_iter=2000):
+    """Test accuracy of a linear classifier (multinomial logistic regression) on representations (A Fig 5 right).
+
+    Representations are standardised with the training statistics first (the scale of f differs by
+    orders of magnitude between PCA readouts and trained networks).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    Xtr, Xte = np.asarray(train_repr, float), np.asarray(test_repr, float)
+    if Xtr.ndim != 2 or Xte.ndim != 2 or Xtr.shape[1] != Xte.shape[1]:
+        raise ValueError(f"train_repr and test_repr must be (n, Z) with the same Z, got {Xtr.shape} and {Xte.shape}")
+    ytr, yte = np.asarray(train_labels), np.asarray(test_labels)
+    if ytr.shape != (Xtr.shape[0],) or yte.shape != (Xte.shape[0],):
+        raise ValueError("train_labels and test_labels must have one label per row of the representations")
+    scaler = StandardScaler().fit(Xtr)
+    clf = LogisticRegression(C=C, max_iter=max_iter).fit(scaler.transform(Xtr), ytr)
+    return float(clf.score(scaler.transform(Xte), yte))
