@@ -19,6 +19,13 @@ import pathlib
 
 from ._barlow import s_fig1_stepwise, s_fig6_appendix_c, s_fig8_symmetry_breaking
 from ._common import save_figure, update_captions
+from ._contrastive import (
+    a_fig1_lemma9,
+    a_fig2_3_ntk_change,
+    a_fig4_cv_and_pca,
+    a_fig5_downstream,
+    cross_paper_ntk_drift,
+)
 from ._grassmann import e_fig1_half_moons, e_fig2_nonlinear_vs_linear, e_fig3_flow_vs_gd, e_fig4_cost_and_svm
 from ._wide import f_alignment_vs_width, f_ntk_drift_vs_width, s_fig2_wide_stepwise, s_kernel_pca_special_case
 
@@ -34,6 +41,11 @@ FIGURES = {
     "e_fig2_nonlinear_vs_linear": e_fig2_nonlinear_vs_linear,
     "e_fig3_flow_vs_gd": e_fig3_flow_vs_gd,
     "e_fig4_cost_and_svm": e_fig4_cost_and_svm,
+    "a_fig1_lemma9": a_fig1_lemma9,
+    "a_fig2_3_ntk_change": a_fig2_3_ntk_change,
+    "a_fig4_cv_and_pca": a_fig4_cv_and_pca,
+    "a_fig5_downstream": a_fig5_downstream,
+    "cross_paper_ntk_drift": cross_paper_ntk_drift,
 }
 
 
@@ -76,7 +88,8 @@ def make_all(out="paper_figures", *, fast: bool = False, names=None) -> list[pat
     return paths
 
 
-__all__ = ["FIGURES", "e_fig1_half_moons", "e_fig2_nonlinear_vs_linear", "e_fig3_flow_vs_gd", "e_fig4_cost_and_svm",
+__all__ = ["FIGURES", "a_fig1_lemma9", "a_fig2_3_ntk_change", "a_fig4_cv_and_pca", "a_fig5_downstream",
+           "cross_paper_ntk_drift", "e_fig1_half_moons", "e_fig2_nonlinear_vs_linear", "e_fig3_flow_vs_gd", "e_fig4_cost_and_svm",
            "f_alignment_vs_width", "f_ntk_drift_vs_width", "make_all", "s_fig1_stepwise",
            "s_fig2_wide_stepwise", "s_fig6_appendix_c", "s_fig8_symmetry_breaking", "s_kernel_pca_special_case",
            "save_figure", "update_captions"]

@@ -1,0 +1,135 @@
+"""Tests of the Anil et al. (A) figures (dynamics.figures._contrastive): files, captions and content.
+
+make_all is run once (fast mode) with the figure functions wrapped so that the returned figures can be
+inspected; plotted values are compared with values recomputed here from the contrastive API.
+"""
+
+import numpy as np
+import pytest
+
+from dynamics import contrastive, figures, networks
+from dynamics.figures import _contrastive as fc
+from dynamics.theorems import contrastive_checks as cc
+
+NAMES = ["a_fig1_lemma9", "a_fig2_3_ntk_change", "a_fig4_cv_and_pca", "a_fig5_downstream", "cross_paper_ntk_drift"]
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    out = tmp_path_factory.mktemp("contrastive_figs")
+    made_figs, originals = {}, {n: figures.FIGURES[n] for n in NAMES}
+
+    def wrap(name):
+        def f(*, fast=False):
+            made_figs[name] = originals[name](fast=fast)
+            return made_figs[name]
+        return f
+
+    try:
+        for n in NAMES:
+            figures.FIGURES[n] = wrap(n)
+        paths = figures.make_all(out, fast=True, names=NAMES)
+    finally:
+        figures.FIGURES.update(originals)
+    return out, paths, made_figs
+
+
+def _lines(ax, style=None):
+    lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 1]
+    if style == "solid":
+        return [ln for ln in lines if ln.get_linestyle() == "-"]
+    if style == "dashed":
+        return [ln for ln in lines if ln.get_linestyle() == "--"]
+    return lines
+
+
+def test_registered():
+    for n in NAMES:
+        assert figures.FIGURES[n] is getattr(figures, n) and n in figures.__all__
+
+
+def test_make_all_writes_png_pdf_and_captions(made):
+    out, paths, figs = made
+    for n in NAMES:
+        for ext in ("png", "pdf"):
+            p = out / f"{n}.{ext}"
+            assert p in paths and p.stat().st_size > 10_000
+        assert (out / f"{n}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / f"{n}.pdf").read_bytes()[:5] == b"%PDF-"
+    captions = (out / "captions.md").read_text()
+    for n in NAMES:
+        assert f"## {n}" in captions
+        caption = figs[n][1]
+        assert "Fast mode" in caption and caption.strip() in captions
+        assert "t = lr × step" in caption and "dashed" in caption
+
+
+def test_fig1_gd_vs_lemma9_and_width_sweep(made):
+    fig, _ = made[2]["a_fig1_lemma9"]
+    ax_a, ax_b = fig.axes[:2]
+    assert len(_lines(ax_a, "solid")) == 4 and len(_lines(ax_a, "dashed")) == 4
+    sweep = _lines(ax_b, "solid")[0]
+    assert list(sweep.get_xdata()) == [64, 256, 1024]
+    # the M = 64 point recomputed from the API: GD vs the frozen-NTK flow at T = 5
+    d = contrastive.contrastive_digits(10)
+    p = networks.init_two_layer(d.dim, 64, 10, seed=0)
+    _, hist = contrastive.train_contrastive(p, d, lr=0.01, n_steps=500, similarity="cosine",
+                                            record_steps=np.array([0, 500]))
+    F_gd = np.asarray(hist["outputs"][-1])
+    F_ntk = contrastive.lemma9_flow(p, d, hist.t[-1:], similarity="cosine")[-1]
+    expected = np.abs(F_gd - F_ntk).max() / np.abs(F_gd).max()
+    assert sweep.get_ydata()[0] == pytest.approx(expected, rel=1e-6)
+    # the dashed frozen-NTK curves start where GD starts and stay close (cosine, wide)
+    for s, t in zip(_lines(ax_a, "solid"), _lines(ax_a, "dashed")):
+        assert s.get_ydata()[0] == pytest.approx(t.get_ydata()[0], abs=1e-9)
+        assert np.max(np.abs(s.get_ydata() - t.get_ydata())) < 0.05 * np.max(np.abs(s.get_ydata()))
+
+
+def test_fig2_3_dot_diverges_cosine_small(made):
+    fig, _ = made[2]["a_fig2_3_ntk_change"]
+    ax_a, ax_b, ax_c = fig.axes[:3]
+    assert len(_lines(ax_b, "solid")) == 3
+    assert len(_lines(ax_c, "solid")) == 1 and len(_lines(ax_c, "dashed")) == 1
+    dot = [ln for ln in _lines(ax_a, "solid") if ln.get_label().startswith("dot")]
+    assert len(dot) == 1 and np.max(dot[0].get_ydata()) > 1e3
+    final = _lines(ax_c, "solid")[0].get_ydata()
+    assert np.all(final < 1) and final[-1] < final[0]
+    assert final[0] == cc.ntk_change_run(128, 0, "cosine", 100)[1][-1]
+
+
+def test_fig4_cv_drift_and_procrustes(made):
+    fig, _ = made[2]["a_fig4_cv_and_pca"]
+    ax_a, ax_b, _ax_c, ax_d = fig.axes[:4]
+    assert len(_lines(ax_a, "solid")) == 3 and len(_lines(ax_a, "dashed")) == 1
+    assert len(_lines(ax_b, "dashed")) == 1 and len(_lines(ax_d, "dashed")) == 1
+    h = cc.grassmann_run(256, 0, 50, 100)[2]
+    t = h.t[h.t > 0]
+    np.testing.assert_allclose(_lines(ax_a, "solid")[0].get_xdata(), t)
+    np.testing.assert_allclose(_lines(ax_a, "solid")[0].get_ydata(), np.asarray(h["cv_change"])[h.t > 0])
+    proc = _lines(ax_d, "solid")[0].get_ydata()
+    assert proc[0] == pytest.approx(cc.pca_representation_difference(256, 0, 50, 100)[0])
+
+
+def test_fig5_bars_and_chance(made):
+    fig, _ = made[2]["a_fig5_downstream"]
+    ax = fig.axes[0]
+    heights = [b.get_height() for b in ax.patches]
+    assert len(heights) == 3
+    accs = cc.downstream_accuracies(*fc.downstream_setup(True)[:2], n_steps=fc.downstream_setup(True)[2])
+    np.testing.assert_allclose(heights, [accs["pca_C0"], accs["trained"], accs["iterative"]])
+    chance = _lines(ax, "dashed")
+    assert len(chance) == 1 and np.allclose(chance[0].get_ydata(), 0.1)
+
+
+def test_cross_paper_drift_four_losses(made):
+    fig, _caption = made[2]["cross_paper_ntk_drift"]
+    ax = fig.axes[0]
+    solid = _lines(ax, "solid")
+    assert len(solid) == 4 and len(_lines(ax, "dashed")) == 1
+    by = {ln.get_label().split(" (")[0]: ln for ln in solid}
+    assert set(by) == set(fc.DRIFT_LOSSES.values())
+    dot, cos = by["contrastive, dot product"].get_ydata(), by["contrastive, cosine"].get_ydata()
+    assert np.all(dot > 10 * cos[: len(dot)])  # the dot product separates at this T
+    kw = fc.drift_setup(True)
+    r = contrastive.ntk_drift_by_loss(kw["widths"][:1], **{k: v for k, v in kw.items() if k != "widths"})
+    assert by["contrastive, cosine"].get_ydata()[0] == pytest.approx(r["contrastive_cosine"][0], rel=1e-9)
