@@ -6,6 +6,7 @@ inspected; plotted values are compared with values recomputed here from the cont
 
 import numpy as np
 import pytest
+from figure_helpers import assert_files_written, make_and_keep, plotted_lines
 
 from dynamics import contrastive, figures, networks
 from dynamics.figures import _contrastive as fc
@@ -16,31 +17,10 @@ NAMES = ["a_fig1_lemma9", "a_fig2_3_ntk_change", "a_fig4_cv_and_pca", "a_fig5_do
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
-    out = tmp_path_factory.mktemp("contrastive_figs")
-    made_figs, originals = {}, {n: figures.FIGURES[n] for n in NAMES}
-
-    def wrap(name):
-        def f(*, fast=False):
-            made_figs[name] = originals[name](fast=fast)
-            return made_figs[name]
-        return f
-
-    try:
-        for n in NAMES:
-            figures.FIGURES[n] = wrap(n)
-        paths = figures.make_all(out, fast=True, names=NAMES)
-    finally:
-        figures.FIGURES.update(originals)
-    return out, paths, made_figs
+    return make_and_keep(tmp_path_factory.mktemp("contrastive_figs"), NAMES)
 
 
-def _lines(ax, style=None):
-    lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 1]
-    if style == "solid":
-        return [ln for ln in lines if ln.get_linestyle() == "-"]
-    if style == "dashed":
-        return [ln for ln in lines if ln.get_linestyle() == "--"]
-    return lines
+_lines = plotted_lines
 
 
 def test_registered():
@@ -50,12 +30,7 @@ def test_registered():
 
 def test_make_all_writes_png_pdf_and_captions(made):
     out, paths, figs = made
-    for n in NAMES:
-        for ext in ("png", "pdf"):
-            p = out / f"{n}.{ext}"
-            assert p in paths and p.stat().st_size > 10_000
-        assert (out / f"{n}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert (out / f"{n}.pdf").read_bytes()[:5] == b"%PDF-"
+    assert_files_written(out, paths, NAMES)
     captions = (out / "captions.md").read_text()
     for n in NAMES:
         assert f"## {n}" in captions
