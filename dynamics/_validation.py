@@ -56,22 +56,39 @@ def as_symmetric(x, name: str, *, rtol: float = 1e-8) -> np.ndarray:
     if arr.shape[0] != arr.shape[1]:
         raise ValueError(f"{name} must be square, got {_describe(arr)}")
     scale = max(float(np.max(np.abs(arr))) if arr.size else 0.0, np.finfo(float).tiny)
-    asym = float(np.max(np.abs(arr - arr.T))) if arr.size else 0.0
+    asym, sym = _symmetrize(arr)
     if asym > rtol * scale:
         raise ValueError(
             f"{name} must be symmetric: max |{name} - {name}^T| = {asym:.3g} exceeds "
             f"{rtol:g} x max|{name}| = {rtol * scale:.3g}"
         )
-    return 0.5 * (arr + arr.T)
+    return sym
 
 
-def as_times(t, name: str = "t") -> np.ndarray:
-    """Times: a finite 1-D (or scalar, promoted) array, non-negative and non-decreasing."""
+def _symmetrize(arr, block: int = 256):
+    """(max |A − A^T|, (A + A^T) / 2), computed in square tiles: a whole-matrix A − A^T reads A^T
+    with a stride of one row per element, several times slower for the large kernels of S §5."""
+    n = arr.shape[0]
+    out = np.empty_like(arr)
+    asym = 0.0
+    for i in range(0, n, block):
+        for j in range(i, n, block):
+            upper, lower_t = arr[i:i + block, j:j + block], arr[j:j + block, i:i + block].T
+            if upper.size:
+                asym = max(asym, float(np.max(np.abs(upper - lower_t))))
+            tile = 0.5 * (upper + lower_t)
+            out[i:i + block, j:j + block] = tile
+            out[j:j + block, i:i + block] = tile.T
+    return asym, out
+
+
+def as_times(t, name: str = "t", *, nonnegative: bool = True) -> np.ndarray:
+    """Times: a finite 1-D (or scalar, promoted) array, non-decreasing and (by default) non-negative."""
     arr = as_array(t, name, ndim=(0, 1))
     arr = np.atleast_1d(arr)
     if arr.size == 0:
         raise ValueError(f"{name} must contain at least one time")
-    if np.any(arr < 0):
+    if nonnegative and np.any(arr < 0):
         raise ValueError(f"{name} must be non-negative (gradient-flow time), got min {arr.min():.3g}")
     if np.any(np.diff(arr) < 0):
         raise ValueError(f"{name} must be non-decreasing")
@@ -100,3 +117,33 @@ def check_choice(value, name: str, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
+
+
+def check_callable(f, name: str, signature: str = ""):
+    """``f`` must be callable; ``signature`` (e.g. "apply_fn(params, x) -> (n, d)") is quoted in the error."""
+    if not callable(f):
+        want = f" {signature}" if signature else ""
+        raise TypeError(f"{name} must be callable{want}, got {type(f).__name__}")
+    return f
+
+
+def is_traced(*xs) -> bool:
+    """True if any leaf of ``xs`` is a JAX tracer (inside jit/grad/vmap): value checks must then be skipped."""
+    import jax
+
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(xs))
+
+
+def check_positive_if_concrete(x, name: str, *, allow_zero: bool = False):
+    """:func:`check_positive` for a number that may also be a 0-d (JAX or NumPy) array; a JAX tracer is
+    passed through unchecked (inside jit the value is unknown).  Returns ``x`` unchanged."""
+    if is_traced(x):
+        return x
+    if isinstance(x, (bool, np.bool_)) or np.ndim(x) != 0 or not np.isrealobj(x):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    try:
+        value = float(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}") from exc
+    check_positive(value, name, allow_zero=allow_zero)
+    return x

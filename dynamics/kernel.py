@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import importlib
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -61,6 +62,10 @@ __all__ = [
 # An eigenvalue of K̃ below −PSD_TOL · λ_max means the "kernel" is not positive semi-definite;
 # anything between that and the rtol cutoff is round-off and is treated as zero.
 PSD_TOL = 1e-6
+
+# eigen_solver choices; "auto" uses "top" above this many training points (2n) when d < 2n / 10.
+EIGEN_SOLVERS = ("auto", "dense", "top")
+AUTO_TOP_MIN_SIZE = 1000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,8 +85,13 @@ def rbf_kernel(a, b, gamma=None) -> np.ndarray:
         gamma = 1.0 / a.shape[1]
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not np.isfinite(gamma) or gamma <= 0:
         raise ValueError(f"gamma must be a finite number > 0 (or None for 1/m), got {gamma!r}")
-    sq = np.sum(a**2, 1)[:, None] + np.sum(b**2, 1)[None, :] - 2.0 * a @ b.T
-    return np.exp(-float(gamma) * np.maximum(sq, 0.0))
+    K = a @ b.T  # ‖a − b‖² = ‖a‖² + ‖b‖² − 2 a·b, then exp, all in place (large Gram matrices)
+    K *= -2.0
+    K += np.einsum("ij,ij->i", a, a)[:, None]
+    K += np.einsum("ij,ij->i", b, b)[None, :]
+    np.maximum(K, 0.0, out=K)
+    K *= -float(gamma)
+    return np.exp(K, out=K)
 
 
 def _check_kernel_inputs(a, b):
@@ -263,49 +273,177 @@ def _check_joint(K_tilde, name="K_tilde"):
 
 
 class _JointSpectrum:
-    """Everything S §5 derives from K̃ and d, computed once: K̃^{±1/2}, K_Γ and its top eigenpairs."""
+    """Everything S §5 derives from K̃ and d: the top eigenpairs (γ_j, b_j) of K_Γ and the maps built on them.
+
+    Two solvers give the same quantities:
+
+    * ``"dense"``: one eigendecomposition of K̃ gives K̃^{±1/2}; K_Γ = K̃^{1/2} J K̃^{1/2} / 2n is then
+      diagonalised fully (all 2n eigenvalues, ``n_positive``).  O((2n)³) with a large constant.
+    * ``"top"``: block Lanczos for the top d eigenpairs without any factorisation of K̃
+      (:func:`_top_eigenpairs`).  Substituting b = K̃^{1/2} v in K_Γ b = γ b gives the eigenproblem
+      J K̃ v = 2n γ v, and J K̃ is self-adjoint in the K̃ inner product ⟨u, v⟩_K̃ = u^T K̃ v (since
+      K̃ J K̃ is symmetric).  Each iteration costs one product K̃ V with a block V of vectors.  With
+      ‖v‖_K̃ = 1 (i.e. ‖b‖ = 1) the train embeddings per unit s_j are K̃^{1/2} b_j = K̃ v_j.
+
+    Either way ``K_sqrt_B`` = K̃^{1/2} B (S49) and ``test_map`` = J K̃^{1/2} B / (2n γ) (= K̃^{-1/2} B,
+    module docstring) are computed at construction; K̃^{±1/2}, K_Γ, B itself and the literal S42
+    map K̃^{-1/2} B are computed on first use (for ``"top"`` that costs one eigendecomposition of K̃).
+    """
 
     def __init__(self, K_tilde, n_components, rtol, eigen_solver="dense"):
-        import scipy.linalg
-
         self.K_tilde = K_tilde = _check_joint(K_tilde)
         two_n = K_tilde.shape[0]
         self.n = two_n // 2
+        self.rtol = rtol
         d = check_positive_int(n_components, "n_components")
         if d > two_n:
             raise ValueError(f"n_components must be <= 2n = {two_n} (number of training points), got {d}")
-        evals, evecs, keep = _psd_eigh(K_tilde, "K_tilde", rtol)
-        V, lam = evecs[:, keep], evals[keep]
-        self.K_sqrt = (V * np.sqrt(lam)) @ V.T
-        self.K_inv_sqrt = (V / np.sqrt(lam)) @ V.T
-        KG = self.K_sqrt @ _swap_views(self.K_sqrt) / two_n
-        self.K_gamma = KG = 0.5 * (KG + KG.T)
-        # ‖K_Γ‖ <= λ_max(K̃) / 2n since ‖J‖ = 1: the scale below which an eigenvalue of K_Γ is round-off.
-        self.zero_cutoff = rtol * evals[-1] / two_n
+        self.eigen_solver = eigen_solver = _resolve_solver(eigen_solver, two_n, d)
         if eigen_solver == "dense":
+            self._decompose_k_tilde()
+            KG = self.K_sqrt @ _swap_views(self.K_sqrt) / two_n
+            self.K_gamma = KG = 0.5 * (KG + KG.T)
+            lam_max = self._lam_max
             g, b = np.linalg.eigh(KG)
             g, b = g[::-1], b[:, ::-1]
             self.eigenvalues = g
+            # ‖K_Γ‖ <= λ_max(K̃) / 2n since ‖J‖ = 1: the scale below which an eigenvalue of K_Γ is round-off.
+            self.zero_cutoff = rtol * lam_max / two_n
             self.n_positive = int(np.sum(g > self.zero_cutoff))
+            self._check_positive(g, d)
+            b_d = b[:, :d]
+            K_sqrt_B = self.K_sqrt @ b_d
         else:
-            g, b = scipy.linalg.eigh(KG, subset_by_index=[two_n - d, two_n - 1])
-            g, b = g[::-1], b[:, ::-1]
+            found = _top_eigenpairs(K_tilde, d, rtol)
+            if found is None:
+                warnings.warn("eigen_solver='top' did not converge; falling back to 'dense'", RuntimeWarning,
+                              stacklevel=3)
+                self.eigen_solver = "dense"
+                self.__init__(K_tilde, d, rtol, "dense")
+                return
+            g, K_sqrt_B, lam_max = found
             self.eigenvalues = g
             self.n_positive = None
+            self.zero_cutoff = rtol * lam_max / two_n
+            self._check_positive(g, d)
+        self.d = d
+        self.gammas = g[:d].copy()
+        # Fix the sign of each component (largest train embedding positive) so that repeated fits, and
+        # the two solvers, give identical output.
+        flip = np.where(K_sqrt_B[np.argmax(np.abs(K_sqrt_B), 0), np.arange(d)] < 0, -1.0, 1.0)
+        self.K_sqrt_B = K_sqrt_B * flip  # Φ g_j = K̃^{1/2} b_j: train embeddings per unit s_j (S49)
+        if eigen_solver == "dense":
+            self.B = b_d * flip
+        # K̃^{-1/2} b_j = J K̃^{1/2} b_j / (2n γ_j): maps K(x, data) to G_d^T φ(x) without an inverse.
+        self.test_map = _swap_views(self.K_sqrt_B) / (two_n * self.gammas[None, :])
+
+    def _check_positive(self, g, d):
         if g[d - 1] <= self.zero_cutoff:
             count = self.n_positive if self.n_positive is not None else int(np.sum(g > self.zero_cutoff))
             raise ValueError(
                 f"n_components={d} exceeds the number of positive eigenvalues of K_Γ ({count}, above the "
                 f"cutoff {self.zero_cutoff:.3g}); the top-spectral solution needs γ_1..γ_d > 0 (S Def 4.2)"
             )
-        self.d = d
-        self.gammas = g[:d].copy()
-        self.B = b[:, :d].copy()
-        # Fix the sign of each b_j (largest entry positive) so repeated fits give identical output.
-        self.B *= np.where(self.B[np.argmax(np.abs(self.B), 0), np.arange(d)] < 0, -1.0, 1.0)
-        self.K_sqrt_B = self.K_sqrt @ self.B  # Φ g_j = K̃^{1/2} b_j: train embeddings per unit s_j (S49)
-        # K̃^{-1/2} b_j = J K̃^{1/2} b_j / (2n γ_j): maps K(x, data) to G_d^T φ(x) without an inverse.
-        self.test_map = _swap_views(self.K_sqrt_B) / (two_n * self.gammas[None, :])
+
+    def _decompose_k_tilde(self):
+        if "K_sqrt" in self.__dict__:
+            return
+        evals, evecs, keep = _psd_eigh(self.K_tilde, "K_tilde", self.rtol)
+        V, lam = evecs[:, keep], evals[keep]
+        self._lam_max = float(evals[-1])
+        self.K_sqrt = (V * np.sqrt(lam)) @ V.T
+        self.K_inv_sqrt = (V / np.sqrt(lam)) @ V.T
+
+    def __getattr__(self, name):
+        # Lazily computed pieces (only reached when the attribute is not set yet).
+        if name in ("K_sqrt", "K_inv_sqrt"):
+            self._decompose_k_tilde()
+            return self.__dict__[name]
+        if name == "K_gamma":
+            KG = self.K_sqrt @ _swap_views(self.K_sqrt) / (2 * self.n)
+            self.K_gamma = 0.5 * (KG + KG.T)
+            return self.K_gamma
+        if name == "B":
+            # b_j = K̃^{1/2} v_j, and K̃^{1/2} (J K̃^{1/2} b_j / 2nγ_j) = K_Γ b_j / γ_j = b_j.
+            self.B = self.K_sqrt @ self.test_map
+            return self.B
+        if name == "init_map":
+            self.init_map = self.K_inv_sqrt @ self.B  # K̃^{-1/2} B, as S42 writes it
+            return self.init_map
+        raise AttributeError(name)
+
+
+def _resolve_solver(eigen_solver, two_n, d):
+    """"auto" picks "top" for large problems with few components (as scikit-learn's KernelPCA does)."""
+    check_choice(eigen_solver, "eigen_solver", set(EIGEN_SOLVERS))
+    if eigen_solver == "auto":
+        return "top" if two_n > AUTO_TOP_MIN_SIZE and d < two_n // 10 else "dense"
+    return eigen_solver
+
+
+def _top_eigenpairs(K_tilde, d, rtol, *, tol=1e-12, max_dim=None, seed=0):
+    """Top d eigenpairs of K_Γ from block Lanczos on J K̃ in the K̃ inner product (no factorisation of K̃).
+
+    Builds a K̃-orthonormal basis V of the block Krylov space of J K̃ (U = K̃ V kept alongside, full
+    re-orthogonalisation, two passes), takes Ritz pairs of the symmetric projection
+    H = V^T K̃ (J K̃) V / 2n = U^T J U / 2n, and stops when every top-d Ritz pair (γ, v) has residual
+    ‖J K̃ v / 2n − γ v‖_K̃ <= tol · γ_1.  Directions whose K̃-norm² is below rtol · λ_max(K̃) per unit
+    length (the null space of a singular K̃, as the dense path drops them) are discarded; a clearly
+    negative K̃-norm² means K̃ is not positive semi-definite.
+
+    Returns (γ (d,), K̃ v (2n, d) — that is K̃^{1/2} b_j —, λ_max(K̃) estimate from the Krylov
+    space), or None if the Krylov space reached ``max_dim`` without convergence.
+    """
+    two_n = K_tilde.shape[0]
+    p = min(max(d + 6, 8), two_n)
+    max_dim = min(two_n, max_dim or max(60 * p, 600))
+    W = np.random.default_rng(seed).standard_normal((two_n, p))
+    KW = K_tilde @ W
+    # λ_max(K̃) estimate: the largest Rayleigh quotient u^T K̃ u / |u|^2 seen (a lower bound that the
+    # Krylov space sharpens); only thresholds at the rtol level depend on it.
+    lam_max = float(np.max(np.sum(W * KW, axis=0) / np.sum(W * W, axis=0)))
+    if lam_max <= 0:
+        raise ValueError(f"K_tilde must be positive semi-definite with a positive eigenvalue, got Rayleigh "
+                         f"quotient {lam_max:.3g}")
+    Vs, Us, Ps = [], [], []  # blocks of V, U = K̃ V and P = K̃ J U (the last gives the residuals)
+    while True:
+        for _ in range(2):  # classical Gram-Schmidt, twice, in the K̃ inner product
+            for V, U in zip(Vs, Us):
+                C = V.T @ KW
+                W -= V @ C
+                KW -= U @ C
+        s, Q = np.linalg.eigh(0.5 * (W.T @ KW + KW.T @ W))
+        scale = lam_max * float(np.max(np.sum(W * W, axis=0)))
+        if s[0] < -PSD_TOL * scale:
+            raise ValueError(f"K_tilde must be positive semi-definite: found u with u^T K_tilde u = {s[0]:.3g}, "
+                             f"below -{PSD_TOL:g} x largest eigenvalue x |u|^2 = {-PSD_TOL * scale:.3g}")
+        keep = s > rtol * scale
+        if keep.any():
+            Qk = Q[:, keep] / np.sqrt(s[keep])
+            Vs.append(W @ Qk)
+            Us.append(KW @ Qk)
+            Ps.append(K_tilde @ _swap_views(Us[-1]))
+        U, V, P = (np.concatenate(b, axis=1) for b in (Us, Vs, Ps))
+        # max over span(V) of u^T K̃ u / |u|^2 = 1 / λ_min(V^T V), since V^T K̃ V = I
+        lam_max = max(lam_max, 1.0 / float(np.linalg.eigvalsh(V.T @ V)[0]))
+        gam, Y = np.linalg.eigh(U.T @ _swap_views(U) / two_n)
+        k = min(d, gam.size)
+        gam, Y = gam[::-1][:k], Y[:, ::-1][:, :k]
+        if not keep.any():  # the Krylov space is invariant under J K̃: the Ritz pairs are exact
+            if k < d:  # K̃ has rank < d: pad with zero eigenvalues (rejected by the caller)
+                gam = np.concatenate([gam, np.zeros(d - k)])
+                Y = np.concatenate([Y, np.zeros((Y.shape[0], d - k))], axis=1)
+            return gam, U @ Y, lam_max
+        if k == d:
+            R = _swap_views(U @ Y) / two_n - (V @ Y) * gam  # J K̃ v / 2n − γ v
+            KR = P @ Y / two_n - (U @ Y) * gam  # K̃ R
+            res = np.sqrt(np.maximum(np.sum(R * KR, axis=0), 0.0))
+            if np.all(res <= tol * max(gam[0], 1e-300)):
+                return gam, U @ Y, lam_max
+        if U.shape[1] >= max_dim:
+            return None
+        W = _swap_views(Us[-1])  # J K̃ V_last: the next block of the Krylov space
+        KW = Ps[-1].copy()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,9 +475,12 @@ class KernelBarlowTwins(BaseEstimator):
     rtol : float, default 1e-10
         Relative cutoff: eigenvalues of K̃ below rtol · λ_max are treated as zero (pseudo-inverse of
         S §5.1), and eigenvalues of K_Γ below rtol · λ_max(K̃) / 2n count as non-positive.
-    eigen_solver : {"dense", "top"}, default "dense"
-        "dense" diagonalises K_Γ fully (``eigenvalues_`` holds the whole spectrum); "top" computes only
-        the top ``n_components`` eigenpairs (``eigenvalues_`` then holds just those).
+    eigen_solver : {"auto", "dense", "top"}, default "auto"
+        "dense" diagonalises K̃ and K_Γ fully (``eigenvalues_`` holds the whole spectrum of K_Γ);
+        "top" finds only the top ``n_components`` eigenpairs by block Lanczos on J K̃ in the K̃
+        inner product, with no factorisation of K̃ (``eigenvalues_`` then holds just those,
+        ``n_positive_`` is None; K̃^{-1/2}, K_Γ and the b_j are computed on first access).  "auto":
+        "top" when 2n > 1000 and n_components < 2n / 10, else "dense" (as KernelPCA chooses arpack).
 
     Attributes
     ----------
@@ -347,13 +488,13 @@ class KernelBarlowTwins(BaseEstimator):
     K_tilde_ : (2n, 2n) joint kernel K̃ (S22).     K_tilde_inv_sqrt_ : (2n, 2n) pseudo-inverse root.
     K_gamma_ : (2n, 2n) K_Γ.                      eigenvalues_ : eigenvalues of K_Γ, descending.
     gammas_ : (d,) γ_1 >= … >= γ_d > 0.           eigenvectors_ : (2n, d) [b_1 … b_d] (S's b_j).
-    n_positive_ : number of eigenvalues of K_Γ above the cutoff (None with eigen_solver="top").
+    n_positive_ : number of eigenvalues of K_Γ above the cutoff (None when the "top" solver ran).
     dual_coef_ : (2n, d) with f(x) = K(x, [𝒳; 𝒳']) @ dual_coef_, i.e. K̃^{-1/2} B S̃.
     train_embeddings_ : (2n, d) f on [𝒳; 𝒳'], = K̃^{1/2} B S̃ (S49, transposed: rows are points).
     """
 
     def __init__(self, n_components, kernel="linear", *, gamma=None, kernel_params=None, rtol=1e-10,
-                 eigen_solver="dense"):
+                 eigen_solver="auto"):
         self.n_components = n_components
         self.kernel = kernel
         self.gamma = gamma
@@ -370,7 +511,7 @@ class KernelBarlowTwins(BaseEstimator):
     def fit(self, x, x_prime):
         """Fit on n positive pairs: ``x[i]`` and ``x_prime[i]`` are the two views of pair i.  Returns self."""
         check_positive_int(self.n_components, "n_components")
-        check_choice(self.eigen_solver, "eigen_solver", {"dense", "top"})
+        check_choice(self.eigen_solver, "eigen_solver", set(EIGEN_SOLVERS))
         _check_rtol(self.rtol)
         x, x_prime = check_pairs(x, x_prime)
         kernel_fn = self._kernel_fn()
@@ -385,19 +526,35 @@ class KernelBarlowTwins(BaseEstimator):
         self.X_fit_, self.Xp_fit_ = x, x_prime
         self.n_features_in_ = x.shape[1]
         self.K_tilde_ = spec.K_tilde
-        self.K_tilde_inv_sqrt_ = spec.K_inv_sqrt
-        self.K_gamma_ = spec.K_gamma
         self.eigenvalues_ = spec.eigenvalues
         self.n_positive_ = spec.n_positive
         self.gammas_ = spec.gammas
-        self.eigenvectors_ = spec.B
         self.dual_coef_ = spec.test_map * s_tilde[None, :]
         self.train_embeddings_ = spec.K_sqrt_B * s_tilde[None, :]
         self._spectrum = spec
         self._kernel_fn_ = kernel_fn
 
+    # Pieces that the "top" solver does not need are computed on first access.
+    @property
+    def K_tilde_inv_sqrt_(self) -> np.ndarray:
+        """(2n, 2n) pseudo-inverse square root of K̃ (S §5.1)."""
+        self._check_fitted()
+        return self._spectrum.K_inv_sqrt
+
+    @property
+    def K_gamma_(self) -> np.ndarray:
+        """(2n, 2n) K_Γ = K̃^{1/2} J K̃^{1/2} / 2n."""
+        self._check_fitted()
+        return self._spectrum.K_gamma
+
+    @property
+    def eigenvectors_(self) -> np.ndarray:
+        """(2n, d) [b_1 … b_d], the top eigenvectors of K_Γ (S's b_j)."""
+        self._check_fitted()
+        return self._spectrum.B
+
     def _check_fitted(self):
-        if not hasattr(self, "dual_coef_"):
+        if "dual_coef_" not in self.__dict__:
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet; call fit(x, x_prime) before using it"
             )
@@ -453,10 +610,17 @@ class BarlowTwinsPredictor:
         self._spec = spectrum
         self.n_components = n_components
         self.gammas = spectrum.gammas[:n_components].copy()
-        self.eigenvectors = spectrum.B[:, :n_components]
         self._K_sqrt_B = spectrum.K_sqrt_B[:, :n_components]
         self._test_map = spectrum.test_map[:, :n_components]
-        self._init_map = spectrum.K_inv_sqrt @ self.eigenvectors  # K̃^{-1/2} B, as S42 writes it
+
+    @property
+    def eigenvectors(self) -> np.ndarray:
+        """(2n, d) [b_1 … b_d], the top eigenvectors of K_Γ."""
+        return self._spec.B[:, : self.n_components]
+
+    @property
+    def _init_map(self) -> np.ndarray:
+        return self._spec.init_map[:, : self.n_components]  # K̃^{-1/2} B, as S42 writes it
 
     @property
     def n_train(self) -> int:
@@ -540,7 +704,7 @@ def _spectrum_from(K_train, n_components, rtol, eigen_solver):
     return spec, spec.d
 
 
-def barlow_twins_predict(K_train, *, n_components=None, rtol: float = 1e-10, eigen_solver: str = "dense"):
+def barlow_twins_predict(K_train, *, n_components=None, rtol: float = 1e-10, eigen_solver: str = "auto"):
     """Factory for the kernelised small-init Barlow Twins trajectory (S40–S42), after neural-tangents'
     ``predict.gradient_descent_mse``: the kernel is diagonalised once, the returned predictor is cheap.
 
@@ -559,7 +723,7 @@ def barlow_twins_predict(K_train, *, n_components=None, rtol: float = 1e-10, eig
     ``k_test_train`` the (N, 2n) kernel between test and training points; also
     ``predict_fn.predicted_eigenvalues(t, f_train_0)``, ``.loss``, ``.critical_times``, ``.aligned_init``.
     """
-    check_choice(eigen_solver, "eigen_solver", {"dense", "top"})
+    check_choice(eigen_solver, "eigen_solver", set(EIGEN_SOLVERS))
     spec, d = _spectrum_from(K_train, n_components, rtol, eigen_solver)
     return BarlowTwinsPredictor(spec, d)
 

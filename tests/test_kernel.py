@@ -209,6 +209,49 @@ def test_top_eigen_solver_agrees_with_dense():
     assert b.n_positive_ is None and b.eigenvalues_.shape == (4,)
 
 
+def test_top_solver_matches_dense_on_singular_kernel_and_lazy_attributes():
+    # Centred data under the linear kernel: K̃ has rank m << 2n (and K̃ 1 = 0), the case where the
+    # Lanczos basis must drop null-space directions.
+    x, xp = pairs(n=150, m=12, seed=11)
+    mean = np.concatenate([x, xp]).mean(0)
+    x, xp = x - mean, xp - mean
+    x_new = pairs(n=7, m=12, seed=12)[0]
+    for kern in ("linear", "rbf"):
+        a = kernel.KernelBarlowTwins(5, kern, eigen_solver="dense").fit(x, xp)
+        b = kernel.KernelBarlowTwins(5, kern, eigen_solver="top").fit(x, xp)
+        np.testing.assert_allclose(b.gammas_, a.gammas_, rtol=1e-10)
+        assert rel(b.train_embeddings_, a.train_embeddings_) < 1e-8
+        assert rel(b.transform(x_new), a.transform(x_new)) < 1e-8
+        assert rel(b.eigenvectors_, a.eigenvectors_) < 1e-8  # computed on first access
+        assert rel(b.K_gamma_, a.K_gamma_) < 1e-12 and rel(b.K_tilde_inv_sqrt_, a.K_tilde_inv_sqrt_) < 1e-12
+        f0 = 1e-3 * np.random.default_rng(0).standard_normal((300, 5))
+        t = np.array([0.0, 10.0, 1e3])
+        pa, pb = kernel.barlow_twins_predict(a), kernel.barlow_twins_predict(b)
+        assert rel(pb(t, f0), pa(t, f0)) < 1e-8
+
+
+def test_auto_solver_choice_and_top_fallback(monkeypatch):
+    x, xp = pairs(n=30, m=6, seed=13)
+    assert kernel.KernelBarlowTwins(3, "rbf").fit(x, xp).n_positive_ is not None  # 2n = 60: dense
+    xl, xpl = pairs(n=520, m=6, seed=14)
+    big = kernel.KernelBarlowTwins(3, "rbf").fit(xl, xpl)  # 2n = 1040 > 1000 and d < 2n / 10: top
+    assert big.n_positive_ is None and big.eigenvalues_.shape == (3,)
+    # A Krylov space too small to converge: None, and the estimator falls back to dense with a warning.
+    K = kernel.joint_kernel(kernel.rbf_kernel(x, x), kernel.rbf_kernel(x, xp), kernel.rbf_kernel(xp, xp))
+    assert kernel._top_eigenpairs(K, 3, 1e-10, max_dim=9) is None
+    monkeypatch.setattr(kernel, "_top_eigenpairs", lambda *a, **k: None)
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        est = kernel.KernelBarlowTwins(3, "rbf", eigen_solver="top").fit(x, xp)
+    assert est.n_positive_ is not None
+
+
+def test_top_solver_rejects_indefinite_kernel():
+    rng = np.random.default_rng(15)
+    A = rng.standard_normal((40, 40))
+    with pytest.raises(ValueError, match="K_tilde must be positive semi-definite"):
+        kernel.barlow_twins_predict(A + A.T, n_components=2, eigen_solver="top")
+
+
 def test_transform_is_literal_S24_and_train_is_S49():
     x, xp = pairs(n=25, m=6, seed=7)
     x_new = pairs(n=9, m=6, seed=8)[0]
