@@ -29,7 +29,7 @@ def run(quick: bool = False) -> list[Row]:
 
     rows = []
     d = 10
-    for n in ([150] if quick else [500, 1000, 2000]):
+    for n in ([60] if quick else [500, 1000, 2000]):
         x, xp = _pairs(n)
         X = np.concatenate([x, xp])
         gamma = 1.0 / x.shape[1]

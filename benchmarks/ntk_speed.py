@@ -28,7 +28,7 @@ def _gemm_floor(x1, x2, V):
 
 def run(quick: bool = False) -> list[Row]:
     rows = []
-    sizes = [(200, 512)] if quick else [(500, 1024), (1000, 1024), (1000, 4096), (2000, 4096)]
+    sizes = [(60, 128)] if quick else [(500, 1024), (1000, 1024), (1000, 4096), (2000, 4096)]
     apply = lambda p, x: networks.two_layer_apply(p, x, "relu")  # noqa: E731
     for n, M in sizes:
         rng = np.random.default_rng(0)

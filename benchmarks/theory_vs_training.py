@@ -22,7 +22,7 @@ def run(quick: bool = False) -> list[Row]:
     gammas, _ = barlow.spectrum(Gamma)
     W0 = trainer.init_linear(D, x.shape[1], sigma, seed=1)
     tau = barlow.critical_times(gammas[:D], barlow.random_init_singular_values(D, sigma))
-    n_steps = int(np.ceil((0.5 if quick else 1.5) * tau[-1] / lr))
+    n_steps = 1000 if quick else int(np.ceil(1.5 * tau[-1] / lr))
     (_, hist), t_train = timed(lambda: trainer.train_barlow_linear(x, xp, W0=W0, lr=lr, n_steps=n_steps,
                                                                      n_records=300, record_weights=True))
     t = hist.t

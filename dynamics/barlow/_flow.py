@@ -26,7 +26,7 @@ def gradient_flow(W0, Gamma, t, *, backend="diffrax", solver="dopri8", rtol=1e-1
     Parameters
     ----------
     W0 : (d, m) initial weights, or (B, d, m) for a batch of B initial conditions solved together
-        (one compiled, vmapped solve).
+        (one stacked solve with shared adaptive steps).
     Gamma : (m, m) symmetric feature cross-correlation (S4).
     t : (T,) non-decreasing times >= 0; the flow starts at W0 at time 0.
     rtol, atol : integrator tolerances.
