@@ -77,6 +77,22 @@ def test_monotone_approach_to_s13_limits(g, s0):
         assert dist[-1] <= 1e-6 * max(limit, s0) + 1e-300
 
 
+@settings(max_examples=60, deadline=None)
+@given(log_g=st.floats(-12, 3), sign=st.sampled_from([-1.0, 0.0, 1.0]), log_s0=st.floats(-300, 3),
+       log_t=st.floats(-300, 12))
+def test_s10_finite_and_bounded_over_stated_ranges(log_g, sign, log_s0, log_t):
+    # S10 (and its log form) over |γ| in [1e-12, 1e3], s(0) in [1e-300, 1e3], t in [0, 1e12]: finite,
+    # and s(t) lies between s(0) and the S13 limit (γ^{-1/2} for γ > 0, 0 for γ < 0).
+    g, s0 = sign * 10.0**log_g, 10.0**log_s0
+    t = np.array([0.0, 10.0**log_t])
+    s = barlow.aligned_singular_values(t, [g], [s0])[:, 0]
+    assert np.all(np.isfinite(s)) and s[0] == pytest.approx(s0, rel=1e-14)
+    limit = g**-0.5 if g > 0 else (s0 if g == 0 else 0.0)
+    lo, hi = min(s0, limit), max(s0, limit)
+    assert lo * (1 - 1e-12) <= s[1] <= hi * (1 + 1e-12)
+    assert np.all(np.isfinite(barlow.log_aligned_singular_values(t, [g], [s0])))
+
+
 _S12 = lambda t, s, g: 4.0 * (1.0 - g * s**2) * g * s  # noqa: E731
 
 

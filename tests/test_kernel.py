@@ -4,6 +4,8 @@ import importlib.util
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -243,6 +245,25 @@ def test_auto_solver_choice_and_top_fallback(monkeypatch):
     with pytest.warns(RuntimeWarning, match="did not converge"):
         est = kernel.KernelBarlowTwins(3, "rbf", eigen_solver="top").fit(x, xp)
     assert est.n_positive_ is not None
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(8, 60), m=st.integers(2, 9), d=st.integers(1, 4), kern=st.sampled_from(["linear", "rbf"]),
+       seed=st.integers(0, 10_000))
+def test_top_solver_agrees_with_dense_property(n, m, d, kern, seed):
+    x, xp = pairs(n=n, m=m, seed=seed)
+    try:
+        dense = kernel.KernelBarlowTwins(d, kern, eigen_solver="dense").fit(x, xp)
+    except ValueError as exc:  # fewer than d positive γ: the top solver must refuse too
+        assert "positive eigenvalues" in str(exc)
+        with pytest.raises(ValueError, match="positive eigenvalues"):
+            kernel.KernelBarlowTwins(d, kern, eigen_solver="top").fit(x, xp)
+        return
+    g = dense.eigenvalues_
+    assume(g[d - 1] - g[d] > 1e-3 * g[0] if g.size > d else True)  # a well-defined top-d subspace
+    top = kernel.KernelBarlowTwins(d, kern, eigen_solver="top").fit(x, xp)
+    np.testing.assert_allclose(top.gammas_, dense.gammas_, rtol=1e-8, atol=1e-12 * g[0])
+    assert kernel.subspace_alignment(top.train_embeddings_, dense.train_embeddings_) > 1 - 1e-8
 
 
 def test_top_solver_rejects_indefinite_kernel():
