@@ -16,7 +16,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._validation import as_times, check_choice, check_positive
+from ._validation import (
+    as_times,
+    check_callable,
+    check_choice,
+    check_positive,
+    check_positive_int,
+)
 
 _DIFFRAX_SOLVERS = {
     "tsit5": diffrax.Tsit5,
@@ -51,12 +57,13 @@ def integrate(
     ----------
     vector_field : callable (t, y, args) -> dy/dt, written with ``jax.numpy``.
     y0 : initial state (array).
-    ts : (T,) non-decreasing times; integration starts at ts[0].
+    ts : (T,) finite, non-decreasing times; integration starts at ts[0].
     backend : "diffrax" (default) or "scipy".
     solver : diffrax solver ("dopri8", "tsit5", "dopri5", "kvaerno5") or, with
         backend="scipy", a ``solve_ivp`` method ("DOP853", "RK45", "LSODA", ...).
     rtol, atol : step-size controller tolerances.
-    max_steps : step budget (diffrax).
+    max_steps : step budget (diffrax), an integer >= 1.
+    dt0 : initial step (> 0), or None to let the controller choose.
     batch : ``y0`` has a leading batch axis of independent initial conditions; with diffrax
         they are solved together as one stacked system with shared adaptive steps (the error
         norm is the largest per-member RMS, so every member meets the tolerance); scipy loops.
@@ -65,11 +72,19 @@ def integrate(
     -------
     (T, *y0.shape) NumPy array, or (B, T, *y0.shape[1:]) with ``batch``.
     """
+    check_callable(vector_field, "vector_field", "vector_field(t, y, args) -> dy/dt")
     check_choice(backend, "backend", {"diffrax", "scipy"})
     rtol = check_positive(rtol, "rtol")
     atol = check_positive(atol, "atol", allow_zero=True)
-    ts = as_times(ts, "ts") if np.all(np.asarray(ts) >= 0) else np.asarray(ts, float)
+    max_steps = check_positive_int(max_steps, "max_steps")
+    if dt0 is not None:
+        dt0 = check_positive(dt0, "dt0")
+    # Any finite non-decreasing times: a generic integrator may start before 0.
+    ts = as_times(ts, "ts", nonnegative=False)
     y0 = jnp.asarray(y0)
+    if not bool(jnp.all(jnp.isfinite(y0))):
+        raise ValueError(f"y0 must be finite, got {int(jnp.size(y0) - jnp.count_nonzero(jnp.isfinite(y0)))} "
+                         "non-finite entries (NaN or inf)")
     if batch and y0.ndim < 1:
         raise ValueError("y0 must have a leading batch axis when batch=True")
     if backend == "scipy":

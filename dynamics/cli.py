@@ -43,8 +43,12 @@ def _verify(args) -> int:
 
 
 def _figures(args) -> int:
-    from .figures import make_all
+    from .figures import FIGURES, make_all
 
+    unknown = [n for n in args.names if n not in FIGURES]
+    if unknown:
+        print(f"unknown figure(s): {', '.join(unknown)}; known: {', '.join(FIGURES)}", file=sys.stderr)
+        return 2
     paths = make_all(args.out, fast=args.fast, names=args.names or None)
     for p in paths:
         print(p)

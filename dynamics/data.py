@@ -23,7 +23,13 @@ import pickle
 
 import numpy as np
 
-from ._validation import as_array, check_choice, check_positive, check_positive_int
+from ._validation import (
+    as_array,
+    check_choice,
+    check_pairs,
+    check_positive,
+    check_positive_int,
+)
 
 __all__ = [
     "random_crops",
@@ -49,7 +55,19 @@ def _check_images(images, name="images"):
         raise ValueError(
             f"{name} must have shape (N, H, W) or (N, H, W, C), got shape {images.shape}"
         )
+    if not (np.issubdtype(images.dtype, np.number) or images.dtype == np.bool_):
+        raise TypeError(f"{name} must be a numeric array, got dtype {images.dtype}")
+    if np.issubdtype(images.dtype, np.inexact) and not np.all(np.isfinite(images)):
+        bad = int(images.size - np.count_nonzero(np.isfinite(images)))
+        raise ValueError(f"{name} must be finite, got {bad} non-finite entries (NaN or inf)")
     return images
+
+
+def _check_rng(rng):
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed)), "
+                        f"got {type(rng).__name__}")
+    return rng
 
 
 def _random_windows(images, size, rng):
@@ -81,6 +99,7 @@ def random_crops(images, crop_size, rng):
     (N, crop_size, crop_size) or (N, crop_size, crop_size, C) array, a copy.
     """
     images = _check_images(images)
+    rng = _check_rng(rng)
     crop_size = check_positive_int(crop_size, "crop_size")
     limit = min(images.shape[1:3])
     if crop_size > limit:
@@ -107,6 +126,7 @@ def random_shifts(images, max_shift, rng):
     Array of the shape and dtype of ``images``.
     """
     images = _check_images(images)
+    rng = _check_rng(rng)
     max_shift = check_positive_int(max_shift, "max_shift", minimum=0)
     h, w = images.shape[1:3]
     if h != w:
@@ -132,8 +152,9 @@ def center_pairs(x, x_prime):
     """Subtract the per-feature mean of all 2n views from both views.
 
     Without centring, the mean image dominates Γ as one huge eigenvalue, which
-    forces a tiny learning rate for the remaining modes.
+    forces a tiny learning rate for the remaining modes.  ``x, x_prime``: (n, m) views.
     """
+    x, x_prime = check_pairs(x, x_prime)
     mu = 0.5 * (x.mean(axis=0) + x_prime.mean(axis=0))
     return x - mu, x_prime - mu
 

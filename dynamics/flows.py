@@ -21,7 +21,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._integrate import integrate
-from ._validation import as_array, as_matrix, as_times
+from ._validation import (
+    as_array,
+    as_matrix,
+    as_symmetric,
+    as_times,
+    check_callable,
+    check_positive_int,
+)
 from .barlow._core import _embedding_loss
 
 
@@ -63,14 +70,24 @@ def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e
     -------
     (T, N, d) array, or a pair (train, test) when ``K_test`` is given.
     """
+    check_callable(loss_fn, "loss_fn", "loss_fn(F) -> scalar")
     K = as_array(K, "K", ndim=(2, 4))
     F0 = as_matrix(F0, "F0")
     N, d = F0.shape
     if K.shape[:2] != (N, N) or (K.ndim == 4 and K.shape[2:] != (d, d)):
         raise ValueError(f"K must have shape ({N}, {N}) or ({N}, {N}, {d}, {d}) to match F0 {F0.shape}, got {K.shape}")
-    scale = float(np.abs(K).max()) or 1.0
-    if K.ndim == 2 and not np.allclose(K, K.T, rtol=1e-8, atol=1e-12 * scale):
-        raise ValueError("K must be symmetric")
+    # A kernel is symmetric: K[a, b] = K[b, a] (scalar), K[a, b, i, j] = K[b, a, j, i] (full).  Checked only;
+    # the flow uses K as given.
+    if K.ndim == 2:
+        as_symmetric(K, "K")
+    else:
+        asym = float(np.max(np.abs(K - K.transpose(1, 0, 3, 2))))
+        scale = max(float(np.max(np.abs(K))), np.finfo(float).tiny)
+        if asym > 1e-8 * scale:
+            raise ValueError(f"K must be symmetric, K[a, b, i, j] = K[b, a, j, i]: max |K - K^T| = {asym:.3g} "
+                             f"exceeds 1e-08 x max|K| = {1e-8 * scale:.3g}")
+    if F_test0 is not None and K_test is None:
+        raise ValueError("F_test0 needs K_test (the test-train kernel); give both or neither")
     t = as_times(t)
     K_rows, y0 = K, F0
     if K_test is not None:
@@ -96,8 +113,12 @@ def barlow_twins_function_loss(n: int):
 
     Cached per n: the same function object is returned, so compiled flows are reused.
     """
+    check_positive_int(n, "n")
 
     def loss(F):
+        if F.ndim != 2 or F.shape[0] != 2 * n:
+            raise ValueError(f"F must be (2n, d) = ({2 * n}, d), the outputs on [x_1..x_n; x'_1..x'_n], "
+                             f"got shape {tuple(F.shape)}")
         return _embedding_loss(F[:n], F[n:])
 
     return loss

@@ -761,6 +761,17 @@ def function_space_flow(K_train, f_train_0, t, *, k_test_train=None, f_test_0=No
     f0 = as_matrix(f_train_0, "f_train_0")
     if f0.shape[0] != two_n:
         raise ValueError(f"f_train_0 must have 2n = {two_n} rows, got shape {f0.shape}")
+    if f_test_0 is not None and k_test_train is None:
+        raise ValueError("f_test_0 needs k_test_train (the test points' kernel against the training points)")
+    if k_test_train is not None:
+        k_test_train = as_matrix(k_test_train, "k_test_train")
+        if k_test_train.shape[1] != two_n:
+            raise ValueError(f"k_test_train must have shape (N, 2n) with 2n = {two_n}, got {k_test_train.shape}")
+        if f_test_0 is not None:
+            f_test_0 = as_matrix(f_test_0, "f_test_0")
+            if f_test_0.shape != (k_test_train.shape[0], f0.shape[1]):
+                raise ValueError(f"f_test_0 must have shape (N, d) = ({k_test_train.shape[0]}, {f0.shape[1]}), "
+                                 f"got {f_test_0.shape}")
     return _generic_flow(K_tilde, f0, barlow_twins_function_loss(two_n // 2), t, K_test=k_test_train,
                          F_test0=f_test_0, backend=backend, solver=solver, rtol=rtol, atol=atol,
                          max_steps=max_steps)
@@ -785,6 +796,12 @@ def subspace_alignment(F1, F2) -> float:
     N, d = F1.shape
     if d == 0 or d > N:
         raise ValueError(f"F1 must have shape (N, d) with 1 <= d <= N, got {F1.shape}")
-    P1 = np.linalg.svd(F1.T, full_matrices=False)[2][:d]
-    P2 = np.linalg.svd(F2.T, full_matrices=False)[2][:d]
+    spans = []
+    for name, F in (("F1", F1), ("F2", F2)):
+        _, sv, Vt = np.linalg.svd(F.T, full_matrices=False)
+        if sv[0] == 0 or sv[-1] <= sv[0] * max(F.shape) * np.finfo(float).eps:  # numpy's matrix_rank cutoff
+            raise ValueError(f"{name} must have rank d = {d} (its span is the subspace compared), got singular "
+                             f"values down to {sv[-1]:.3g} (largest {sv[0]:.3g})")
+        spans.append(Vt[:d])
+    P1, P2 = spans
     return float(np.sum((P1 @ P2.T) ** 2) / d)

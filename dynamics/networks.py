@@ -13,6 +13,8 @@ dict ``{"V": (M, D), "W": (M, Z)}``; inputs are rows, ``apply`` maps (n, D) to
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
@@ -74,6 +76,7 @@ def init_two_layer(D: int, M: int, Z: int, *, seed: int = 0, hidden_scale: float
     D = check_positive_int(D, "D")
     M = check_positive_int(M, "M")
     Z = check_positive_int(Z, "Z")
+    seed = check_positive_int(seed, "seed", minimum=0)
     hidden_scale = check_positive(hidden_scale, "hidden_scale")
     readout_scale = check_positive(readout_scale, "readout_scale")
     rng = np.random.default_rng(seed)
@@ -82,22 +85,45 @@ def init_two_layer(D: int, M: int, Z: int, *, seed: int = 0, hidden_scale: float
     return {"V": jnp.asarray(V), "W": jnp.asarray(W)}
 
 
+def _check_weights(params, keys, x=None, *, x_name="x", model="two-layer network", in_key="V", in_axis=1):
+    """The weight matrices ``keys`` of ``params`` (a dict), each 2-D; with ``x``, its last axis must match
+    ``params[in_key].shape[in_axis]`` (the input dimension).  Shapes only, so it is JAX-traceable."""
+    if not isinstance(params, Mapping) or not set(keys) <= set(params):
+        got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+        raise ValueError(f"params must be a dict with {', '.join(map(repr, keys))} (the {model}), got {got}")
+    mats = [params[k] for k in keys]
+    for k, m in zip(keys, mats):
+        if jnp.ndim(m) != 2:
+            raise ValueError(f"params[{k!r}] must be 2-D, got shape {tuple(jnp.shape(m))}")
+    if x is not None:
+        dim = jnp.shape(params[in_key])[in_axis]
+        if jnp.ndim(x) == 0 or jnp.shape(x)[-1] != dim:
+            raise ValueError(f"{x_name} must have {dim} features (columns) to match params[{in_key!r}] of shape "
+                             f"{tuple(jnp.shape(params[in_key]))}, got shape {tuple(jnp.shape(x))}")
+    return mats
+
+
 def two_layer_apply(params, x, activation_name: str = "relu"):
     """f(x) = (1/√M) φ(x V^T) W for rows x (n, D) -> (n, Z) (A2, NTK parametrisation)."""
-    phi, _ = ACTIVATIONS[activation_name]
-    V, W = params["V"], params["W"]
+    phi, _ = activation(activation_name)
+    V, W = _check_weights(params, ("V", "W"), x)
+    if V.shape[0] != W.shape[0]:
+        raise ValueError(f"params['V'] (M, D) and params['W'] (M, Z) must share the width M, got {tuple(V.shape)} "
+                         f"and {tuple(W.shape)}")
     return phi(x @ V.T) @ W / jnp.sqrt(V.shape[0])
 
 
 def hidden_features(params, x, activation_name: str = "relu"):
     """Hidden representation φ(x V^T) / √M, (n, M): the random features of the readout."""
-    phi, _ = ACTIVATIONS[activation_name]
-    return phi(x @ params["V"].T) / jnp.sqrt(params["V"].shape[0])
+    phi, _ = activation(activation_name)
+    (V,) = _check_weights(params, ("V",), x)
+    return phi(x @ V.T) / jnp.sqrt(V.shape[0])
 
 
 def linear_apply(params, x):
     """f(x) = W x for rows x (n, m) -> (n, d) (S §3)."""
-    return x @ params["W"].T
+    (W,) = _check_weights(params, ("W",), x, model="linear model", in_key="W")
+    return x @ W.T
 
 
 def make_apply(name: str, activation_name: str = "relu"):

@@ -72,6 +72,10 @@ def run_sweep(fn, points, cache_dir, *, progress: bool = True, desc: str = "swee
     -------
     list of (point, result) pairs in the order of ``points``.
     """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable fn(**point) -> dict of arrays, got {type(fn).__name__}")
+    if isinstance(points, (str, bytes, dict)) or not hasattr(points, "__iter__"):
+        raise TypeError(f"points must be a list of dicts (see grid), got {type(points).__name__}")
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     points = list(points)

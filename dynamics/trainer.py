@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._validation import as_matrix, check_positive, check_positive_int
+from ._validation import as_matrix, check_callable, check_positive, check_positive_int
 from .barlow._core import _check_pairs, _embedding_loss
 
 
@@ -70,6 +70,51 @@ def record_schedule(n_steps: int, n_records: int = 200, *, log: bool = True) -> 
     return np.unique(np.concatenate([[0], np.round(pts).astype(np.int64), [n_steps]]))
 
 
+def _check_record_steps(record_steps) -> np.ndarray:
+    """Non-empty, strictly increasing integer steps >= 0 (integral floats such as 10.0 are accepted)."""
+    raw = np.asarray(record_steps)
+    if raw.dtype == np.bool_ or not np.issubdtype(raw.dtype, np.number):
+        raise TypeError(f"record_steps must be an array of integer steps, got dtype {raw.dtype}")
+    if raw.ndim != 1 or raw.size == 0:
+        raise ValueError(f"record_steps must be a non-empty 1-D array of steps, got shape {raw.shape}")
+    bad = ~np.isfinite(raw) | (raw != np.round(raw))
+    if np.any(bad):
+        raise ValueError(f"record_steps must be integers (step numbers), got {float(raw[bad][0]):g} at index "
+                         f"{int(np.argmax(bad))}")
+    steps = raw.astype(np.int64)
+    if np.any(steps < 0) or np.any(np.diff(steps) <= 0):
+        raise ValueError("record_steps must be a non-empty, strictly increasing array of steps >= 0")
+    return steps
+
+
+def _check_initial_params(loss_fn, params):
+    """The initial parameters are finite and ``loss_fn(params)`` is a scalar (shapes only, nothing compiled)."""
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves:
+        raise ValueError("params must contain at least one array")
+    if not bool(_tree_finite(params)):
+        raise ValueError("params must be finite at step 0 (the initial parameters contain NaN or inf)")
+    out = jax.eval_shape(loss_fn, params)
+    if not hasattr(out, "shape") or tuple(out.shape) != ():
+        shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
+        raise ValueError(f"loss_fn(params) must return a scalar, got {shape}")
+
+
+def _check_apply(apply_fn, params, x, name="x"):
+    """``apply_fn(params, x)`` evaluates (shapes only) to an (n, d) array; errors name apply_fn and ``name``."""
+    check_callable(apply_fn, "apply_fn", "apply_fn(params, x) -> (n, d)")
+    try:
+        out = jax.eval_shape(apply_fn, params, jnp.asarray(x))
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        raise ValueError(f"apply_fn(params, {name}) failed on {name} of shape {tuple(np.shape(x))} — check that "
+                         f"params fit {name} (number of features): {exc}") from exc
+    if not hasattr(out, "shape") or len(out.shape) != 2 or out.shape[0] != np.shape(x)[0]:
+        shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
+        raise ValueError(f"apply_fn(params, {name}) must return an (n, d) array with n = {np.shape(x)[0]} rows, "
+                         f"got {shape}")
+    return out
+
+
 def _tree_finite(tree) -> jax.Array:
     leaves = jax.tree_util.tree_leaves(tree)
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
@@ -99,19 +144,27 @@ def gradient_descent(loss_fn, params, *, lr, n_steps=None, record_steps=None, ob
     NonFiniteError
         naming the first step whose loss or parameters are not finite.
     """
+    check_callable(loss_fn, "loss_fn", "loss_fn(params) -> scalar")
     lr = check_positive(lr, "lr")
+    if n_steps is not None:
+        n_steps = check_positive_int(n_steps, "n_steps")
     if record_steps is None:
         if n_steps is None:
             raise ValueError("give n_steps or record_steps")
         record_steps = record_schedule(n_steps)
-    record_steps = np.asarray(record_steps, dtype=np.int64)
-    if record_steps.ndim != 1 or record_steps.size == 0 or np.any(record_steps < 0) or np.any(np.diff(record_steps) <= 0):
-        raise ValueError("record_steps must be a non-empty, strictly increasing array of steps >= 0")
+    record_steps = _check_record_steps(record_steps)
     if n_steps is not None and record_steps[-1] != n_steps:
         raise ValueError(f"record_steps must end at n_steps={n_steps}, ends at {record_steps[-1]}")
+    if project is not None:
+        check_callable(project, "project", "project(params) -> params")
+    if observers is not None and not isinstance(observers, dict):
+        raise TypeError(f"observers must be a dict name -> callable(params), got {type(observers).__name__}")
     observers = dict(observers or {})
     if "loss" in observers:
         raise ValueError("observers must not be named 'loss': the loss is always recorded")
+    for name, fn in observers.items():
+        check_callable(fn, f"observers[{name!r}]", "fn(params) -> array")
+    _check_initial_params(loss_fn, params)
 
     value_and_grad = jax.value_and_grad(loss_fn)
     proj = project if project is not None else (lambda p: p)
@@ -173,6 +226,7 @@ def init_linear(d: int, m: int, scale: float, seed: int = 0) -> np.ndarray:
     d = check_positive_int(d, "d")
     m = check_positive_int(m, "m")
     scale = check_positive(scale, "scale")
+    seed = check_positive_int(seed, "seed", minimum=0)
     return scale * np.random.default_rng(seed).standard_normal((d, m))
 
 
@@ -192,6 +246,9 @@ def train_barlow(apply_fn, params, x, x_prime, *, lr, n_steps, record_steps=None
     from .barlow._core import _cross_correlation
 
     x, x_prime = _check_pairs(x, x_prime)
+    _check_apply(apply_fn, params, x)
+    if ntk_fn is not None:
+        check_callable(ntk_fn, "ntk_fn", "ntk_fn(params) -> K")
     xj, xpj = jnp.asarray(x), jnp.asarray(x_prime)
 
     def loss_fn(p):
@@ -217,6 +274,11 @@ def train_supervised(apply_fn, params, x, y, *, lr, n_steps, record_steps=None, 
     y = as_matrix(y, "y")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}")
+    out = _check_apply(apply_fn, params, x)
+    if tuple(out.shape) != y.shape:
+        raise ValueError(f"y must have the shape of the outputs apply_fn(params, x) {tuple(out.shape)}, got {y.shape}")
+    if ntk_fn is not None:
+        check_callable(ntk_fn, "ntk_fn", "ntk_fn(params) -> K")
     xj, yj = jnp.asarray(x), jnp.asarray(y)
 
     def loss_fn(p):

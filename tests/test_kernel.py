@@ -390,6 +390,22 @@ def test_full_kernel_flow_equals_scalar_kernel_flow():
 # ------------------------------------------------------------------------------------ alignment
 
 
+def test_kernel_flow_and_alignment_bad_input_named():
+    F = np.random.default_rng(0).standard_normal((6, 2))
+    with pytest.raises(ValueError, match="F2 must have rank"):
+        kernel.subspace_alignment(F, np.column_stack([F[:, 0], 2 * F[:, 0]]))
+    with pytest.raises(ValueError, match="F1 must have rank"):
+        kernel.subspace_alignment(np.zeros((6, 2)), F)
+    K = np.eye(4)
+    f0 = np.ones((4, 2))
+    with pytest.raises(ValueError, match="f_test_0 needs k_test_train"):
+        kernel.function_space_flow(K, f0, [0.0, 1.0], f_test_0=np.ones((3, 2)))
+    with pytest.raises(ValueError, match="k_test_train must have shape"):
+        kernel.function_space_flow(K, f0, [0.0, 1.0], k_test_train=np.ones((3, 5)))
+    with pytest.raises(ValueError, match="f_test_0 must have shape"):
+        kernel.function_space_flow(K, f0, [0.0, 1.0], k_test_train=np.ones((3, 4)), f_test_0=np.ones((3, 3)))
+
+
 def test_subspace_alignment():
     rng = np.random.default_rng(14)
     N, d = 400, 5

@@ -57,6 +57,8 @@ def _check_modes(gammas, s0, *, allow_negative_s0=True):
     gammas = as_array(gammas, "gammas", ndim=(0, 1))
     s0 = as_array(s0, "s0", ndim=(0, 1))
     gammas, s0 = np.atleast_1d(gammas), np.atleast_1d(s0)
+    if gammas.size == 0:
+        raise ValueError("gammas must contain at least one eigenvalue (one mode), got an empty array")
     if s0.shape != gammas.shape:
         if s0.size == 1:
             s0 = np.full_like(gammas, s0.item())
@@ -102,6 +104,11 @@ def singular_value_rhs(s, gammas) -> np.ndarray:
     """Modewise ODE right-hand side s_j' = 4 (1 − γ_j s_j²) γ_j s_j (S12)."""
     s = as_array(s, "s")
     gammas = as_array(gammas, "gammas")
+    try:
+        np.broadcast_shapes(s.shape, gammas.shape)
+    except ValueError:
+        raise ValueError(f"s and gammas must have the same shape (d,) (or broadcast, e.g. s (T, d) with gammas "
+                         f"(d,)), got s {s.shape} and gammas {gammas.shape}") from None
     return 4.0 * (1.0 - gammas * s**2) * gammas * s
 
 
@@ -174,6 +181,8 @@ def alignment_transform(M) -> np.ndarray:
     """
     M = as_matrix(M, "M")
     a, b = M.shape
+    if a == 0:
+        raise ValueError(f"M must have at least one row, got shape {M.shape}")
     if a > b:
         raise ValueError(f"M must have at least as many columns as rows (a <= b), got shape {M.shape}")
     Q, R = _qr_nonneg(M)
@@ -253,7 +262,14 @@ def aligned_trajectory(U, s0, gammas, V, t) -> np.ndarray:
     """W(t) = U S(t) V for an aligned init (S9), V: (d, m) orthonormal eigenvector rows of Γ."""
     t = as_times(t)
     s = aligned_singular_values(t, gammas, s0)
-    return as_matrix(U, "U") @ (s[:, :, None] * as_matrix(V, "V")[None])
+    d = s.shape[1]
+    U = as_matrix(U, "U")
+    V = as_matrix(V, "V")
+    if U.shape != (d, d):
+        raise ValueError(f"U must be ({d}, {d}) to match the {d} modes of gammas and s0, got shape {U.shape}")
+    if V.shape[0] != d:
+        raise ValueError(f"V must have d = {d} rows (eigenvectors of Γ) to match gammas and s0, got shape {V.shape}")
+    return U @ (s[:, :, None] * V[None])
 
 
 # ---------------------------------------------------------------------------
@@ -294,6 +310,8 @@ def appendix_c_solution(A0, gammas, t) -> np.ndarray:
     d, m = A0.shape
     if gammas.shape[0] != m:
         raise ValueError(f"gammas must have length m = {m}, got {gammas.shape[0]}")
+    if d > m:
+        raise ValueError(f"A0 must have d <= m (at most as many rows as columns), got shape {A0.shape}")
     if np.any(np.tril(A0, -1) != 0):
         raise ValueError("A0 must be upper-triangular (a_jk(0) = 0 for j > k)")
     s0 = np.diag(A0).copy()

@@ -111,6 +111,9 @@ def top_spectral_solution(Gamma, d: int, U=None) -> np.ndarray:
     if U is None:
         U = np.eye(d)
     U = as_matrix(U, "U")
-    if U.shape != (d, d) or not np.allclose(U @ U.T, np.eye(d), atol=1e-10):
-        raise ValueError(f"U must be an orthogonal ({d}, {d}) matrix")
+    if U.shape != (d, d):
+        raise ValueError(f"U must be an orthogonal ({d}, {d}) matrix, got shape {U.shape}")
+    if not np.allclose(U @ U.T, np.eye(d), atol=1e-10):
+        err = float(np.max(np.abs(U @ U.T - np.eye(d))))
+        raise ValueError(f"U must be an orthogonal ({d}, {d}) matrix, max |U U^T - I| = {err:.3g}")
     return U @ (s[:, None] * V[:d])

@@ -41,6 +41,8 @@ from typing import NamedTuple
 import numpy as np
 import sympy as sp
 
+from .._validation import as_array, as_symmetric, as_times, check_positive_int
+
 t = sp.Symbol("t", nonnegative=True)
 gamma = sp.Symbol("gamma", real=True)
 gamma_pos = sp.Symbol("gamma", positive=True)
@@ -188,11 +190,13 @@ def critical_time():
 
 def weight_matrix(d: int, m: int) -> sp.Matrix:
     """Symbolic W ∈ R^{d×m} with independent real entries w_ij (1-based names ``w_i_j``)."""
+    d, m = check_positive_int(d, "d"), check_positive_int(m, "m")
     return sp.Matrix(d, m, lambda i, j: sp.Symbol(f"w_{i + 1}_{j + 1}", real=True))
 
 
 def feature_correlation_matrix(m: int) -> sp.Matrix:
     """Symbolic symmetric Γ ∈ R^{m×m}: entry (i, j) and (j, i) are the same symbol g_ij, i <= j."""
+    m = check_positive_int(m, "m")
     return sp.Matrix(m, m, lambda i, j: sp.Symbol(f"g_{min(i, j) + 1}_{max(i, j) + 1}", real=True))
 
 
@@ -209,6 +213,7 @@ def matrix_gradient(d: int, m: int) -> sp.Matrix:
     and g_ij and differentiated one entry at a time; nothing about matrix
     calculus is assumed.  The gradient flow is dW/dt = −(this) (S6).
     """
+    d, m = check_positive_int(d, "d"), check_positive_int(m, "m")
     W = weight_matrix(d, m)
     Gamma = feature_correlation_matrix(m)
     L = sp.expand(_frobenius_sq(W * Gamma * W.T - sp.eye(d)))
@@ -232,11 +237,13 @@ def verify_matrix_gradient(d: int, m: int) -> bool:
 
 def coefficient_matrix(d: int, m: int) -> sp.Matrix:
     """Symbolic A ∈ R^{d×m} with independent real entries a_jk (names ``a_j_k``), as in S43–S44."""
+    d, m = check_positive_int(d, "d"), check_positive_int(m, "m")
     return sp.Matrix(d, m, lambda i, j: sp.Symbol(f"a_{i + 1}_{j + 1}", real=True))
 
 
 def eigenvalue_symbols(m: int) -> tuple:
     """Symbols γ_1, ..., γ_m (real) for Λ = diag(γ_1, ..., γ_m)."""
+    m = check_positive_int(m, "m")
     return sp.symbols(f"gamma_1:{m + 1}", real=True)
 
 
@@ -305,10 +312,17 @@ def verify_appendix_c_reduction() -> bool:
 
 def appendix_c_approximate_rhs(d: int, m: int) -> sp.Matrix:
     """Right-hand side of S46: (I − diag(γ_j s_j²)) A Λ, with s_j = a_jj the diagonal of A."""
+    _check_d_le_m(d, m)
     A = coefficient_matrix(d, m)
     gammas = eigenvalue_symbols(m)
     D = sp.diag(*[gammas[j] * A[j, j] ** 2 for j in range(d)])
     return (sp.eye(d) - D) * A * sp.diag(*gammas)
+
+
+def _check_d_le_m(d, m):
+    d, m = check_positive_int(d, "d"), check_positive_int(m, "m")
+    if d > m:
+        raise ValueError(f"d must be <= m (A is d x m with diagonal s_1..s_d), got d = {d}, m = {m}")
 
 
 class AppendixCSolution(NamedTuple):
@@ -379,6 +393,7 @@ def appendix_c_first_order_remainder(d: int, m: int) -> sp.Matrix:
     upper-triangular B that is −γ_k² s_k² b_jk above the diagonal (j < k <= d)
     and −γ_j γ_k s_j s_k b_kj below it — a source that S46 sets to zero.
     """
+    _check_d_le_m(d, m)
     eps = sp.Symbol("epsilon")
     A = coefficient_matrix(d, m)
     gammas = eigenvalue_symbols(m)
@@ -427,16 +442,18 @@ def lambdified_flow_rhs(d: int, m: int):
 
     ``Gamma`` must be symmetric; its upper triangle is what is substituted.
     """
+    d, m = check_positive_int(d, "d"), check_positive_int(m, "m")
     W = weight_matrix(d, m)
     G = feature_correlation_matrix(m)
     g_syms = [G[i, j] for i in range(m) for j in range(i, m)]
     fn = _lambdify_matrix((list(W), g_syms), -matrix_gradient(d, m))
 
     def flow_rhs(W_num, Gamma_num):
-        W_num = np.asarray(W_num, dtype=float)
-        Gamma_num = np.asarray(Gamma_num, dtype=float)
+        W_num = as_array(W_num, "W")
+        Gamma_num = as_array(Gamma_num, "Gamma")
         if W_num.shape != (d, m) or Gamma_num.shape != (m, m):
             raise ValueError(f"expected W {(d, m)} and Gamma {(m, m)}, got {W_num.shape}, {Gamma_num.shape}")
+        as_symmetric(Gamma_num, "Gamma")
         return np.asarray(fn(W_num.ravel(), Gamma_num[np.triu_indices(m)]), dtype=float)
 
     return flow_rhs
@@ -449,8 +466,11 @@ def lambdified_appendix_c_rhs(d: int, m: int):
     fn = _lambdify_matrix((list(sysc.A), list(sysc.gammas)), sysc.rhs_s45)
 
     def appendix_c_rhs(A_num, gammas_num):
-        A_num = np.asarray(A_num, dtype=float)
-        return np.asarray(fn(A_num.ravel(), np.asarray(gammas_num, dtype=float)), dtype=float)
+        A_num = as_array(A_num, "A")
+        gammas_num = as_array(gammas_num, "gammas")
+        if A_num.shape != (d, m) or gammas_num.shape != (m,):
+            raise ValueError(f"expected A {(d, m)} and gammas {(m,)}, got {A_num.shape}, {gammas_num.shape}")
+        return np.asarray(fn(A_num.ravel(), gammas_num), dtype=float)
 
     return appendix_c_rhs
 
@@ -467,10 +487,12 @@ def lambdified_appendix_c_solution():
     a_fn = sp.lambdify((sol.t, sol.gamma_j, sol.gamma_k, sol.s0, sol.a0), sol.a_jk, modules="numpy")
 
     def appendix_c_solution(A0, gammas, times):
-        A0 = np.asarray(A0, dtype=float)
-        gammas = np.asarray(gammas, dtype=float)
-        times = np.asarray(times, dtype=float)
+        A0 = as_array(A0, "A0", ndim=2)
+        gammas = as_array(gammas, "gammas", ndim=1)
+        times = as_times(times, "times")
         d, m = A0.shape
+        if gammas.shape != (m,) or d > m:
+            raise ValueError(f"expected A0 (d, m) with d <= m and gammas (m,), got {A0.shape} and {gammas.shape}")
         out = np.zeros((times.size, d, m))
         for j in range(d):
             out[:, j, j] = s_fn(times, gammas[j], A0[j, j])

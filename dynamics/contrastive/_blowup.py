@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_times
+from .._validation import as_array, as_times
 
 
 def _real(x, name):
@@ -68,8 +68,8 @@ def _r_and_g(P0, S0):
 
 def prop10_invariants(v, w):
     """(P, S) = ((1/M) Σ (v_m² + w_m²), (1/M) Σ v_m w_m) from the weights (A App. A.4)."""
-    v = np.asarray(v, float).ravel()
-    w = np.asarray(w, float).ravel()
+    v = as_array(v, "v").ravel()
+    w = as_array(w, "w").ravel()
     if v.shape != w.shape or v.size == 0:
         raise ValueError(f"v and w must be non-empty with the same number of entries, got {v.size} and {w.size}")
     return float(np.mean(v**2 + w**2)), float(np.mean(v * w))
@@ -142,5 +142,7 @@ def prop10_S(t, P0, S0, C):
 
 def prop10_rhs(t, y, C):
     """Right-hand side of the (P, S) system: (dP/dt, dS/dt) = (8CS², 2CSP) (A16–A17); JAX-traceable."""
+    if np.shape(y) != (2,):
+        raise ValueError(f"y must be the state (P, S) of shape (2,), got shape {np.shape(y)}")
     P, S = y[0], y[1]
     return y.at[0].set(8.0 * C * S**2).at[1].set(2.0 * C * S * P)

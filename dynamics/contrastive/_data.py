@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import data as _data
-from .._validation import as_array, check_positive_int
+from .._validation import as_array, as_matrix, check_positive_int
 from ._loss import check_alpha
 
 
@@ -43,9 +43,20 @@ class ContrastiveData:
         a = as_array(self.anchors, "anchors", ndim=2)
         p = as_array(self.partners, "partners", ndim=3)
         alpha = check_alpha(self.alpha)
+        if a.shape[0] == 0 or a.shape[1] == 0:
+            raise ValueError(f"anchors must have at least one row and one feature (N, D >= 1), got shape {a.shape}")
         if p.shape[1:] != a.shape or p.shape[0] != len(alpha):
             raise ValueError(f"partners must have shape (Q, N, D) = ({len(alpha)}, {a.shape[0]}, {a.shape[1]}) to "
                              f"match anchors {a.shape} and alpha (Q = {len(alpha)}), got {p.shape}")
+        _check_labels(self.labels, a.shape[0], "labels", "anchors")
+        if self.heldout is not None:
+            h = as_matrix(self.heldout, "heldout")
+            if h.shape[1] != a.shape[1]:
+                raise ValueError(f"heldout must have D = {a.shape[1]} features like anchors, got shape {h.shape}")
+            _check_labels(self.heldout_labels, h.shape[0], "heldout_labels", "heldout")
+            object.__setattr__(self, "heldout", h)
+        elif self.heldout_labels is not None:
+            raise ValueError("heldout_labels needs heldout (the held-out inputs); give both or neither")
         object.__setattr__(self, "anchors", a)
         object.__setattr__(self, "partners", p)
         object.__setattr__(self, "alpha", alpha)
@@ -75,6 +86,11 @@ class ContrastiveData:
         labels = None if self.labels is None else self.labels[:n]
         return ContrastiveData(self.anchors[:n], self.partners[:, :n], self.alpha, labels, self.heldout,
                                self.heldout_labels)
+
+
+def _check_labels(labels, n, name, rows):
+    if labels is not None and np.shape(labels) != (n,):
+        raise ValueError(f"{name} must have one label per row of {rows}, shape ({n},), got shape {np.shape(labels)}")
 
 
 @functools.lru_cache(maxsize=16)
@@ -120,6 +136,7 @@ def prop10_data(C: float = 1.0, n: int = 4, seed: int = 0) -> ContrastiveData:
 
     C = check_positive(C, "C")
     n = check_positive_int(n, "n")
+    seed = check_positive_int(seed, "seed", minimum=0)
     x = np.random.default_rng(seed).standard_normal(n) + 0.5
     x = x * np.sqrt(C / (2.0 * np.mean(x**2)))
     return ContrastiveData(x[:, None], np.stack([x[:, None], -x[:, None]]), (1, -1))
@@ -127,6 +144,8 @@ def prop10_data(C: float = 1.0, n: int = 4, seed: int = 0) -> ContrastiveData:
 
 def data_constant(d: ContrastiveData) -> float:
     """C = (1/N) Σ_n Σ_q α_q x_n x_{n,q} for scalar inputs (D = 1): the linear loss is −C M S² (A Prop 10)."""
+    if not isinstance(d, ContrastiveData):
+        raise TypeError(f"d must be a ContrastiveData (e.g. prop10_data()), got {type(d).__name__}")
     if d.dim != 1:
         raise ValueError(f"data_constant needs scalar inputs (D = 1), got D = {d.dim}")
     a = np.asarray(d.alpha, float)[:, None]

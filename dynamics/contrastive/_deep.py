@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import networks
-from .._validation import check_choice, check_positive_int
+from .._validation import as_matrix, check_choice, check_positive_int, is_traced
 
 
 def init_deep(D: int, M: int, Z: int, *, depth: int = 3, seed: int = 0) -> dict:
@@ -32,10 +32,31 @@ def init_deep(D: int, M: int, Z: int, *, depth: int = 3, seed: int = 0) -> dict:
     M = check_positive_int(M, "M")
     Z = check_positive_int(Z, "Z")
     depth = check_positive_int(depth, "depth")
+    seed = check_positive_int(seed, "seed", minimum=0)
     rng = np.random.default_rng(seed)
     Vs = [rng.standard_normal((M, D))] + [rng.standard_normal((M, M)) for _ in range(depth - 1)]
     W = rng.standard_normal((M, Z))
     return {"V": tuple(jnp.asarray(V) for V in Vs), "W": jnp.asarray(W)}
+
+
+def _check_deep_params(params, x=None, x_name="x"):
+    """{"V": (V_1 (M, D), V_2 (M, M), …), "W": (M, Z)} fitting rows x (…, D); shapes only (traceable)."""
+    if not isinstance(params, dict) or not {"V", "W"} <= set(params):
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"params must be a dict with 'V' (a sequence of layer matrices) and 'W' (M, Z), got {got}")
+    Vs, W = params["V"], params["W"]
+    if not isinstance(Vs, (tuple, list)) or len(Vs) == 0:
+        raise ValueError(f"params['V'] must be a non-empty sequence (V_1 (M, D), V_2 (M, M), ...), got "
+                         f"{type(Vs).__name__}")
+    M = jnp.shape(Vs[0])[0] if jnp.ndim(Vs[0]) == 2 else None
+    shapes = [tuple(jnp.shape(V)) for V in Vs]
+    if M is None or any(len(s) != 2 for s in shapes) or any(s != (M, M) for s in shapes[1:]) \
+            or jnp.ndim(W) != 2 or jnp.shape(W)[0] != M:
+        raise ValueError(f"params must have V_1 (M, D), V_l (M, M) and W (M, Z) with one width M, got V shapes "
+                         f"{shapes} and W {tuple(jnp.shape(W))}")
+    if x is not None and (jnp.ndim(x) == 0 or jnp.shape(x)[-1] != shapes[0][1]):
+        raise ValueError(f"{x_name} must have D = {shapes[0][1]} features (columns) to match params['V'][0] "
+                         f"{shapes[0]}, got shape {tuple(jnp.shape(x))}")
 
 
 def _forward(params, x, activation):
@@ -55,6 +76,8 @@ def _forward(params, x, activation):
 
 def deep_apply(params, x, activation: str = "relu"):
     """f(x) = (1/√M) Wᵀ h_L(x) for rows x (n, D) -> (n, Z)."""
+    check_choice(activation, "activation", set(networks.ACTIVATIONS))
+    _check_deep_params(params, x)
     _, _, h = _forward(params, x, activation)
     W = params["W"]
     return h @ W / jnp.sqrt(W.shape[0])
@@ -98,13 +121,28 @@ def deep_ntk(params, x1, x2, activation: str = "relu", *, output: str = "trace")
     """Empirical NTK of :func:`deep_apply`: "full" (n1, n2, Z, Z) or "trace" (1/Z) Σ_i K_ii (n1, n2)."""
     check_choice(activation, "activation", set(networks.ACTIVATIONS))
     check_choice(output, "output", {"full", "trace"})
+    x1, x2 = _check_inputs(x1, x2)
+    _check_deep_params(params, x1, "x1")
+    if not is_traced(params):
+        leaves = jax.tree_util.tree_leaves(params)
+        if not all(np.all(np.isfinite(np.asarray(leaf))) for leaf in leaves):
+            raise ValueError("params must be finite, got NaN or inf")
     return _deep_ntk_jit(activation, output)(params, jnp.asarray(x1), jnp.asarray(x2))
+
+
+def _check_inputs(x1, x2):
+    x1, x2 = as_matrix(x1, "x1"), as_matrix(x2, "x2")
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"x1 and x2 must have the same number of features (columns), got x1 {x1.shape} and "
+                         f"x2 {x2.shape}")
+    return x1, x2
 
 
 def deep_ntk_fn(x1, x2, activation: str = "relu", *, output: str = "trace"):
     """``params -> K`` for fixed inputs (jit-traceable, for recording inside the trainer)."""
     check_choice(activation, "activation", set(networks.ACTIVATIONS))
     check_choice(output, "output", {"full", "trace"})
+    x1, x2 = _check_inputs(x1, x2)
     x1j, x2j = jnp.asarray(x1), jnp.asarray(x2)
     inner = _deep_ntk_jit(activation, output)
     return lambda params: inner(params, x1j, x2j)

@@ -30,7 +30,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import check_choice, check_positive, check_positive_int
+from .._validation import (
+    check_choice,
+    check_positive,
+    check_positive_if_concrete,
+    check_positive_int,
+    is_traced,
+)
 
 SIMILARITIES = ("dot", "cosine", "cosine_bound")
 REDUCTIONS = ("linear", "log_softmax")
@@ -63,11 +69,31 @@ def _check_options(similarity, loss, delta, temperature):
     return delta, temperature
 
 
+def _broadcast(f, g, names=("f", "g")):
+    try:
+        return jnp.broadcast_shapes(jnp.shape(f), jnp.shape(g))
+    except ValueError:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same shape (..., Z) (or broadcast), got "
+                         f"{tuple(jnp.shape(f))} and {tuple(jnp.shape(g))}") from None
+
+
 def similarity(f, g, kind="dot", *, delta=DEFAULT_DELTA, norms=None):
     """Row-wise similarity s(x, x̃) of representations f = f(x), g = f(x̃), shapes (..., Z) -> (...) (A1).
 
     ``kind``: "dot", "cosine" or "cosine_bound" (A9, needs ``norms = (‖h(x)‖, ‖h(x̃)‖)``, each (...)).
     """
+    shape = _broadcast(f, g)
+    if kind in ("cosine", "cosine_bound"):
+        check_positive_if_concrete(delta, "delta")
+    if kind == "cosine_bound" and norms is not None:
+        if not isinstance(norms, (tuple, list)) or len(norms) != 2:
+            raise ValueError("norms must be a pair (|h(x)|, |h(x~)|) of hidden-feature norms")
+        for k, nrm in enumerate(norms):
+            try:
+                jnp.broadcast_shapes(jnp.shape(nrm), shape[:-1])
+            except ValueError:
+                raise ValueError(f"norms[{k}] must have the shape of the similarities {shape[:-1]}, got "
+                                 f"{tuple(jnp.shape(nrm))}") from None
     if kind == "dot":
         return jnp.sum(f * g, axis=-1)
     if kind == "cosine":
@@ -77,7 +103,7 @@ def similarity(f, g, kind="dot", *, delta=DEFAULT_DELTA, norms=None):
             raise ValueError("similarity 'cosine_bound' needs norms = (|h(x)|, |h(x~)|) of the hidden features")
         nf, ng = norms
         return jnp.sum(f * g, axis=-1) / ((nf + delta) * (ng + delta))
-    raise ValueError(f"similarity must be one of {list(SIMILARITIES)}, got {kind!r}")
+    raise ValueError(f"kind must be one of {list(SIMILARITIES)} (the similarity), got {kind!r}")
 
 
 _similarity = similarity  # the function, for code whose arguments are named ``similarity``
@@ -85,6 +111,11 @@ _similarity = similarity  # the function, for code whose arguments are named ``s
 
 def reduce_similarities(S, alpha, loss="linear", *, temperature=1.0):
     """(1/N) Σ_n l(s_n) for similarities S (Q, N): the outer sum of (A1)."""
+    alpha = check_alpha(alpha)
+    if jnp.ndim(S) != 2 or jnp.shape(S)[0] != len(alpha):
+        raise ValueError(f"S must be (Q, N) with Q = len(alpha) = {len(alpha)}, got shape {tuple(jnp.shape(S))}")
+    if loss == "log_softmax":
+        check_positive_if_concrete(temperature, "temperature")
     a = jnp.asarray(alpha, dtype=S.dtype)[:, None]
     if loss == "linear":
         return -jnp.mean(jnp.sum(a * S, axis=0))
@@ -120,11 +151,19 @@ def contrastive_loss(f_anchor, f_partners, alpha, *, similarity="dot", loss="lin
             or f_partners.shape[0] != len(alpha):
         raise ValueError(f"f_anchor must be (N, Z) and f_partners (Q, N, Z) with Q = len(alpha) = {len(alpha)}, "
                          f"got {tuple(f_anchor.shape)} and {tuple(f_partners.shape)}")
+    for name, f in (("f_anchor", f_anchor), ("f_partners", f_partners)):
+        if not is_traced(f) and not np.all(np.isfinite(np.asarray(f))):
+            raise ValueError(f"{name} must be finite, got NaN or inf")
     norms = None
     if similarity == "cosine_bound":
         if anchor_norms is None or partner_norms is None:
             raise ValueError("similarity 'cosine_bound' needs anchor_norms (N,) and partner_norms (Q, N)")
-        norms = (jnp.asarray(anchor_norms)[None, :], jnp.asarray(partner_norms))
+        anchor_norms, partner_norms = jnp.asarray(anchor_norms), jnp.asarray(partner_norms)
+        N, Q = f_anchor.shape[0], len(alpha)
+        if anchor_norms.shape != (N,) or partner_norms.shape != (Q, N):
+            raise ValueError(f"anchor_norms must be ({N},) and partner_norms ({Q}, {N}), got "
+                             f"{tuple(anchor_norms.shape)} and {tuple(partner_norms.shape)}")
+        norms = (anchor_norms[None, :], partner_norms)
     S = _similarity(f_anchor[None], f_partners, similarity, delta=delta, norms=norms)
     return reduce_similarities(S, alpha, loss, temperature=temperature)
 
@@ -138,9 +177,16 @@ def _function_loss(n_anchors, alpha, similarity, loss, delta, temperature):
     Q = len(alpha)
 
     def fn(F, norms=None):
+        rows = n_anchors * (1 + Q)
+        if jnp.ndim(F) != 2 or jnp.shape(F)[0] != rows:
+            raise ValueError(f"F must be (N(1+Q), Z) = ({rows}, Z), the stacked outputs [anchors; partners_1; ...], "
+                             f"got shape {tuple(jnp.shape(F))}")
         fa, fp = _split(F, n_anchors, Q)
         nrm = None
         if similarity == "cosine_bound":
+            if norms is None or jnp.shape(norms) != (rows,):
+                raise ValueError(f"similarity 'cosine_bound' needs norms, the stacked hidden norms ({rows},), got "
+                                 f"{None if norms is None else tuple(jnp.shape(norms))}")
             na, npart = norms[:n_anchors], norms[n_anchors:].reshape(Q, n_anchors)
             nrm = (na[None, :], npart)
         S = _similarity(fa[None], fp, similarity, delta=delta, norms=nrm)

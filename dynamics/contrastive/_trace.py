@@ -36,8 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import networks
-from .._validation import check_choice, check_positive, check_positive_int
-from ._loss import DEFAULT_DELTA, safe_norm
+from .._validation import check_choice, check_positive, check_positive_int, is_traced
+from ._loss import DEFAULT_DELTA, check_alpha, safe_norm
 
 TRACE_SIMILARITIES = ("dot", "cosine_bound")
 
@@ -46,12 +46,53 @@ def _check_kind(similarity):
     check_choice(similarity, "similarity", set(TRACE_SIMILARITIES))
 
 
+def _check_factors(factors, name="factors"):
+    """A pair (A, B) of 2-D arrays of one shape (N, M); shapes only (traceable)."""
+    if not isinstance(factors, (tuple, list)) or len(factors) != 2:
+        raise ValueError(f"{name} must be a pair (A, B) of (N, M) arrays (see cv_factors), got {type(factors).__name__}")
+    A, B = factors
+    if jnp.ndim(A) != 2 or jnp.shape(A) != jnp.shape(B):
+        raise ValueError(f"{name} must be a pair (A, B) of (N, M) arrays of one shape, got shapes "
+                         f"{tuple(jnp.shape(A))} and {tuple(jnp.shape(B))}")
+    return A, B
+
+
+def _check_data(data):
+    from ._data import ContrastiveData
+
+    if not isinstance(data, ContrastiveData):
+        raise TypeError(f"data must be a ContrastiveData (e.g. contrastive_digits(n)), got {type(data).__name__}")
+    return data
+
+
+def _check_two_layer(params, dim):
+    """{"V": (M, D), "W": (M, Z)} with D = ``dim`` (the inputs' features) and, outside jit, finite entries."""
+    if not isinstance(params, dict) or not {"V", "W"} <= set(params):
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"params must be a dict with 'V' (M, D) and 'W' (M, Z) of the two-layer network, got {got}")
+    V, W = params["V"], params["W"]
+    if jnp.ndim(V) != 2 or jnp.ndim(W) != 2 or jnp.shape(V)[0] != jnp.shape(W)[0]:
+        raise ValueError(f"params['V'] (M, D) and params['W'] (M, Z) must be 2-D with the same width M, got "
+                         f"{tuple(jnp.shape(V))} and {tuple(jnp.shape(W))}")
+    if jnp.shape(V)[1] != dim:
+        raise ValueError(f"params['V'] must have D = {dim} columns (the data's features), got shape "
+                         f"{tuple(jnp.shape(V))}")
+    for name in ("V", "W"):
+        if not is_traced(params[name]) and not np.all(np.isfinite(np.asarray(params[name]))):
+            raise ValueError(f"params['{name}'] must be finite, got NaN or inf")
+    return V, W
+
+
 def cv_factors_from_features(phi_anchor, phi_partners, alpha, similarity="dot", *, delta=DEFAULT_DELTA):
     """(A, B) with C_V = (AᵀB + BᵀA)/(2N) from hidden activations φ(V x): anchors (N, M), partners (Q, N, M).
 
-    JAX-traceable (no host-side checks beyond the similarity name).
+    JAX-traceable (no host-side checks beyond the similarity name, alpha and the shapes).
     """
     _check_kind(similarity)
+    alpha = check_alpha(alpha)
+    if jnp.ndim(phi_anchor) != 2 or jnp.shape(phi_partners) != (len(alpha),) + tuple(jnp.shape(phi_anchor)):
+        raise ValueError(f"phi_anchor must be (N, M) and phi_partners (Q, N, M) with Q = len(alpha) = {len(alpha)}, "
+                         f"got {tuple(jnp.shape(phi_anchor))} and {tuple(jnp.shape(phi_partners))}")
     M = phi_anchor.shape[-1]
     a = jnp.asarray(alpha, dtype=phi_anchor.dtype)[:, None, None]
     if similarity == "dot":
@@ -82,13 +123,15 @@ def cv_factors(params, data, similarity="dot", *, delta=DEFAULT_DELTA, activatio
     _check_kind(similarity)
     delta = check_positive(delta, "delta")
     check_choice(activation, "activation", set(networks.ACTIVATIONS))
+    data = _check_data(data)
+    _check_two_layer(params, data.dim)
     fn = _factors_fn(tuple(data.alpha), similarity, delta, activation)
     return fn(jnp.asarray(params["V"]), jnp.asarray(data.anchors), jnp.asarray(data.partners))
 
 
 def cv_matrix(factors):
     """Dense C_V = (AᵀB + BᵀA)/(2N), (M, M)."""
-    A, B = factors
+    A, B = _check_factors(factors)
     G = A.T @ B
     return (G + G.T) / (2 * A.shape[0])
 
@@ -102,8 +145,11 @@ def cv_frobenius_distance(factors_1, factors_2):
     so a small distance is computed to relative (not absolute) precision.  When M <= 4N the dense
     difference is cheaper and is used instead.
     """
-    A1, B1 = factors_1
-    A2, B2 = factors_2
+    A1, B1 = _check_factors(factors_1, "factors_1")
+    A2, B2 = _check_factors(factors_2, "factors_2")
+    if jnp.shape(A1) != jnp.shape(A2):
+        raise ValueError(f"factors_1 and factors_2 must have the same shape (N, M), got {tuple(jnp.shape(A1))} and "
+                         f"{tuple(jnp.shape(A2))}")
     N, M = A1.shape
     if M <= 4 * N:
         return jnp.linalg.norm((cv_matrix(factors_1) - cv_matrix(factors_2)).ravel())
@@ -116,7 +162,7 @@ def cv_frobenius_distance(factors_1, factors_2):
 
 def cv_frobenius_norm(factors):
     """‖C_V‖_F from factors (distance to zero factors)."""
-    A, B = factors
+    A, B = _check_factors(factors)
     return cv_frobenius_distance(factors, (jnp.zeros_like(A), jnp.zeros_like(B)))
 
 
@@ -131,7 +177,9 @@ def cv_eigh(factors, n_components=None):
     """
     # jnp (XLA's LAPACK) rather than NumPy: after JAX work, OpenBLAS threads contend with XLA's pool
     # and the same QR/eigh runs ~50x slower on a small machine.
-    A, B = (jnp.asarray(f, dtype=jnp.float64) for f in factors)
+    A, B = (jnp.asarray(f, dtype=jnp.float64) for f in _check_factors(factors))
+    if not (bool(jnp.all(jnp.isfinite(A))) and bool(jnp.all(jnp.isfinite(B)))):
+        raise ValueError("factors must be finite, got NaN or inf in A or B")
     lam, U = _eigh_from_factors(A, B)
     lam, U = np.asarray(lam), np.asarray(U)
     order = np.argsort(lam)[::-1]
@@ -160,6 +208,7 @@ def pca_readout(params, data, n_components, similarity="cosine_bound", *, delta=
 
     Returns (W (M, Z) as a JAX array, eigenvalues (Z + 1,) — one more than used, for the gap λ_Z − λ_{Z+1}).
     """
+    n_components = check_positive_int(n_components, "n_components")
     lam, U = cv_eigh(cv_factors(params, data, similarity, delta=delta, activation=activation), n_components + 1)
     return jnp.asarray(U[:, :n_components]), lam
 
@@ -177,8 +226,21 @@ def orthonormalize_readout(params):
     The polar factor is the closest matrix with orthonormal columns (Frobenius norm); it is the
     retraction after each step of Grassmannian (projected) gradient descent (A Lemma 16, E11).
     """
+    if not isinstance(params, dict) or "W" not in params:
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"params must be a dict with the readout 'W' (M, Z), got {got}")
+    W = params["W"]
+    if jnp.ndim(W) != 2:
+        raise ValueError(f"params['W'] must be 2-D (M, Z), got shape {tuple(jnp.shape(W))}")
     out = dict(params)
-    out["W"] = _polar_factor(jnp.asarray(params["W"]))
+    if is_traced(W):
+        out["W"] = _polar_factor(jnp.asarray(W))
+        return out
+    if not np.all(np.isfinite(np.asarray(W))):
+        raise ValueError("params['W'] must be finite, got NaN or inf")
+    out["W"] = _polar_factor(jnp.asarray(W))
+    if not np.all(np.isfinite(np.asarray(out["W"]))):
+        raise ValueError(f"params['W'] must have full column rank {jnp.shape(W)[1]} (W^T W is singular)")
     return out
 
 
@@ -201,6 +263,9 @@ def iterative_pca(params, data, n_updates, lr, *, n_components=None, delta=DEFAU
 
     n_updates = check_positive_int(n_updates, "n_updates")
     lr = check_positive(lr, "lr")
+    data = _check_data(data)
+    check_choice(activation, "activation", set(networks.ACTIVATIONS))
+    _check_two_layer(params, data.dim)
     Z = params["W"].shape[1] if n_components is None else check_positive_int(n_components, "n_components")
     X = jnp.asarray(data.inputs)
     fl = function_loss(data.n_anchors, data.alpha, similarity="cosine_bound", loss=loss, delta=delta)

@@ -15,10 +15,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import flows, networks, ntk, trainer
-from .._validation import as_times, check_choice, check_positive, check_positive_int
-from ._data import ContrastiveData, contrastive_digits
+from .._validation import (
+    as_matrix,
+    as_times,
+    check_callable,
+    check_choice,
+    check_positive,
+    check_positive_int,
+)
+from ._data import contrastive_digits
 from ._loss import DEFAULT_DELTA, function_loss, safe_norm
 from ._trace import (
+    _check_data,
+    _check_two_layer,
     cv_factors_from_features,
     cv_frobenius_distance,
     cv_frobenius_norm,
@@ -29,12 +38,6 @@ from ._trace import (
 def hidden_norms(params, x, activation="relu"):
     """‖h(x)‖ = ‖φ(V x)‖/√M per row (the norms of the cosine lower bound A9); JAX-traceable."""
     return safe_norm(networks.hidden_features(params, x, activation))
-
-
-def _check_data(data):
-    if not isinstance(data, ContrastiveData):
-        raise TypeError(f"data must be a ContrastiveData (e.g. contrastive_digits(n)), got {type(data).__name__}")
-    return data
 
 
 def make_loss(data, *, similarity="cosine", loss="linear", delta=DEFAULT_DELTA, temperature=1.0,
@@ -53,8 +56,11 @@ def make_loss(data, *, similarity="cosine", loss="linear", delta=DEFAULT_DELTA, 
 
         def apply_fn(p, x):
             return networks.two_layer_apply(p, x, activation)
-    elif similarity == "cosine_bound":
-        raise ValueError("similarity 'cosine_bound' is defined for the two-layer network only (leave apply_fn=None)")
+    else:
+        check_callable(apply_fn, "apply_fn", "apply_fn(params, x) -> (n, Z)")
+        if similarity == "cosine_bound":
+            raise ValueError("similarity 'cosine_bound' is defined for the two-layer network only "
+                             "(leave apply_fn=None)")
 
     if similarity == "cosine_bound":
         return lambda p: fl(apply_fn(p, X), hidden_norms(p, X, activation))
@@ -93,6 +99,12 @@ def train_contrastive(params, data, *, lr, n_steps, similarity="cosine", loss="l
     data = _check_data(data)
     lr = check_positive(lr, "lr")
     n_steps = check_positive_int(n_steps, "n_steps")
+    if apply_fn is None:
+        _check_two_layer(params, data.dim)
+    else:
+        trainer._check_apply(apply_fn, params, data.anchors, "data.anchors")
+    if ntk_fn is not None:
+        check_callable(ntk_fn, "ntk_fn", "ntk_fn(params) -> K")
     if grassmann:
         params = orthonormalize_readout(params)
     loss_fn = make_loss(data, similarity=similarity, loss=loss, delta=delta, temperature=temperature,
@@ -166,9 +178,7 @@ def lemma9_flow(params, data, t, *, similarity="cosine", loss="linear", delta=DE
         raise ValueError("lemma9_flow needs a similarity of the outputs alone: 'dot' or 'cosine'")
     t = as_times(t)
     X = data.inputs
-    for name in ("V", "W"):
-        if not np.all(np.isfinite(np.asarray(params[name]))):
-            raise ValueError(f"params['{name}'] must be finite")
+    _check_two_layer(params, data.dim)
     K = np.asarray(ntk.two_layer_ntk_fn(X, X, activation, output="full")(params))
     F0 = np.asarray(_jit_apply(activation)(params, jnp.asarray(X)))
     fl = function_loss(data.n_anchors, data.alpha, similarity=similarity, loss=loss, delta=delta,
@@ -195,10 +205,18 @@ def ntk_drift_by_loss(widths, *, T=2.0, lr=0.01, n=100, Z=10, n_ntk=40, seeds=(0
     -------
     dict with "widths", "T", "lr", and for each loss a (len(widths),) array of seed-averaged drifts.
     """
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise TypeError(f"widths must be a list of widths (integers >= 1), got {type(widths).__name__}")
     widths = [check_positive_int(M, "widths") for M in widths]
     if len(widths) == 0:
         raise ValueError("widths must contain at least one width")
     T, lr = check_positive(T, "T"), check_positive(lr, "lr")
+    Z = check_positive_int(Z, "Z")
+    n_ntk = check_positive_int(n_ntk, "n_ntk")
+    check_choice(activation, "activation", set(networks.ACTIVATIONS))
+    seeds = [check_positive_int(s, "seeds", minimum=0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must contain at least one seed")
     n_steps = max(1, round(T / lr))
     d = contrastive_digits(n) if data is None else _check_data(data)
     x, xp = d.anchors, d.partners[0]
@@ -248,7 +266,9 @@ def downstream_accuracy(train_repr, train_labels, test_repr, test_labels, *, C=1
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    Xtr, Xte = np.asarray(train_repr, float), np.asarray(test_repr, float)
+    Xtr, Xte = as_matrix(train_repr, "train_repr"), as_matrix(test_repr, "test_repr")
+    check_positive(C, "C")
+    max_iter = check_positive_int(max_iter, "max_iter")
     if Xtr.ndim != 2 or Xte.ndim != 2 or Xtr.shape[1] != Xte.shape[1]:
         raise ValueError(f"train_repr and test_repr must be (n, Z) with the same Z, got {Xtr.shape} and {Xte.shape}")
     ytr, yte = np.asarray(train_labels), np.asarray(test_labels)

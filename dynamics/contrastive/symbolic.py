@@ -29,6 +29,8 @@ from typing import NamedTuple
 
 import sympy as sp
 
+from .._validation import check_positive_int
+
 t = sp.Symbol("t", nonnegative=True)
 C = sp.Symbol("C", positive=True)
 P = sp.Symbol("P", positive=True)
@@ -41,6 +43,7 @@ x, y = sp.symbols("x y", real=True)
 
 def weights(M: int):
     """Symbols v_1..v_M, w_1..w_M (real)."""
+    M = check_positive_int(M, "M")
     v = sp.symbols(f"v_1:{M + 1}", real=True)
     w = sp.symbols(f"w_1:{M + 1}", real=True)
     return v, w
@@ -70,6 +73,7 @@ class LossReduction(NamedTuple):
 @functools.cache
 def triplet_loss_reduction(N: int, M: int) -> LossReduction:
     """The linear triplet loss of a D = Z = 1 linear network is −C M S² (A App. A.4)."""
+    N, M = check_positive_int(N, "N"), check_positive_int(M, "M")
     xs = sp.symbols(f"x_1:{N + 1}", real=True)
     xp = sp.symbols(f"xp_1:{N + 1}", real=True)
     xn = sp.symbols(f"xn_1:{N + 1}", real=True)
@@ -109,6 +113,7 @@ def ps_system(M: int):
 
 def verify_weight_level(M: int, N: int = 2) -> dict:
     """Each weight-level identity of App. A.4 for width M, as booleans (all True)."""
+    M, N = check_positive_int(M, "M"), check_positive_int(N, "N")
     v, w = weights(M)
     p_expr, s_expr = p_and_s(M)
     dv, dw = weight_flow(M)

@@ -8,12 +8,21 @@ outputs are φ(X V) W (N, z); the linear model is f(x) = W^T V^T x = Θ^T x, Θ 
 from __future__ import annotations
 
 import functools
+import numbers
+from collections.abc import Mapping
 
 import jax.numpy as jnp
 import numpy as np
 
 from .. import networks
-from .._validation import as_array, as_matrix, as_symmetric, check_choice
+from .._validation import (
+    as_array,
+    as_matrix,
+    as_symmetric,
+    check_choice,
+    check_positive_int,
+    is_traced,
+)
 
 # φ ↦ c·φ with c = 1/φ'(0) so that φ'(0) = 1 (E Thm 1 "after scaling"); ReLU uses its right
 # derivative 1.  φ(0) is *not* shifted: the sigmoid keeps φ(0) = 4·σ(0) = 2 ≠ 0, which is exactly the
@@ -65,6 +74,31 @@ def check_theta(theta, d, name="theta0", *, orthonormal=True, atol=1e-8):
     return theta
 
 
+def _check_loss_data(apply_fn, **arrays):
+    """Traceable checks of the loss inputs: equal shapes (static) and, outside jit, finite values."""
+    if not callable(apply_fn):
+        raise TypeError(f"apply_fn must be callable apply_fn(params, X) -> (N, z), got {type(apply_fn).__name__}")
+    (first, a0), *rest = arrays.items()
+    if jnp.ndim(a0) != 2:
+        raise ValueError(f"{first} must be 2-D (n, d), got shape {tuple(jnp.shape(a0))}")
+    for name, a in rest:
+        if jnp.shape(a) != jnp.shape(a0):
+            raise ValueError(f"{name} must have the shape of {first} {tuple(jnp.shape(a0))}, got {tuple(jnp.shape(a))}")
+    for name, a in arrays.items():
+        # NumPy, not jnp: inside a jit trace even operations on constants are staged (no bool()).
+        if not is_traced(a) and not np.all(np.isfinite(np.asarray(a))):
+            raise ValueError(f"{name} must be finite, got NaN or inf")
+
+
+def _check_theta_shape(C, theta):
+    """Static shape checks of the trace form: C (d, d), Θ (d, z)."""
+    if jnp.ndim(C) != 2 or jnp.shape(C)[0] != jnp.shape(C)[1]:
+        raise ValueError(f"C must be a square (d, d) matrix, got shape {tuple(jnp.shape(C))}")
+    if jnp.ndim(theta) != 2 or jnp.shape(theta)[0] != jnp.shape(C)[0]:
+        raise ValueError(f"theta must be (d, z) with d = {jnp.shape(C)[0]} rows to match C, got shape "
+                         f"{tuple(jnp.shape(theta))}")
+
+
 # ---------------------------------------------------------------------------------------------
 # losses (E1, E2) and the trace form (E7, E8)
 
@@ -75,12 +109,14 @@ def contrastive_loss(apply_fn, params, anchors, positives, negatives):
     One positive x_i⁺ and one negative x_i⁻ per anchor x_i, dot-product similarity.  Traceable by JAX
     (no input conversion), so it is the loss the reference trainer differentiates.
     """
+    _check_loss_data(apply_fn, anchors=anchors, positives=positives, negatives=negatives)
     fa = apply_fn(params, anchors)
     return -jnp.mean(jnp.sum(fa * (apply_fn(params, positives) - apply_fn(params, negatives)), axis=1))
 
 
 def non_contrastive_loss(apply_fn, params, anchors, positives):
     """E2: L = −(1/n) Σ_i f(x_i)^T f(x_i⁺) (SimCLR-like without negatives, dot product)."""
+    _check_loss_data(apply_fn, anchors=anchors, positives=positives)
     return -jnp.mean(jnp.sum(apply_fn(params, anchors) * apply_fn(params, positives), axis=1))
 
 
@@ -106,6 +142,7 @@ def data_matrix(anchors, positives, negatives=None):
 
 def trace_loss(C, theta):
     """E8 (Def 1): L(Θ) = Tr(Θ^T C Θ); with Θ = V W this is Tr(W^T V^T C V W).  JAX-traceable."""
+    _check_theta_shape(C, theta)
     return jnp.trace(theta.T @ C @ theta)
 
 
@@ -116,6 +153,7 @@ def scaled_loss(C, theta):
     operator-norm ball (Prop 3).  For z = 1 (Example 1) ‖Θ‖_op = ‖θ‖₂ and the loss is the Rayleigh
     quotient θ^T C θ / θ^T θ, which is smooth away from 0.
     """
+    _check_theta_shape(C, theta)
     if theta.shape[1] == 1:
         return jnp.sum(theta * (C @ theta)) / jnp.sum(theta**2)
     return jnp.trace(theta.T @ C @ theta) / jnp.linalg.norm(theta, 2) ** 2
@@ -165,9 +203,25 @@ def scaled_activation(name: str):
     return lambda u: c * phi(u)
 
 
+def _check_network(params, x):
+    """params {"V": (d, h), "W": (h, z)} (or any leading batch axes under vmap) fitting rows x (N, d); static."""
+    if not isinstance(params, Mapping) or not {"V", "W"} <= set(params):
+        got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+        raise ValueError(f"params must be a dict with 'V' (d, h) and 'W' (h, z), got {got}")
+    V, W = params["V"], params["W"]
+    if jnp.ndim(V) != 2 or jnp.ndim(W) != 2 or jnp.shape(V)[1] != jnp.shape(W)[0]:
+        raise ValueError(f"params['V'] (d, h) and params['W'] (h, z) must be 2-D with the same h, got shapes "
+                         f"{tuple(jnp.shape(V))} and {tuple(jnp.shape(W))}")
+    if jnp.ndim(x) == 0 or jnp.shape(x)[-1] != jnp.shape(V)[0]:
+        raise ValueError(f"x must have d = {jnp.shape(V)[0]} features (columns) to match params['V'] "
+                         f"{tuple(jnp.shape(V))}, got shape {tuple(jnp.shape(x))}")
+    return V, W
+
+
 def linear_apply(params, x):
     """Two-layer linear network of E: f(x) = W^T V^T x, i.e. X V W for rows X (N, d) -> (N, z)."""
-    return x @ params["V"] @ params["W"]
+    V, W = _check_network(params, x)
+    return x @ V @ W
 
 
 def two_layer_apply(params, x, activation="tanh"):
@@ -176,7 +230,9 @@ def two_layer_apply(params, x, activation="tanh"):
     Unlike :func:`dynamics.networks.two_layer_apply` (NTK parametrisation, 1/√M) there is no width
     factor: E keeps V and W semi-orthogonal instead.
     """
-    return scaled_activation(activation)(x @ params["V"]) @ params["W"]
+    phi = scaled_activation(activation)
+    V, W = _check_network(params, x)
+    return phi(x @ V) @ W
 
 
 def make_apply(activation="linear"):
@@ -206,6 +262,12 @@ def random_semi_orthogonal(rows: int, cols: int, rng) -> np.ndarray:
     Orthonormal columns if rows >= cols (M^T M = I), orthonormal rows otherwise (M M^T = I).
     ``rng``: a NumPy Generator or an int seed.
     """
+    rows = check_positive_int(rows, "rows")
+    cols = check_positive_int(cols, "cols")
+    if not isinstance(rng, np.random.Generator):
+        if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
+            raise TypeError(f"rng must be a numpy.random.Generator or an int seed >= 0, got {rng!r}")
+        check_positive_int(rng, "rng", minimum=0)
     rng = np.random.default_rng(rng)
     a = rng.standard_normal((max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(a)
@@ -220,4 +282,11 @@ def subspace_alignment(A, B) -> float:
     """
     from ..kernel import subspace_alignment as _alignment
 
+    for name, M in (("A", A), ("B", B)):
+        M = as_matrix(M, name)
+        s = np.linalg.svd(M, compute_uv=False)
+        rank = int(np.sum(s > max(M.shape) * np.finfo(float).eps * s[0])) if s.size and s[0] > 0 else 0
+        if rank < M.shape[1]:
+            raise ValueError(f"{name} must have full column rank (its column span is compared), got shape {M.shape} "
+                             f"with singular values {np.array2string(s, precision=3)}")
     return _alignment(A, B)

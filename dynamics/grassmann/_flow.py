@@ -13,8 +13,15 @@ import numpy as np
 
 from .. import flows
 from .._integrate import integrate
-from .._validation import as_array, as_matrix, as_symmetric, as_times, check_choice
-from ._core import check_data_matrix, check_theta
+from .._validation import (
+    as_array,
+    as_matrix,
+    as_symmetric,
+    as_times,
+    check_choice,
+    check_positive_int,
+)
+from ._core import _check_theta_shape, check_data_matrix, check_theta
 
 # ---------------------------------------------------------------------------------------------
 # Theorem 2: dΘ/dt = −2 (I − Θ Θ^T) C Θ
@@ -28,6 +35,7 @@ def stiefel_field(_, theta, C):
     − 2 Θ^T C Θ (I − Θ^T Θ), so a round-off deviation from Θ^T Θ = I grows like e^{4λt} wherever
     Θ^T C Θ ≻ 0 (for z = 1 and C ≻ 0 the numerical solution leaves the sphere and collapses or blows up).
     """
+    _check_theta_shape(C, theta)
     CT = C @ theta
     G = theta.T @ theta
     return -2.0 * (CT - theta @ jnp.linalg.solve(G, theta.T @ CT))
@@ -43,6 +51,7 @@ def ball_field(_, theta, C):
     (W = [Θ; (I − Θ^T Θ)^{1/2}; 0], V = [I_d, 0]).  The Stiefel set Θ^T Θ = I is invariant and on it the
     field equals E9.
     """
+    _check_theta_shape(C, theta)
     CT = C @ theta
     return -2.0 * (CT - theta @ (theta.T @ CT)) - 2.0 * (CT - CT @ (theta.T @ theta))
 
@@ -55,6 +64,9 @@ def riccati_field(_, P, C):
     form is isospectral, P(t) = Q(t) P(0) Q(t)^T with Q orthogonal, so P stays a projector; the literal
     Riccati form lets round-off grow off the projector set exponentially (1e-4 by t = 10 for C ≻ 0).
     """
+    if jnp.ndim(C) != 2 or jnp.shape(P) != jnp.shape(C) or jnp.shape(C)[0] != jnp.shape(C)[1]:
+        raise ValueError(f"P and C must be square (d, d) matrices of one shape, got P {tuple(jnp.shape(P))} and "
+                         f"C {tuple(jnp.shape(C))}")
     M = P @ C - C @ P
     return 2.0 * (M @ P - P @ M)
 
@@ -129,18 +141,26 @@ def _integrate_from_zero(field, y0, t, C, rtol, atol, backend, solver, max_steps
 # Theorem 3 (z = 1) in C's eigenbasis
 
 
+def _check_eigen_coordinates(z, lam):
+    if jnp.ndim(lam) != 1 or jnp.ndim(z) == 0 or jnp.shape(z)[-1] != jnp.shape(lam)[0]:
+        raise ValueError(f"z must be (..., d) with d = len(lam), lam (d,), got z {tuple(jnp.shape(z))} and "
+                         f"lam {tuple(jnp.shape(lam))}")
+
+
 def sphere_field(_, z, lam):
     """E10 (Thm 3, z = 1): dz_i/dt = −2 z_i (λ_i − Σ_j λ_j z_j²) — E9 in the eigenbasis.
 
     Evaluated with the Rayleigh quotient Σ_j λ_j z_j² / Σ_j z_j² (equal on the unit sphere), which makes
     ‖z‖ an exact first integral; see :func:`stiefel_field` for why the literal form drifts off the sphere.
     """
+    _check_eigen_coordinates(z, lam)
     R = jnp.sum(lam * z**2, axis=-1, keepdims=True) / jnp.sum(z**2, axis=-1, keepdims=True)
     return -2.0 * z * (lam - R)
 
 
 def ball_eigen_field(_, z, lam):
     """:func:`ball_field` in the eigenbasis (z = 1): dz_i/dt = −2 z_i [λ_i (2 − ‖z‖²) − Σ_j λ_j z_j²]."""
+    _check_eigen_coordinates(z, lam)
     R = jnp.sum(lam * z**2, axis=-1, keepdims=True)
     return -2.0 * z * (lam * (2.0 - jnp.sum(z**2, axis=-1, keepdims=True)) - R)
 
@@ -236,6 +256,8 @@ def collapse_ratio(F) -> np.ndarray:
     s = np.linalg.svd(F, compute_uv=False)
     if s.shape[-1] < 2:
         raise ValueError(f"F must have at least two output columns to measure collapse, got shape {F.shape}")
+    if np.any(s[..., 0] == 0):
+        raise ValueError("F must be non-zero (σ₁ > 0): the ratio σ₂/σ₁ of a zero output matrix is undefined")
     return s[..., 1] / s[..., 0]
 
 
@@ -245,8 +267,12 @@ def contrastive_function_loss(n: int):
 
     Cached per n (same function object ⇒ the compiled function-space flow is reused).
     """
+    check_positive_int(n, "n")
 
     def loss(F):
+        if F.ndim != 2 or F.shape[0] != 3 * n:
+            raise ValueError(f"F must be (3n, z) = ({3 * n}, z), the outputs on [anchors; positives; negatives], "
+                             f"got shape {tuple(F.shape)}")
         return -jnp.mean(jnp.sum(F[:n] * (F[n:2 * n] - F[2 * n:]), axis=1))
 
     return loss
@@ -254,6 +280,7 @@ def contrastive_function_loss(n: int):
 
 def contrastive_function_hessian(n: int) -> np.ndarray:
     """M (3n, 3n) with ∇_F L = M F for :func:`contrastive_function_loss` (E1 is quadratic in F)."""
+    n = check_positive_int(n, "n")
     I = np.eye(n)
     Z = np.zeros((n, n))
     return -np.block([[Z, I, -I], [I, Z, Z], [-I, Z, Z]]) / n
@@ -302,6 +329,7 @@ def frobenius_optimum(C, z: int = 1):
     Θ = u_1 a^T, ‖a‖ = 1: rank one (dimension collapse) whatever z is.  Returns u_1 e_1^T (d, z).
     """
     C = check_data_matrix(C)
+    z = check_positive_int(z, "z")
     lam, U = np.linalg.eigh(C)
     if lam[0] >= 0:
         raise ValueError("C must have a negative eigenvalue for a non-zero Frobenius-constrained optimum (Prop 2)")
@@ -318,6 +346,7 @@ def operator_optimum(C, z: int):
     the z most negative eigenvalues (no collapse).  Returns that orthonormal basis U_z (d, z).
     """
     C = check_data_matrix(C)
+    z = check_positive_int(z, "z")
     lam, U = np.linalg.eigh(C)
     if not 1 <= z <= C.shape[0]:
         raise ValueError(f"z must be in 1..{C.shape[0]}, got {z}")

@@ -21,7 +21,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import trainer
-from .._validation import as_matrix, check_choice, check_positive, check_positive_int
+from .._validation import (
+    as_matrix,
+    check_callable,
+    check_choice,
+    check_positive,
+    check_positive_if_concrete,
+    check_positive_int,
+    is_traced,
+)
 from ._core import (
     check_data_matrix,
     check_theta,
@@ -42,6 +50,8 @@ def tangent_project(M, G):
     Tall M (orthonormal columns): (I − M M^T) G.  Wide M (orthonormal rows): G (I − M^T M).
     Square orthogonal M: 0 (M cannot move).
     """
+    if jnp.ndim(M) != 2 or jnp.shape(G) != jnp.shape(M):
+        raise ValueError(f"M must be 2-D and G of the same shape, got M {tuple(jnp.shape(M))} and G {tuple(jnp.shape(G))}")
     if M.shape[0] >= M.shape[1]:
         return G - M @ (M.T @ G)
     return G - (G @ M.T) @ M
@@ -75,10 +85,25 @@ def retract(M, method="polar"):
     compiled loops:  polar  M G^{-1/2} (= U V^T of the thin SVD);  QR  M R^{-1} with R^T R = G the
     Cholesky factor (= Q of the QR with positive diag R, i.e. QR with the sign fix), applied twice
     ("CholeskyQR2") so orthonormality holds to round-off.  Assumes M has full rank k (true after a
-    small step from the manifold).
+    small step from the manifold).  Outside jit, a non-finite or rank-deficient M raises ``ValueError``.
     """
+    check_choice(method, "method", {"polar", "qr"})
+    if jnp.ndim(M) != 2:
+        raise ValueError(f"M must be 2-D, got shape {tuple(jnp.shape(M))}")
+    if is_traced(M):
+        return _retract(M, method)
+    if not np.all(np.isfinite(np.asarray(M))):
+        raise ValueError("M must be finite, got NaN or inf")
+    out = _retract(M, method)
+    if not np.all(np.isfinite(np.asarray(out))):
+        raise ValueError(f"M must have full rank min{tuple(M.shape)} = {min(M.shape)} to be retracted onto the "
+                         "Stiefel manifold (M^T M or M M^T is singular)")
+    return out
+
+
+def _retract(M, method):
     if M.shape[0] < M.shape[1]:
-        return retract(M.T, method).T
+        return _retract(M.T, method).T
     if method == "qr":
         for _ in range(2):
             R = jnp.linalg.cholesky(M.T @ M).T
@@ -90,11 +115,17 @@ def retract(M, method="polar"):
 
 def project_params(params, method="polar"):
     """Retract every weight matrix of a {"V", "W"} (or {"theta"}) dict onto its Stiefel manifold."""
+    check_choice(method, "method", {"polar", "qr"})
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of weight matrices, got {type(params).__name__}")
     return {k: retract(v, method) for k, v in params.items()}
 
 
 def frobenius_ball(params, radius=1.0):
     """Projection onto ‖V‖_F <= radius, ‖W‖_F <= radius (Prop 2's constraint set)."""
+    _check_radius(radius)
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of weight matrices, got {type(params).__name__}")
     return {k: v * jnp.minimum(1.0, radius / jnp.linalg.norm(v)) for k, v in params.items()}
 
 
@@ -103,9 +134,19 @@ def operator_ball(theta, radius=1.0):
 
     Θ (d, z) = U Σ Q^T: with Θ^T Θ = Q Σ² Q^T (z×z eigh), the projection is Θ Q diag(min(1, r/σ)) Q^T.
     """
+    _check_radius(radius)
+    if jnp.ndim(theta) != 2:
+        raise ValueError(f"theta must be 2-D (d, z), got shape {tuple(jnp.shape(theta))}")
+    if not is_traced(theta) and not np.all(np.isfinite(np.asarray(theta))):
+        raise ValueError("theta must be finite, got NaN or inf")
     w, Q = jnp.linalg.eigh(theta.T @ theta)
     scale = jnp.minimum(1.0, radius / jnp.sqrt(jnp.maximum(w, 1e-300)))
     return theta @ ((Q * scale) @ Q.T)
+
+
+def _check_radius(radius):
+    """A finite radius > 0 (a Python or 0-d array number; not checked inside jit)."""
+    check_positive_if_concrete(radius, "radius")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,6 +166,7 @@ def init_network(d: int, h: int, z: int, *, theta0=None, seed=0) -> dict:
     d = check_positive_int(d, "d")
     h = check_positive_int(h, "h")
     z = check_positive_int(z, "z")
+    seed = check_positive_int(seed, "seed", minimum=0)
     if z > h:
         raise ValueError(f"z must be <= h for W^T W = I_z, got z = {z}, h = {h}")
     rng = np.random.default_rng(seed)
@@ -151,6 +193,14 @@ def init_network(d: int, h: int, z: int, *, theta0=None, seed=0) -> dict:
 
 def stack_params(param_list) -> dict:
     """Stack a list of {"V", "W"} dicts into one batch (leading axis B) for the trainers below."""
+    param_list = list(param_list)
+    if not param_list:
+        raise ValueError("param_list must contain at least one parameter dict")
+    first = jax.tree_util.tree_map(jnp.shape, param_list[0])
+    for i, p in enumerate(param_list[1:], 1):
+        if jax.tree_util.tree_map(jnp.shape, p) != first:
+            raise ValueError(f"param_list[{i}] must have the structure and shapes of param_list[0] {first}, "
+                             f"got {jax.tree_util.tree_map(jnp.shape, p)}")
     return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *param_list)
 
 
@@ -198,6 +248,12 @@ def train_projected(apply_fn, params, anchors, positives, negatives=None, *, lr,
     """
     anchors, positives, negatives = check_triplets(anchors, positives, negatives)
     wrap, project = _step_options(tangent, retraction)
+    from ..trainer import _check_apply
+
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of weight matrices (e.g. init_network), got {type(params).__name__}")
+    single = jax.tree_util.tree_map(lambda v: v[0], params) if _is_batched(params) else params
+    _check_apply(apply_fn, single, anchors, "anchors")
     a, p = jnp.asarray(anchors), jnp.asarray(positives)
     if negatives is None:
         def loss_fn(q):
@@ -224,6 +280,7 @@ def train_trace(C, params, *, lr, n_steps, record_steps=None, observers=None, co
     """
     C = jnp.asarray(check_data_matrix(C))
     check_choice(constraint, "constraint", {"stiefel", "frobenius", "none"})
+    _check_trace_params(params, C.shape[0])
     if constraint == "stiefel":
         wrap, project = _step_options(tangent, retraction)
     else:
@@ -238,6 +295,18 @@ def train_trace(C, params, *, lr, n_steps, record_steps=None, observers=None, co
     loss_fn, project = _batch(loss_fn, project, _is_batched(params))
     return trainer.gradient_descent(loss_fn, params, lr=lr, n_steps=n_steps, record_steps=record_steps,
                                     observers=obs, project=project, progress=progress, desc="E8 trace GD")
+
+
+def _check_trace_params(params, d):
+    if not isinstance(params, dict) or not {"V", "W"} <= set(params):
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"params must be a dict with 'V' (d, h) and 'W' (h, z) (or a batch, see stack_params), "
+                         f"got {got}")
+    V, W = params["V"], params["W"]
+    if jnp.ndim(V) != jnp.ndim(W) or jnp.ndim(V) not in (2, 3) or jnp.shape(V)[-2] != d \
+            or jnp.shape(V)[-1] != jnp.shape(W)[-2]:
+        raise ValueError(f"params['V'] must be (d, h) with d = {d} (the size of C) and params['W'] (h, z), optionally "
+                         f"with a leading batch axis, got shapes {tuple(jnp.shape(V))} and {tuple(jnp.shape(W))}")
 
 
 def discretised_flow(C, theta0, *, lr, n_steps, record_steps=None, observers=None, retraction="polar",
@@ -268,7 +337,12 @@ def discretised_flow(C, theta0, *, lr, n_steps, record_steps=None, observers=Non
 def time_per_step(loss_fn, params, *, lr, project=None, n_steps=10, repeats=3) -> float:
     """Seconds per gradient step ``params ← project(params − lr ∇L)`` — the step of
     :func:`dynamics.trainer.gradient_descent` — compiled once, median over ``repeats`` runs of ``n_steps``."""
+    check_callable(loss_fn, "loss_fn", "loss_fn(params) -> scalar")
     lr = check_positive(lr, "lr")
+    n_steps = check_positive_int(n_steps, "n_steps")
+    repeats = check_positive_int(repeats, "repeats")
+    if project is not None:
+        check_callable(project, "project", "project(params) -> params")
     proj = project if project is not None else (lambda p: p)
 
     @jax.jit

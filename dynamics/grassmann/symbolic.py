@@ -29,8 +29,15 @@ from typing import NamedTuple
 
 import sympy as sp
 
+from .._validation import check_choice, check_positive_int
+
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+def _sizes(**sizes):
+    """Each size an integer >= 1 (named in the error)."""
+    return tuple(check_positive_int(v, k) for k, v in sizes.items())
 
 
 def _matrix(name, rows, cols):
@@ -39,6 +46,7 @@ def _matrix(name, rows, cols):
 
 def symmetric_matrix(name, d):
     """d×d symmetric matrix of independent real symbols c_ij = c_ji."""
+    (d,) = _sizes(d=d)
     return sp.Matrix(d, d, lambda i, j: sp.Symbol(f"{name}_{min(i, j)}{max(i, j)}", real=True))
 
 
@@ -60,6 +68,8 @@ def _cayley_orthogonal(n, params):
 
 def stiefel_point(rows, cols, seed=0):
     """An exact (rational) semi-orthogonal rows×cols matrix: orthonormal columns if tall, rows if wide."""
+    rows, cols = _sizes(rows=rows, cols=cols)
+    seed = check_positive_int(seed, "seed", minimum=0)
     n = max(rows, cols)
     params = [sp.Rational((7 * k + 3 * seed) % 11 + 1, (5 * k + seed) % 7 + 2) for k in range(n * (n - 1) // 2)]
     Q = _cayley_orthogonal(n, params)
@@ -85,6 +95,8 @@ def trace_form(n: int = 2, d: int = 2, z: int = 2, kind: str = "contrastive") ->
 
     Every coordinate of every x_i, x_i⁺, x_i⁻ and every entry of Θ is a free symbol.
     """
+    n, d, z = _sizes(n=n, d=d, z=z)
+    check_choice(kind, "kind", {"contrastive", "non_contrastive"})
     theta = _matrix("theta", d, z)
     xs = [_matrix(f"x{i}", d, 1) for i in range(n)]
     ps = [_matrix(f"p{i}", d, 1) for i in range(n)]
@@ -116,6 +128,7 @@ class FreeGradients(NamedTuple):
 @functools.cache
 def free_gradients(d: int = 3, h: int = 2, z: int = 1) -> FreeGradients:
     """Differentiate L = Tr(W^T V^T C V W) entry by entry (C symmetric) and compare with the matrix formulas."""
+    d, h, z = _sizes(d=d, h=h, z=z)
     C, V, W = symmetric_matrix("c", d), _matrix("v", d, h), _matrix("w", h, z)
     L = sp.expand((W.T * V.T * C * V * W).trace())
     gV = sp.Matrix(d, h, lambda i, j: sp.diff(L, V[i, j]))
@@ -161,6 +174,7 @@ def theta_flow(d: int = 3, h: int = 2, z: int = 1, regime: str = "tall") -> Thet
     """
     from sympy.polys.matrices import DomainMatrix
 
+    d, h, z = _sizes(d=d, h=h, z=z)
     if regime not in ("tall", "wide"):
         raise ValueError(f"regime must be 'tall' or 'wide', got {regime!r}")
     if regime == "tall" and not z <= h <= d:
@@ -241,6 +255,9 @@ def riccati(d: int = 3, z: int = 2) -> Riccati:
     """P = ΘΘ^T under E9: dP/dt = Θ̇ Θ^T + Θ Θ̇^T = −2 [(I − P) C P + P C (I − P)] — for any Θ (no constraint
     used).  On projectors this equals the double bracket 2 [[P, C], P] (the form integrated numerically,
     :func:`dynamics.grassmann.riccati_field`); checked at an exact rational Θ with Θ^T Θ = I, symbolic C."""
+    d, z = _sizes(d=d, z=z)
+    if z > d:
+        raise ValueError(f"z must be <= d (Θ is d x z with Θ^T Θ = I), got d = {d}, z = {z}")
     C, T = symmetric_matrix("c", d), _matrix("theta", d, z)
     Id = sp.eye(d)
     dT = -2 * (Id - T * T.T) * C * T
@@ -276,6 +293,7 @@ def theorem3(d: int = 3) -> Theorem3:
     On the sphere the norm rate vanishes identically (‖z‖ = 1 is invariant, 0 is unreachable) while
     z_1² (smallest λ_1) never decreases; in the ball form the norm decreases whenever R > 0, e.g. C ≻ 0.
     """
+    (d,) = _sizes(d=d)
     lam = sp.symbols(f"lambda_1:{d + 1}", real=True)
     zs = sp.Matrix(sp.symbols(f"z_1:{d + 1}", real=True))
     C = sp.diag(*lam)
@@ -327,6 +345,7 @@ def expected_data_matrix(d: int = 2) -> ExpectedC:
     Computes the expectation of each entry of one triplet's C (E7) by Gaussian moments: E[C] = −L L^T = −Σ
     for E1 (independent of μ and σ) and −(Σ + μμ^T) for E2.
     """
+    (d,) = _sizes(d=d)
     Lm = sp.Matrix(d, d, lambda i, j: sp.Symbol(f"l_{i}{j}", real=True) if j <= i else 0)
     mu = _matrix("mu", d, 1)
     sigma = sp.Symbol("sigma", positive=True)

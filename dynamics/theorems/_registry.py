@@ -107,7 +107,12 @@ def list_checks() -> list[TheoremCheck]:
 
 
 def run_checks(names=None, *, fast: bool = True, on_result=None) -> list[CheckResult]:
-    """Run the named checks (all when ``names`` is empty) and return their results in order."""
+    """Run the named checks (all when ``names`` is empty) and return their results in order.
+
+    ``names``: a check name or a list of them; an unknown name raises ``KeyError`` listing the known ones.
+    """
+    if isinstance(names, str):
+        names = [names]
     checks = [get_check(n) for n in names] if names else [c for c in list_checks() if not (fast and c.slow_only)]
     results = []
     for check in checks:
