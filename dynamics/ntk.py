@@ -337,7 +337,11 @@ def analytic_nngp(x1, x2, activation="relu", *, method="auto"):
 
 
 def _apply_output(apply_fn, params, x, name):
-    out = jnp.asarray(apply_fn(params, x))
+    try:
+        out = jnp.asarray(apply_fn(params, x))
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        raise ValueError(f"apply_fn(params, {name}) failed on {name} of shape {tuple(x.shape)} — check that params "
+                         f"fit {name} (number of features) and the model: {exc}") from exc
     if out.ndim != 2 or out.shape[0] != x.shape[0]:
         raise ValueError(f"apply_fn(params, {name}) must return an (n, d) array with n = {x.shape[0]} rows, "
                          f"got shape {tuple(out.shape)}")
@@ -345,13 +349,24 @@ def _apply_output(apply_fn, params, x, name):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _jacobian_ntk(apply_fn, params, x1b, x2):
-    """Σ over parameter leaves of J1 · J2 for one block of rows; jitted once per ``apply_fn``."""
-    def jac(x):
-        leaves = jax.tree_util.tree_leaves(jax.jacrev(lambda p: apply_fn(p, x))(params))
-        return [leaf.reshape(leaf.shape[0], leaf.shape[1], -1) for leaf in leaves]  # (n, d, P_leaf)
+def _row_jacobians(apply_fn, params, x):
+    """Per-leaf Jacobians (n, d, P_leaf) of ``apply_fn`` at the rows of x; jitted once per ``apply_fn``.
 
-    return sum(jnp.einsum("aip,bjp->abij", j1, j2) for j1, j2 in zip(jac(x1b), jac(x2)))
+    Row by row (``vmap`` of ``jacrev`` on one-row inputs): a ``jacrev`` of the whole batch would
+    back-propagate every one of the n·d outputs through all n rows, O(n² d M) memory for a
+    width-M layer, most of it the zero cross-row derivatives.
+    """
+    def row_jac(xi):
+        return jax.jacrev(lambda p: apply_fn(p, xi[None, :])[0])(params)
+
+    leaves = jax.tree_util.tree_leaves(jax.vmap(row_jac)(x))
+    return [leaf.reshape(leaf.shape[0], leaf.shape[1], -1) for leaf in leaves]
+
+
+@jax.jit
+def _contract_jacobians(j1s, j2s):
+    """Σ over parameter leaves of J1 · J2: (n1, n2, d, d)."""
+    return sum(jnp.einsum("aip,bjp->abij", j1, j2) for j1, j2 in zip(j1s, j2s))
 
 
 def empirical_ntk(apply_fn, params, x1, x2, *, block_size=None):
@@ -359,9 +374,10 @@ def empirical_ntk(apply_fn, params, x1, x2, *, block_size=None):
 
     Jacobians with respect to every parameter leaf come from ``jax.jacrev``, each leaf
     flattened to (n, d, P_leaf) and contracted with one einsum; the result is the sum
-    over leaves (= the contraction over the flattened parameter vector).  Memory is
-    O((b + n2) d P) for P parameters and a block of b rows of ``x1`` (``block_size``,
-    default all rows).  Compiled once per ``apply_fn`` object and input shapes, so
+    over leaves (= the contraction over the flattened parameter vector).  Jacobians are taken
+    row by row (vmapped), so ``apply_fn`` must treat the rows of x independently (no batch
+    statistics).  Memory is O((b + n2) d P) for P parameters and a block of b rows of ``x1``
+    (``block_size``, default all rows).  Compiled once per ``apply_fn`` object and input shapes, so
     pass the same function on repeated calls (e.g. an NTK-drift observer).
 
     Parameters
@@ -384,7 +400,10 @@ def empirical_ntk(apply_fn, params, x1, x2, *, block_size=None):
         raise ValueError("params must be finite, got NaN or inf")
     x1j, x2j = jnp.asarray(x1), jnp.asarray(x2)
     _apply_output(apply_fn, params, x1j[:1], "x1")
-    blocks = [_jacobian_ntk(apply_fn, params, x1j[s:s + block], x2j) for s in range(0, x1.shape[0], block)]
+    j2 = _row_jacobians(apply_fn, params, x2j)  # once, reused by every block of x1
+    same = x1.shape == x2.shape and block >= x1.shape[0] and bool(jnp.all(x1j == x2j))
+    blocks = [_contract_jacobians(j2 if same else _row_jacobians(apply_fn, params, x1j[s:s + block]), j2)
+              for s in range(0, x1.shape[0], block)]
     return blocks[0] if len(blocks) == 1 else jnp.concatenate(blocks, axis=0)
 
 
