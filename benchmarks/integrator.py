@@ -76,4 +76,5 @@ def _rk_arithmetic_row(W0s, n_steps):
     t_batch = best_time(lambda: solve(batch), repeat=3)
     return Row("integrator", f"RK arithmetic per member: 1 alone / {B} stacked", t_one / (t_batch / B), None,
                details={"seconds_one_member": t_one, "seconds_batch": t_batch, "batch": B, "n_steps": n_steps,
-                        "state_per_member": int(np.prod(W0s.shape[1:]))})
+                        "state_per_member": int(np.prod(W0s.shape[1:])),
+                        "ns_per_state_entry_per_step": t_batch / (n_steps * W0s.size) * 1e9})

@@ -169,6 +169,22 @@ def test_gradient_flow_scipy_and_diffrax_agree():
     assert np.array_equal(a[0], W0)
 
 
+def test_gradient_flow_eigenbasis_equals_literal_S6():
+    rng = np.random.default_rng(3)
+    m, d = 12, 3
+    A = rng.standard_normal((m, m))
+    Gamma = A @ A.T / m - 0.3 * np.eye(m)  # indefinite, as Γ can be
+    W0 = 0.1 * rng.standard_normal((d, m))
+    t = np.linspace(0.0, 5.0, 7)
+    for backend in ("diffrax", "scipy"):
+        lit = barlow.gradient_flow(W0, Gamma, t, backend=backend, eigenbasis=False)
+        rot = barlow.gradient_flow(W0, Gamma, t, backend=backend)
+        assert np.max(np.abs(rot - lit)) < 1e-8 * np.max(np.abs(lit))
+        assert np.array_equal(rot[0], W0)
+    batch = barlow.gradient_flow(np.stack([W0, 2 * W0]), Gamma, t)
+    assert np.max(np.abs(batch[0] - rot)) < 1e-8 * np.max(np.abs(rot)) and np.array_equal(batch[1, 0], 2 * W0)
+
+
 def test_gradient_flow_reports_exhausted_budget():
     x, xp = _pairs()
     G = barlow.cross_correlation(x, xp)
