@@ -8,11 +8,16 @@ the loss computed from the model's outputs on the data.
 Time is reported in gradient-flow units, t = lr × step, as in the papers.
 Between record points the steps run inside one compiled ``lax.fori_loop``;
 on a non-finite loss or parameter the run is replayed step by step from the
-last good record to name the first bad step.
+last good record to name the first bad step.  The data and the learning rate
+are arguments of the compiled programs, which :func:`train_barlow`,
+:func:`train_supervised` and :func:`train_barlow_linear` cache per model
+function: a second run of the same model on data of the same shapes (another
+seed, learning rate or data set) does not compile again.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import jax
@@ -145,6 +150,28 @@ def gradient_descent(loss_fn, params, *, lr, n_steps=None, record_steps=None, ob
         naming the first step whose loss or parameters are not finite.
     """
     check_callable(loss_fn, "loss_fn", "loss_fn(params) -> scalar")
+    if observers is not None and not isinstance(observers, dict):
+        raise TypeError(f"observers must be a dict name -> callable(params), got {type(observers).__name__}")
+    for name, fn in (observers or {}).items():
+        check_callable(fn, f"observers[{name!r}]", "fn(params) -> array")
+    # Programs built afresh: a closure over data cannot be reused safely (nor kept alive in a cache).
+    return _run(_closure_loss(loss_fn), params, None, lr=lr, n_steps=n_steps, record_steps=record_steps,
+                observers={k: _closure_observer(fn) for k, fn in (observers or {}).items()}, project=project,
+                progress=progress, desc=desc, cache=False)
+
+
+def _closure_loss(loss_fn):
+    return lambda p, data: loss_fn(p)
+
+
+def _closure_observer(fn):
+    return lambda p, data: fn(p)
+
+
+def _run(loss_fn, params, data, *, lr, n_steps, record_steps, observers, project, progress, desc, cache):
+    """GD on ``loss_fn(params, data)`` with observers ``fn(params, data)``; data and lr are arguments of the
+    compiled programs, so with ``cache=True`` (hashable module-level loss builders) a second run with the
+    same functions and shapes reuses the compiled code."""
     lr = check_positive(lr, "lr")
     if n_steps is not None:
         n_steps = check_positive_int(n_steps, "n_steps")
@@ -157,34 +184,13 @@ def gradient_descent(loss_fn, params, *, lr, n_steps=None, record_steps=None, ob
         raise ValueError(f"record_steps must end at n_steps={n_steps}, ends at {record_steps[-1]}")
     if project is not None:
         check_callable(project, "project", "project(params) -> params")
-    if observers is not None and not isinstance(observers, dict):
-        raise TypeError(f"observers must be a dict name -> callable(params), got {type(observers).__name__}")
-    observers = dict(observers or {})
     if "loss" in observers:
         raise ValueError("observers must not be named 'loss': the loss is always recorded")
-    for name, fn in observers.items():
-        check_callable(fn, f"observers[{name!r}]", "fn(params) -> array")
-    _check_initial_params(loss_fn, params)
+    _check_initial_params(lambda p: loss_fn(p, data), params)
 
-    value_and_grad = jax.value_and_grad(loss_fn)
-    proj = project if project is not None else (lambda p: p)
-
-    def one_step(p):
-        g = jax.grad(loss_fn)(p)
-        return proj(jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g))
-
-    @jax.jit
-    def advance(p, k):
-        return jax.lax.fori_loop(0, k, lambda i, q: one_step(q), p)
-
-    @jax.jit
-    def observe(p):
-        val, _ = value_and_grad(p)
-        out = {name: fn(p) for name, fn in observers.items()}
-        out["loss"] = val
-        return out, _tree_finite(p) & jnp.isfinite(val)
-
-    step_one = jax.jit(one_step)
+    build = _programs if cache else _programs.__wrapped__
+    advance, observe, step_one = build(loss_fn, project, tuple(observers.items()))
+    lr_arg = jnp.asarray(lr)
     recs = {}
     iterator = range(len(record_steps))
     if progress:
@@ -196,16 +202,41 @@ def gradient_descent(loss_fn, params, *, lr, n_steps=None, record_steps=None, ob
         target = int(record_steps[r])
         good = p
         if target > current:
-            p = advance(p, target - current)
-        out, ok = observe(p)
+            p = advance(p, target - current, lr_arg, data)
+        out, ok = observe(p, data)
         if not bool(ok):
-            _raise_first_bad_step(step_one, observe, good, current, target)
+            _raise_first_bad_step(lambda q: step_one(q, lr_arg, data), lambda q: observe(q, data), good, current,
+                                  target)
         current = target
         for name, val in out.items():
             recs.setdefault(name, []).append(np.asarray(val))
     history = History(step=record_steps.copy(), t=lr * record_steps.astype(float),
                       records={k: np.stack(v) for k, v in recs.items()}, lr=lr)
     return p, history
+
+
+@functools.lru_cache(maxsize=32)
+def _programs(loss_fn, project, observer_items):
+    """Compiled (advance, observe, step) for GD on ``loss_fn(params, data)``; cached on the functions."""
+    observers = dict(observer_items)
+    proj = project if project is not None else (lambda p: p)
+
+    def one_step(p, lr, data):
+        g = jax.grad(loss_fn)(p, data)
+        return proj(jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g))
+
+    @jax.jit
+    def advance(p, k, lr, data):
+        return jax.lax.fori_loop(0, k, lambda i, q: one_step(q, lr, data), p)
+
+    @jax.jit
+    def observe(p, data):
+        val = loss_fn(p, data)
+        out = {name: fn(p, data) for name, fn in observers.items()}
+        out["loss"] = val
+        return out, _tree_finite(p) & jnp.isfinite(val)
+
+    return advance, observe, jax.jit(one_step)
 
 
 def _raise_first_bad_step(step_one, observe, p, start, stop):
@@ -243,28 +274,54 @@ def train_barlow(apply_fn, params, x, x_prime, *, lr, n_steps, record_steps=None
     -------
     (final params, :class:`History`)
     """
-    from .barlow._core import _cross_correlation
-
     x, x_prime = _check_pairs(x, x_prime)
     _check_apply(apply_fn, params, x)
+    obs = {"eigenvalues": _barlow_eigenvalues(apply_fn)}
+    obs.update(_user_observers(observers))
+    data = {"x": jnp.asarray(x), "xp": jnp.asarray(x_prime)}
     if ntk_fn is not None:
-        check_callable(ntk_fn, "ntk_fn", "ntk_fn(params) -> K")
-    xj, xpj = jnp.asarray(x), jnp.asarray(x_prime)
-
-    def loss_fn(p):
-        return _embedding_loss(apply_fn(p, xj), apply_fn(p, xpj))
-
-    def eigenvalues(p):
-        return jnp.linalg.eigvalsh(_cross_correlation(apply_fn(p, xj), apply_fn(p, xpj)))[::-1]
-
-    obs = {"eigenvalues": eigenvalues}
-    obs.update(observers or {})
-    if ntk_fn is not None:
-        obs["ntk_drift"] = _drift_observer(ntk_fn, params)
+        obs["ntk_drift"], data["K0"] = _drift_observer(ntk_fn, params)
     if record_steps is None:
         record_steps = record_schedule(n_steps, n_records)
-    return gradient_descent(loss_fn, params, lr=lr, n_steps=n_steps, record_steps=record_steps, observers=obs,
-                            project=project, progress=progress, desc=desc)
+    return _run(_barlow_loss(apply_fn), params, data, lr=lr, n_steps=n_steps, record_steps=record_steps,
+                observers=obs, project=project, progress=progress, desc=desc, cache=True)
+
+
+# Loss and observer builders keyed on apply_fn (and ntk_fn): a second run of the same model with data
+# of the same shapes reuses the compiled programs of :func:`_run`.
+
+
+@functools.lru_cache(maxsize=32)
+def _barlow_loss(apply_fn):
+    return lambda p, data: _embedding_loss(apply_fn(p, data["x"]), apply_fn(p, data["xp"]))
+
+
+@functools.lru_cache(maxsize=32)
+def _barlow_eigenvalues(apply_fn):
+    from .barlow._core import _cross_correlation
+
+    return lambda p, data: jnp.linalg.eigvalsh(_cross_correlation(apply_fn(p, data["x"]),
+                                                                  apply_fn(p, data["xp"])))[::-1]
+
+
+@functools.lru_cache(maxsize=32)
+def _mse_loss(apply_fn):
+    return lambda p, data: 0.5 * jnp.mean(jnp.sum((apply_fn(p, data["x"]) - data["y"]) ** 2, axis=1))
+
+
+@functools.lru_cache(maxsize=32)
+def _user_observer(fn):
+    return lambda p, data: fn(p)
+
+
+def _user_observers(observers):
+    if observers is not None and not isinstance(observers, dict):
+        raise TypeError(f"observers must be a dict name -> callable(params), got {type(observers).__name__}")
+    out = {}
+    for name, fn in (observers or {}).items():
+        check_callable(fn, f"observers[{name!r}]", "fn(params) -> array")
+        out[name] = _user_observer(fn)
+    return out
 
 
 def train_supervised(apply_fn, params, x, y, *, lr, n_steps, record_steps=None, n_records=200, observers=None,
@@ -277,27 +334,27 @@ def train_supervised(apply_fn, params, x, y, *, lr, n_steps, record_steps=None, 
     out = _check_apply(apply_fn, params, x)
     if tuple(out.shape) != y.shape:
         raise ValueError(f"y must have the shape of the outputs apply_fn(params, x) {tuple(out.shape)}, got {y.shape}")
+    obs = _user_observers(observers)
+    data = {"x": jnp.asarray(x), "y": jnp.asarray(y)}
     if ntk_fn is not None:
-        check_callable(ntk_fn, "ntk_fn", "ntk_fn(params) -> K")
-    xj, yj = jnp.asarray(x), jnp.asarray(y)
-
-    def loss_fn(p):
-        return 0.5 * jnp.mean(jnp.sum((apply_fn(p, xj) - yj) ** 2, axis=1))
-
-    obs = dict(observers or {})
-    if ntk_fn is not None:
-        obs["ntk_drift"] = _drift_observer(ntk_fn, params)
+        obs["ntk_drift"], data["K0"] = _drift_observer(ntk_fn, params)
     if record_steps is None:
         record_steps = record_schedule(n_steps, n_records)
-    return gradient_descent(loss_fn, params, lr=lr, n_steps=n_steps, record_steps=record_steps, observers=obs,
-                            progress=progress, desc="supervised MSE")
+    return _run(_mse_loss(apply_fn), params, data, lr=lr, n_steps=n_steps, record_steps=record_steps,
+                observers=obs, project=None, progress=progress, desc="supervised MSE", cache=True)
 
 
 def _drift_observer(ntk_fn, params0):
+    """(observer, K(0)): the observer reads K(0) from the run's data, so that it can be cached on ntk_fn."""
+    check_callable(ntk_fn, "ntk_fn", "ntk_fn(params) -> K")
+    return _drift_from_data(ntk_fn), jnp.asarray(ntk_fn(params0))
+
+
+@functools.lru_cache(maxsize=32)
+def _drift_from_data(ntk_fn):
     from .ntk import ntk_drift
 
-    K0 = ntk_fn(params0)
-    return lambda p: ntk_drift(ntk_fn(p), K0)
+    return lambda p, data: ntk_drift(ntk_fn(p), data["K0"])
 
 
 def train_barlow_linear(x, x_prime, *, d=None, W0=None, init_scale=1e-6, seed=0, lr, n_steps,
@@ -334,7 +391,16 @@ def train_barlow_linear(x, x_prime, *, d=None, W0=None, init_scale=1e-6, seed=0,
         raise ValueError(f"W0 has {W0.shape[0]} rows but d = {d}")
     if record_steps is None:
         record_steps = record_schedule(n_steps, n_records)
-    observers = {"W": lambda W: W} if record_weights else None
-    return train_barlow(lambda W, inp: inp @ W.T, jnp.asarray(W0), x, x_prime, lr=lr, n_steps=n_steps,
+    observers = {"W": _identity} if record_weights else None
+    return train_barlow(_linear_apply, jnp.asarray(W0), x, x_prime, lr=lr, n_steps=n_steps,
                         record_steps=record_steps, observers=observers, progress=progress,
                         desc="Barlow Twins (linear)")
+
+
+def _linear_apply(W, inp):
+    """f(x) = W x for the rows of inp (S §3)."""
+    return inp @ W.T
+
+
+def _identity(W):
+    return W

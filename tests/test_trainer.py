@@ -119,3 +119,23 @@ def test_supervised_trainer_reduces_squared_loss():
     assert hist.loss[-1] < 0.5 * hist.loss[0]
     with pytest.raises(ValueError, match="same number of rows"):
         trainer.train_supervised(apply, params, x, y[:5], lr=0.1, n_steps=2)
+
+
+def test_repeated_runs_reuse_compiled_programs():
+    # Same model and shapes, different data, init and lr: the compiled GD programs are reused, and the
+    # result equals GD with programs built afresh from a closure over the data.
+    from dynamics.barlow._core import _embedding_loss
+
+    x, xp = _pairs(seed=1)
+    trainer.train_barlow_linear(x, xp, d=2, seed=1, init_scale=1e-2, lr=1e-2, n_steps=50, n_records=5)
+    before = trainer._programs.cache_info()
+    x2, xp2 = _pairs(seed=2)
+    W0 = trainer.init_linear(2, 5, 1e-2, seed=2)
+    W, hist = trainer.train_barlow_linear(x2, xp2, W0=W0, lr=2e-2, n_steps=50, n_records=5)
+    after = trainer._programs.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+    x2j, xp2j = jnp.asarray(x2), jnp.asarray(xp2)
+    W_ref, hist_ref = trainer.gradient_descent(lambda w: _embedding_loss(x2j @ w.T, xp2j @ w.T), jnp.asarray(W0),
+                                               lr=2e-2, n_steps=50, record_steps=hist.step)
+    assert np.allclose(np.asarray(W), np.asarray(W_ref), rtol=1e-12, atol=1e-15)
+    assert np.allclose(hist.loss, hist_ref.loss, rtol=1e-12, atol=1e-15)
