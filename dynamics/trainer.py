@@ -188,8 +188,8 @@ def _run(loss_fn, params, data, *, lr, n_steps, record_steps, observers, project
         raise ValueError("observers must not be named 'loss': the loss is always recorded")
     _check_initial_params(lambda p: loss_fn(p, data), params)
 
-    build = _programs if cache else _programs.__wrapped__
-    advance, observe, step_one = build(loss_fn, project, tuple(observers.items()))
+    key = (loss_fn, project, tuple(observers.items()))
+    advance, observe, step_one = _cached(_programs, *key) if cache else _programs.__wrapped__(*key)
     lr_arg = jnp.asarray(lr)
     recs = {}
     iterator = range(len(record_steps))
@@ -276,15 +276,32 @@ def train_barlow(apply_fn, params, x, x_prime, *, lr, n_steps, record_steps=None
     """
     x, x_prime = _check_pairs(x, x_prime)
     _check_apply(apply_fn, params, x)
-    obs = {"eigenvalues": _barlow_eigenvalues(apply_fn)}
+    obs = {"eigenvalues": _cached(_barlow_eigenvalues, apply_fn)}
     obs.update(_user_observers(observers))
     data = {"x": jnp.asarray(x), "xp": jnp.asarray(x_prime)}
+    return _train_model(_cached(_barlow_loss, apply_fn), params, data, obs, ntk_fn, lr=lr, n_steps=n_steps,
+                        record_steps=record_steps, n_records=n_records, project=project, progress=progress,
+                        desc=desc)
+
+
+def _train_model(loss_fn, params, data, obs, ntk_fn, *, lr, n_steps, record_steps, n_records, project, progress,
+                 desc):
+    """The part shared by the model trainers: NTK drift observer, record schedule, cached programs."""
     if ntk_fn is not None:
         obs["ntk_drift"], data["K0"] = _drift_observer(ntk_fn, params)
     if record_steps is None:
         record_steps = record_schedule(n_steps, n_records)
-    return _run(_barlow_loss(apply_fn), params, data, lr=lr, n_steps=n_steps, record_steps=record_steps,
-                observers=obs, project=project, progress=progress, desc=desc, cache=True)
+    return _run(loss_fn, params, data, lr=lr, n_steps=n_steps, record_steps=record_steps, observers=obs,
+                project=project, progress=progress, desc=desc, cache=True)
+
+
+def _cached(builder, *fns):
+    """``builder(*fns)`` from its cache, or built afresh when a function is not hashable."""
+    try:
+        hash(fns)
+    except TypeError:
+        return builder.__wrapped__(*fns)
+    return builder(*fns)
 
 
 # Loss and observer builders keyed on apply_fn (and ntk_fn): a second run of the same model with data
@@ -320,7 +337,7 @@ def _user_observers(observers):
     out = {}
     for name, fn in (observers or {}).items():
         check_callable(fn, f"observers[{name!r}]", "fn(params) -> array")
-        out[name] = _user_observer(fn)
+        out[name] = _cached(_user_observer, fn)
     return out
 
 
@@ -334,20 +351,16 @@ def train_supervised(apply_fn, params, x, y, *, lr, n_steps, record_steps=None, 
     out = _check_apply(apply_fn, params, x)
     if tuple(out.shape) != y.shape:
         raise ValueError(f"y must have the shape of the outputs apply_fn(params, x) {tuple(out.shape)}, got {y.shape}")
-    obs = _user_observers(observers)
     data = {"x": jnp.asarray(x), "y": jnp.asarray(y)}
-    if ntk_fn is not None:
-        obs["ntk_drift"], data["K0"] = _drift_observer(ntk_fn, params)
-    if record_steps is None:
-        record_steps = record_schedule(n_steps, n_records)
-    return _run(_mse_loss(apply_fn), params, data, lr=lr, n_steps=n_steps, record_steps=record_steps,
-                observers=obs, project=None, progress=progress, desc="supervised MSE", cache=True)
+    return _train_model(_cached(_mse_loss, apply_fn), params, data, _user_observers(observers), ntk_fn, lr=lr,
+                        n_steps=n_steps, record_steps=record_steps, n_records=n_records, project=None,
+                        progress=progress, desc="supervised MSE")
 
 
 def _drift_observer(ntk_fn, params0):
     """(observer, K(0)): the observer reads K(0) from the run's data, so that it can be cached on ntk_fn."""
     check_callable(ntk_fn, "ntk_fn", "ntk_fn(params) -> K")
-    return _drift_from_data(ntk_fn), jnp.asarray(ntk_fn(params0))
+    return _cached(_drift_from_data, ntk_fn), jnp.asarray(ntk_fn(params0))
 
 
 @functools.lru_cache(maxsize=32)

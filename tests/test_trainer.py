@@ -139,3 +139,20 @@ def test_repeated_runs_reuse_compiled_programs():
                                                lr=2e-2, n_steps=50, record_steps=hist.step)
     assert np.allclose(np.asarray(W), np.asarray(W_ref), rtol=1e-12, atol=1e-15)
     assert np.allclose(hist.loss, hist_ref.loss, rtol=1e-12, atol=1e-15)
+
+
+def test_unhashable_model_function_still_trains():
+    class Model:  # callable, with __eq__ and no __hash__: cannot key a cache
+        __hash__ = None
+
+        def __eq__(self, other):
+            return isinstance(other, Model)
+
+        def __call__(self, W, inp):
+            return inp @ W.T
+
+    x, xp = _pairs()
+    W0 = trainer.init_linear(2, 5, 1e-2, seed=4)
+    _, h1 = trainer.train_barlow(Model(), jnp.asarray(W0), x, xp, lr=1e-2, n_steps=30, n_records=4)
+    _, h2 = trainer.train_barlow_linear(x, xp, W0=W0, lr=1e-2, n_steps=30, record_steps=h1.step)
+    assert np.allclose(h1.loss, h2.loss, rtol=1e-12)
