@@ -17,7 +17,11 @@ def _describe(a) -> str:
 
 
 def as_array(x, name: str, *, ndim=None, finite: bool = True, dtype=np.float64) -> np.ndarray:
-    """Convert ``x`` to a NumPy array of ``dtype``, checking its rank and finiteness."""
+    """Convert ``x`` to a NumPy array of ``dtype``, checking its rank and finiteness.
+
+    Complex input is rejected (NumPy would silently keep only the real part)."""
+    if np.iscomplexobj(x) or _has_complex_leaf(x):
+        raise TypeError(f"{name} must be a real numeric array, got a complex array")
     try:
         arr = np.asarray(x, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -31,6 +35,13 @@ def as_array(x, name: str, *, ndim=None, finite: bool = True, dtype=np.float64) 
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} must be finite, got {bad} non-finite entries (NaN or inf)")
     return arr
+
+
+def _has_complex_leaf(x) -> bool:
+    """A list/tuple holding complex numbers or complex arrays (``np.iscomplexobj`` of a list is False)."""
+    if isinstance(x, (list, tuple)):
+        return any(isinstance(v, complex) or np.iscomplexobj(v) or _has_complex_leaf(v) for v in x)
+    return False
 
 
 def as_matrix(x, name: str, **kw) -> np.ndarray:
@@ -104,7 +115,11 @@ def check_positive_int(n, name: str, *, minimum: int = 1) -> int:
 
 
 def check_positive(x, name: str, *, allow_zero: bool = False) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+    """A finite real number > 0 (>= 0 with ``allow_zero``); 0-d NumPy/JAX arrays are accepted."""
+    if not isinstance(x, numbers.Real) and np.ndim(x) == 0 and hasattr(x, "dtype") and not is_traced(x):
+        if np.issubdtype(np.dtype(x.dtype), np.integer) or np.issubdtype(np.dtype(x.dtype), np.floating):
+            x = np.asarray(x).item()
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
     x = float(x)
     if not np.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
@@ -146,4 +161,21 @@ def check_positive_if_concrete(x, name: str, *, allow_zero: bool = False):
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}") from exc
     check_positive(value, name, allow_zero=allow_zero)
+    return x
+
+
+def check_finite_if_concrete(x, name: str):
+    """Raise ``ValueError`` naming ``name`` if the concrete array ``x`` has a NaN or inf entry.
+
+    For functions that must also run under ``jax.jit``/``grad``/``vmap``: a JAX tracer (value unknown)
+    passes unchecked, every concrete input (NumPy, JAX, list) is checked.  Returns ``x`` unchanged.
+    """
+    if is_traced(x):
+        return x
+    if np.iscomplexobj(x):
+        raise TypeError(f"{name} must be a real numeric array, got a complex array")
+    arr = np.asarray(x)
+    if arr.dtype.kind in "fc" and arr.size and not np.all(np.isfinite(arr)):
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} must be finite, got {bad} non-finite entries (NaN or inf)")
     return x
