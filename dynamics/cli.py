@@ -28,6 +28,8 @@ def _verify(args) -> int:
             tol = f"{res.sense} {_fmt(float(res.tolerance))}"
             print(f"{res.name:<{width}} {res.paper:<5} {res.reference[:34]:<34} {_fmt(float(res.metric)):>10} "
                   f"{tol:>11} {'yes' if res.passed else 'NO':>5} {res.seconds:6.1f}", flush=True)
+            if "error" in res.details:
+                print(f"  error: {res.details['error']}", flush=True)
 
     if not args.json:
         print(header)
@@ -35,7 +37,7 @@ def _verify(args) -> int:
     results = run_checks(args.names, fast=args.fast, on_result=show)
     n_fail = sum(not r.passed for r in results)
     if args.json:
-        print(json.dumps([r.to_json() for r in results], indent=2))
+        print(json.dumps([r.to_json() for r in results], indent=2, allow_nan=False))
     else:
         print("-" * len(header))
         print(f"{len(results) - n_fail} passed, {n_fail} failed ({'fast' if args.fast else 'full'} mode)")

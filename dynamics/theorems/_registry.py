@@ -8,6 +8,7 @@ same two things; ``python -m dynamics verify`` and the test suite run them.
 from __future__ import annotations
 
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -35,9 +36,10 @@ class CheckResult:
     seconds: float = 0.0
 
     def to_json(self) -> dict:
+        """A dict that ``json.dumps(..., allow_nan=False)`` accepts: NaN and inf become ``None``."""
         d = asdict(self)
-        d["metric"] = float(self.metric)
-        d["tolerance"] = float(self.tolerance)
+        d["metric"] = _jsonable(float(self.metric))
+        d["tolerance"] = _jsonable(float(self.tolerance))
         d["passed"] = bool(self.passed)
         d["details"] = _jsonable(self.details)
         return d
@@ -53,7 +55,7 @@ def _jsonable(obj):
     if isinstance(obj, np.ndarray):
         return _jsonable(obj.tolist())
     if isinstance(obj, (np.floating, float)):
-        return float(obj)
+        return float(obj) if np.isfinite(obj) else None
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (np.bool_,)):
@@ -71,8 +73,18 @@ class TheoremCheck:
     slow_only: bool = False
 
     def run(self, fast: bool = True) -> CheckResult:
+        """Run the check in isolation: an exception (or a result that is not a :class:`CheckResult`)
+        becomes a failed result whose ``details["error"]`` holds the message, so one crashing check
+        never hides the others' results."""
         start = time.perf_counter()
-        res = self.func(fast=fast)
+        try:
+            res = self.func(fast=fast)
+            if not isinstance(res, CheckResult):
+                raise TypeError(f"check returned {type(res).__name__}, not a CheckResult")
+        except Exception as exc:  # noqa: BLE001 - every failure of a check is reported, not raised
+            res = CheckResult(float("nan"), float("nan"), False,
+                              {"error": f"{type(exc).__name__}: {exc}",
+                               "traceback": traceback.format_exc(limit=8)})
         res.seconds = time.perf_counter() - start
         res.name, res.paper, res.reference, res.description = self.name, self.paper, self.reference, self.description
         return res
