@@ -237,25 +237,12 @@ def check_small_init(fast: bool = True) -> CheckResult:
     return CheckResult(at_1e6, tol, bool(at_1e6 < tol and monotone and slope > 0), details)
 
 
-@register("s20_stepwise_loss", paper="S", reference="S16, S20, S21",
-          description="trainer loss steps d, d-1, ...; drop j within 10% of τ_j")
-def check_stepwise(fast: bool = True) -> CheckResult:
-    """Loss of the reference trainer (σ = 1e-6, digits pairs) vs the critical times of S16 with S21.
-
-    The j-th drop is the time the loss first falls below d − j + 1/2
-    (log-linear interpolation between records); S16 gives τ_j with
-    s_j(0) = σ sqrt(d − j + 1) (S21).  Also reports the loss level at the
-    geometric midpoint of consecutive τ_j (plateau of height d − j).
-    """
-    sigma = 1e-6
-    _, _, Gamma = digits_setup()
-    gammas, _ = barlow.spectrum(Gamma)
-    _, hist = digits_small_init_run(sigma)
-    tau = barlow.critical_times(gammas[:D], barlow.random_init_singular_values(D, sigma))
-    t, L = hist.t, hist.loss
+def _drop_times(t, L, d):
+    """First time the loss falls below d − j + 1/2, j = 1 … d (log-linear interpolation between records;
+    +inf where it never does)."""
     drops = []
-    for j in range(1, D + 1):
-        level = D - j + 0.5
+    for j in range(1, d + 1):
+        level = d - j + 0.5
         i = int(np.argmax(L < level))
         if L[i] >= level or i == 0:
             drops.append(np.inf)
@@ -263,16 +250,72 @@ def check_stepwise(fast: bool = True) -> CheckResult:
         lt0, lt1 = np.log(t[i - 1]), np.log(t[i])
         frac = (L[i - 1] - level) / (L[i - 1] - L[i])
         drops.append(float(np.exp(lt0 + frac * (lt1 - lt0))))
-    drops = np.array(drops)
+    return np.array(drops)
+
+
+# Mode j's share of the loss, (1 − γ_j s_j²)², crosses 1/2 at γ_j s_j² = x = 1 − 1/√2.  S10 gives
+# γ s(t)² = γ s0² e^{8γt} / (1 + γ s0² (e^{8γt} − 1)), so the crossing is at τ_j + log(x / (1 − x)) / (8 γ_j)
+# (τ_j of S16), up to a relative O(γ_j s_j(0)²) ~ 1e-11 here: the next-order term of the S20 step.
+_HALF_LEVEL = 1.0 - 2.0**-0.5
+_HALF_LEVEL_SHIFT = float(np.log(_HALF_LEVEL / (1.0 - _HALF_LEVEL)))  # ≈ −0.881
+
+
+def _s19_initial_values(W0, Gamma, sigma):
+    return barlow.effective_initial_singular_values(W0, Gamma)
+
+
+@register("s20_stepwise_loss", paper="S", reference="S16, S19, S20 (S10 half-level)",
+          description="trainer loss steps d, d-1, ...; drop j within 5% of τ_j (S16 with the S19 s_j(0))")
+def check_stepwise(fast: bool = True) -> CheckResult:
+    """Loss of the reference trainer (σ = 1e-6, digits pairs, d = 10) vs the critical times of S16.
+
+    The j-th drop is the first time the loss falls below d − j + 1/2 (log-linear interpolation between
+    records).  S16 gives τ_j = −log(γ_j s_j(0)²) / (8 γ_j) with the effective initial singular values
+    s_j(0) of S19 (Gram–Schmidt of W(0) along Γ's eigenvectors) of the very W(0) the trainer starts from.
+    Gates: every drop within 5% of τ_j (metric: the largest relative offset; measured 0.038 — the step of
+    S20 is centred on τ_j only to leading order), every drop within 2% of the S10 half-level time
+    τ_j + log(x/(1 − x))/(8 γ_j), x = 1 − 1/√2 (measured 0.005; the next-order term, −0.88/(8 γ_j), about
+    −3% of τ_j here), and the initial loss within 1e-3 of d.  Reported, not gated: the offsets with the
+    typical s_j(0) ≈ σ √(d − j + 1) of S21 (which differ from the realised S19 values by factors 0.3–1 for
+    this W(0); largest offset 0.053), and the loss at the geometric midpoints of consecutive τ_j (plateaus
+    d − j).  Can detect: critical times off by a few per cent (τ × 1.1 or × 0.95), wrong s_j(0) (the S21
+    values, s_j(0) × 2), a trainer whose modes are learned at other times.  Cannot detect: errors in the
+    loss between the drops beyond the reported plateau levels, or in modes j > d.
+    """
+    return _check_stepwise(fast)
+
+
+def _check_stepwise(fast: bool = True, *, critical_times=barlow.critical_times,
+                    initial_values=_s19_initial_values) -> CheckResult:
+    """:func:`check_stepwise` with its ingredients as parameters: ``critical_times(gammas, s0)`` (S16) and
+    ``initial_values(W0, Gamma, sigma)`` (S19).  The run is the same in both modes."""
+    sigma = 1e-6
+    _, _, Gamma = digits_setup()
+    gammas, _ = barlow.spectrum(Gamma)
+    g = gammas[:D]
+    W0, hist = digits_small_init_run(sigma)
+    s0 = np.asarray(initial_values(W0, Gamma, sigma), float)
+    tau = np.asarray(critical_times(g, s0), float)
+    t, L = hist.t, hist.loss
+    drops = _drop_times(t, L, D)
     rel = np.abs(drops - tau) / tau
+    t_half = tau + _HALF_LEVEL_SHIFT / (8.0 * g)
+    rel_half = np.abs(drops - t_half) / t_half
+    s21 = barlow.random_init_singular_values(D, sigma)
+    tau_s21 = barlow.critical_times(g, s21)
     mids = np.sqrt(tau[:-1] * tau[1:])
     plateau = np.interp(np.log(mids), np.log(np.maximum(t, 1e-300)), L)
-    details = {"tau_S16": tau, "measured_drop_times": drops, "relative_offsets": rel,
+    details = {"tau_S16": tau, "s0_used": s0, "s0_S19_over_S21": s0 / s21, "measured_drop_times": drops,
+               "relative_offsets": rel, "half_level_times_S10": t_half,
+               "relative_offsets_to_half_level_times": rel_half,
+               "max_relative_offset_to_half_level_times": float(rel_half.max()),
+               "relative_offsets_with_S21_s0_reported": np.abs(drops - tau_s21) / tau_s21,
                "initial_loss": L[0], "plateau_levels_at_midpoints": plateau,
                "plateau_expected": D - np.arange(1, D)}
     metric = float(rel.max())
-    passed = metric < 0.1 and abs(L[0] - D) < 1e-3
-    return CheckResult(metric, 0.1, bool(passed), details)
+    tol = 0.05
+    passed = metric < tol and float(rel_half.max()) < 0.02 and abs(L[0] - D) < 1e-3
+    return CheckResult(metric, tol, bool(passed), details)
 
 
 # ---------------------------------------------------------------------------- 6

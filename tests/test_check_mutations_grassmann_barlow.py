@@ -1,0 +1,36 @@
+"""Mutation tests: each check below, fed one deliberately wrong ingredient, must fail.
+
+The registered check calls a private ``_check_*`` with the right ingredient; here the same function is
+called with a wrong one (a critical time off by 10%, the wrong initial singular values, a flow with a
+wrong step or init or term, a wrong activation or linear comparison model) and must report
+``passed = False``.  Fast mode / small sizes only.
+"""
+
+import numpy as np
+import pytest
+
+from dynamics import barlow, grassmann
+from dynamics.theorems import barlow_checks as bc
+from dynamics.theorems import grassmann_checks as gc
+
+# ---------------------------------------------------------------------------- s20_stepwise_loss
+
+
+def test_s20_right_ingredients_pass():
+    res = bc._check_stepwise(True)
+    assert res.passed and res.metric < res.tolerance
+
+
+@pytest.mark.parametrize("mutation", ["tau_times_1.1", "tau_times_0.95", "s0_from_S21", "s0_times_2"])
+def test_s20_wrong_critical_times_fail(mutation):
+    kwargs = {
+        "tau_times_1.1": {"critical_times": lambda g, s0: 1.1 * barlow.critical_times(g, s0)},
+        "tau_times_0.95": {"critical_times": lambda g, s0: 0.95 * barlow.critical_times(g, s0)},
+        "s0_from_S21": {"initial_values": lambda W0, Gamma, sigma: barlow.random_init_singular_values(bc.D, sigma)},
+        "s0_times_2": {"initial_values": lambda W0, Gamma, sigma: 2.0 * barlow.effective_initial_singular_values(
+            W0, Gamma)},
+    }[mutation]
+    res = bc._check_stepwise(True, **kwargs)
+    assert not res.passed, (mutation, res.metric, res.details["max_relative_offset_to_half_level_times"])
+    if mutation == "tau_times_1.1":  # the primary metric itself (S16 within 5%) catches it
+        assert res.metric > res.tolerance
