@@ -39,18 +39,29 @@ def _log_u(t, gamma, log_u0):
 
 
 @jax.jit
-def _log_abs_aligned(t, gammas, s0):
-    """log|s_j(t)| for times t (T,), eigenvalues gammas (d,) and initial values s0 (d,)."""
+def _log_abs_aligned_from_log(t, gammas, log_abs_s0):
+    """log|s_j(t)| for times t (T,), eigenvalues gammas (d,) and log|s_j(0)| (d,) (−inf: s stays 0)."""
     t = jnp.asarray(t)[:, None]
     gammas = jnp.asarray(gammas)[None, :]
-    abs_s0 = jnp.abs(jnp.asarray(s0))[None, :]
-    log_u0 = -2.0 * jnp.log(abs_s0)  # +inf where s0 == 0: s stays 0
+    log_u0 = -2.0 * jnp.asarray(log_abs_s0)[None, :]  # log s0^{-2}, never s0^{-2} itself (S10)
     return -0.5 * _log_u(t, gammas, log_u0)
 
 
-@jax.jit
-def _aligned(t, gammas, s0):
-    return jnp.sign(jnp.asarray(s0))[None, :] * jnp.exp(_log_abs_aligned(t, gammas, s0))
+def _log_abs(s0) -> np.ndarray:
+    """log|s0| in NumPy: exact for subnormal s0 too (XLA on the CPU flushes subnormal inputs to 0,
+    which would turn s(0) = 1e-310 into a fixed point that never grows)."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.abs(np.asarray(s0, dtype=np.float64)))
+
+
+def _log_abs_aligned(t, gammas, s0) -> np.ndarray:
+    """log|s_j(t)| of S10 for times t (T,), eigenvalues gammas (d,) and initial values s0 (d,)."""
+    return np.asarray(_log_abs_aligned_from_log(t, gammas, _log_abs(s0)))
+
+
+def _aligned(t, gammas, s0) -> np.ndarray:
+    """s_j(t) of S10; the final exp is taken in NumPy so that subnormal values are not flushed to 0."""
+    return np.sign(np.asarray(s0, dtype=np.float64))[None, :] * np.exp(_log_abs_aligned(t, gammas, s0))
 
 
 def _check_modes(gammas, s0, *, allow_negative_s0=True):
@@ -74,7 +85,9 @@ def aligned_singular_values(t, gammas, s0) -> np.ndarray:
 
     s_j(t) = e^{4γ_j t} / sqrt(s_j(0)^{-2} + (e^{8γ_j t} − 1) γ_j), evaluated in a
     form that neither overflows nor returns NaN for any t >= 0, any finite γ_j
-    and any finite s_j(0) (see the module docstring).  Limits (S13): γ_j^{-1/2}
+    and any finite s_j(0) (see the module docstring): s_j(0) enters only through
+    log|s_j(0)|, so tiny (1e-300) and subnormal (1e-310) initial values grow as
+    S10 says instead of underflowing in s_j(0)².  Limits (S13): γ_j^{-1/2}
     for γ_j > 0, s_j(0) for γ_j = 0, 0 for γ_j < 0.  A negative s_j(0) gives the
     mirror trajectory (App. F); s_j(0) = 0 is a fixed point.
 
@@ -90,14 +103,14 @@ def aligned_singular_values(t, gammas, s0) -> np.ndarray:
     """
     t = as_times(t)
     gammas, s0 = _check_modes(gammas, s0)
-    return np.asarray(_aligned(t, gammas, s0))
+    return _aligned(t, gammas, s0)
 
 
 def log_aligned_singular_values(t, gammas, s0) -> np.ndarray:
     """log|s_j(t)| of S10, finite even where s_j(t) underflows (γ_j < 0, large t).  Shape (T, d)."""
     t = as_times(t)
     gammas, s0 = _check_modes(gammas, s0)
-    return np.asarray(_log_abs_aligned(t, gammas, s0))
+    return _log_abs_aligned(t, gammas, s0)
 
 
 def singular_value_rhs(s, gammas) -> np.ndarray:
@@ -128,19 +141,22 @@ def aligned_loss(t, gammas, s0) -> np.ndarray:
 def critical_times(gammas, s0) -> np.ndarray:
     """Critical times τ_j = −log(s_j(0)² γ_j) / (8 γ_j) at which mode j is learned (S16).
 
-    Modes with γ_j <= 0 are never learned: τ_j = +inf.  τ_j <= 0 means the
+    Evaluated as −(2 log|s_j(0)| + log γ_j) / (8 γ_j): s_j(0)² is never formed, so it cannot
+    underflow (s_j(0) = 1e-300 gives τ = 172.69 for γ = 1, not +inf), and subnormal s_j(0) are
+    exact.  Modes with γ_j <= 0 are never learned: τ_j = +inf.  τ_j <= 0 means the
     mode starts at or beyond the learned scale (s_j(0)² γ_j >= 1).
     """
     gammas, s0 = _check_modes(gammas, s0)
     if np.any(s0 == 0):
         raise ValueError("s0 must be non-zero: a zero singular value is a fixed point and is never learned")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tau = -np.log(s0**2 * gammas) / (8.0 * gammas)
+    log_s0 = _log_abs(s0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        tau = -(2.0 * log_s0 + np.log(np.where(gammas > 0, gammas, 1.0))) / (8.0 * gammas)
     return np.where(gammas > 0, tau, np.inf)
 
 
 def stepwise_loss(t, gammas, s0) -> np.ndarray:
-    """Step-function approximation of the loss, L(t) ≈ #{j : τ_j > t} (S20).  Shape (T,)."""
+    """Step-function approximation of the loss, L(t) ≈ #{j : τ_j > t} (S20), τ_j of S16 in log form.  Shape (T,)."""
     t = as_times(t)
     tau = critical_times(gammas, s0)
     return np.sum(tau[None, :] > t[:, None], axis=1).astype(float)
@@ -159,9 +175,20 @@ def random_init_singular_values(d: int, sigma: float) -> np.ndarray:
 # Generic small initialisation (Def 4.4, 4.5, S19, Result 4.6)
 
 
+def _max_abs(M) -> float:
+    return float(np.max(np.abs(M))) if np.size(M) else 0.0
+
+
 def _qr_nonneg(M):
-    """QR with non-negative diagonal of R (S Def 4.4).  M: (a, b), a <= b."""
-    Q, R = np.linalg.qr(M, mode="complete")
+    """QR with non-negative diagonal of R (S Def 4.4).  M: (a, b), a <= b.
+
+    M is divided by max|M| first and R multiplied back (QR is homogeneous, Q(cM) = Q(M),
+    R(cM) = c R(M) for c > 0), so a tiny (1e-300) or subnormal M is factorised at full precision.
+    """
+    c = _max_abs(M)
+    if c == 0.0 or not np.isfinite(c):
+        c = 1.0
+    Q, R = np.linalg.qr(M / c, mode="complete")
     k = min(M.shape)
     signs = np.sign(np.diag(R)[:k])
     signs[signs == 0] = 1.0
@@ -169,7 +196,23 @@ def _qr_nonneg(M):
     Q[:, :k] *= signs
     R = R.copy()
     R[:k] *= signs[:, None]
-    return Q, R
+    return Q, R * c
+
+
+def _norm(r) -> float:
+    """Euclidean norm without squaring the entries: exact scaling by max|r| (no under/overflow)."""
+    c = _max_abs(r)
+    if c == 0.0:
+        return 0.0
+    return c * float(np.linalg.norm(r / c))
+
+
+def _rank_cutoff(M) -> float:
+    """The round-off level of a Gram–Schmidt residual of M: max(shape) · ε · ‖M‖₂ (NumPy's matrix_rank rule)."""
+    c = _max_abs(M)
+    if c == 0.0:
+        return 0.0
+    return max(M.shape) * np.finfo(float).eps * c * float(np.linalg.norm(M / c, 2))
 
 
 def alignment_transform(M) -> np.ndarray:
@@ -201,18 +244,27 @@ def effective_initial_singular_values(W0, Gamma) -> np.ndarray:
     :func:`alignment_transform`; the two agree (S footnote 9).
     """
     W0, Gamma = check_W_Gamma(W0, Gamma)
-    d = W0.shape[0]
+    d, m = W0.shape
+    if d > m:
+        raise ValueError(f"W0 must have d <= m (embedding dim at most input dim: S19 takes d eigenvectors of "
+                         f"Gamma), got shape {W0.shape}")
     _, V = spectrum(Gamma)
+    # Gram–Schmidt is homogeneous: s*(cW) = c s*(W).  Working with W/max|W| keeps residual norms of a
+    # tiny W(0) (1e-300, subnormal) from underflowing when squared.
+    c = _max_abs(W0)
+    if c == 0.0:
+        return np.zeros(d)
+    Wn = W0 / c
     basis = []
     out = np.empty(d)
     for j in range(d):
-        r = W0 @ V[j]
+        r = Wn @ V[j]
         for q in basis:
             r = r - (q @ r) * q
-        out[j] = np.linalg.norm(r)
+        out[j] = _norm(r)
         if out[j] > 0:
             basis.append(r / out[j])
-    return out
+    return out * c
 
 
 def small_init_alignment(W0, Gamma):
@@ -228,8 +280,11 @@ def small_init_alignment(W0, Gamma):
     gammas, V = spectrum(Gamma)
     Q, R = _qr_nonneg(W0 @ V.T)
     s0 = np.diag(R)[:d].copy()
-    if np.any(s0 <= 0):
-        raise ValueError("W0 Γ^{(<=d)T} is rank deficient: Result 4.6 needs it full rank")
+    cutoff = _rank_cutoff(W0 @ V.T)
+    if np.any(s0 <= cutoff):
+        raise ValueError(f"W0 Γ^{{(<=m)T}} is rank deficient: Result 4.6 needs it full rank, got an effective "
+                         f"initial singular value {s0.min():.3g} at or below the round-off level {cutoff:.3g} "
+                         f"(max(d, m) · eps · ‖W0‖₂)")
     return Q, s0, gammas, V
 
 
@@ -258,8 +313,20 @@ def small_init_prediction(W0, Gamma, t) -> np.ndarray:
     return U @ (s[:, :, None] * V[None, :d])
 
 
+def _check_orthonormal_rows(M, name, what, rtol=1e-8):
+    """max |M M^T − I| <= rtol (M's rows orthonormal; rtol is relative to the unit row norms)."""
+    err = float(np.max(np.abs(M @ M.T - np.eye(M.shape[0])))) if M.size else 0.0
+    if not err <= rtol:
+        raise ValueError(f"{name} must have orthonormal rows ({what}): max |{name} {name}^T - I| = {err:.3g} "
+                         f"exceeds {rtol:g}")
+
+
 def aligned_trajectory(U, s0, gammas, V, t) -> np.ndarray:
-    """W(t) = U S(t) V for an aligned init (S9), V: (d, m) orthonormal eigenvector rows of Γ."""
+    """W(t) = U S(t) V for an aligned init (S9), V: (d, m) orthonormal eigenvector rows of Γ.
+
+    S9 solves S6 only when U is orthogonal and the rows of V are orthonormal eigenvectors of Γ;
+    U U^T = I and V V^T = I are checked (tolerance 1e-8), a ValueError names the argument otherwise.
+    """
     t = as_times(t)
     s = aligned_singular_values(t, gammas, s0)
     d = s.shape[1]
@@ -269,6 +336,10 @@ def aligned_trajectory(U, s0, gammas, V, t) -> np.ndarray:
         raise ValueError(f"U must be ({d}, {d}) to match the {d} modes of gammas and s0, got shape {U.shape}")
     if V.shape[0] != d:
         raise ValueError(f"V must have d = {d} rows (eigenvectors of Γ) to match gammas and s0, got shape {V.shape}")
+    if V.shape[0] > V.shape[1]:
+        raise ValueError(f"V must be (d, m) with d <= m (orthonormal rows), got shape {V.shape}")
+    _check_orthonormal_rows(U, "U", "an orthogonal d x d matrix, S9")
+    _check_orthonormal_rows(V, "V", "orthonormal eigenvectors of Γ, S9")
     return U @ (s[:, :, None] * V[None])
 
 
@@ -292,7 +363,8 @@ def appendix_c_solution(A0, gammas, t) -> np.ndarray:
     s_j(t) = e^{γ_j t} / sqrt(s_j(0)^{-2} + (e^{2γ_j t} − 1) γ_j)          (S47)
     a_jk(t) = a_jk(0) (s_j(t)/s_j(0))^{γ_k/γ_j} for j < k, 0 for j > k    (S48)
 
-    Evaluated through log|s_j| so the power never overflows.
+    Evaluated through log|s_j| and log|a_jk(0)|, so neither the power nor a tiny A(0)
+    (scale 1e-300, subnormal entries) over- or underflows, and an entry that is 0 stays 0.
 
     Parameters
     ----------
@@ -320,11 +392,18 @@ def appendix_c_solution(A0, gammas, t) -> np.ndarray:
     if np.any(gammas[:d] <= 0):
         raise ValueError("gammas[:d] must be positive for S47–S48")
     # S47 is S10 at time t/4.
-    log_s = np.asarray(_log_abs_aligned(t / 4.0, gammas[:d], s0))  # (T, d)
+    log_s = _log_abs_aligned(t / 4.0, gammas[:d], s0)  # (T, d)
     log_ratio = log_s - np.log(s0)[None, :]
-    expo = gammas[None, :] / gammas[:d, None]  # (d, m): γ_k / γ_j
-    A = A0[None, :, :] * np.exp(expo[None, :, :] * log_ratio[:, :, None])
-    upper = np.triu(np.ones((d, m)), 1)
-    diag = np.zeros((d, m))
-    diag[np.arange(d), np.arange(d)] = 1.0
-    return A * upper[None] + np.exp(log_s)[:, :, None] * diag[None]
+    # S48 only for j < k with a_jk(0) != 0, in log space: sign(a) exp(log|a| + (γ_k/γ_j) log(s_j(t)/s_j(0))).
+    # Every other entry is exactly 0 (below the diagonal, and a_jk(0) = 0) and the diagonal is s_j(t):
+    # never 0 · exp(...), which is NaN where the exponent overflows (0 · inf) for a tiny A(0).
+    j, k = np.nonzero(np.triu(A0, 1))
+    A = np.zeros((t.shape[0], d, m))
+    if j.size:
+        a = A0[j, k]
+        expo = gammas[k] / gammas[j]
+        with np.errstate(over="ignore"):
+            A[:, j, k] = np.sign(a) * np.exp(np.log(np.abs(a))[None, :] + expo[None, :] * log_ratio[:, j])
+    idx = np.arange(d)
+    A[:, idx, idx] = np.exp(log_s)
+    return A

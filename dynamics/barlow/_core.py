@@ -96,9 +96,12 @@ def spectrum(Gamma):
 
 
 def top_spectral_solution(Gamma, d: int, U=None) -> np.ndarray:
-    """A top-spectral W (S Def 4.2): W = U S̃ Γ^{(<=d)}, S̃ = diag(γ_j^{-1/2} 1[γ_j > 0]).
+    """A top-spectral W (S Def 4.2): W = U S̃ Γ^{(<=d)}, S̃ = diag(γ_j^{-1/2}).
 
     ``U`` defaults to the identity; any orthogonal d x d matrix gives an equivalent solution.
+    Raises ValueError when Γ has fewer than d positive eigenvalues (e.g. a negative-definite Γ),
+    as ``kernel.KernelBarlowTwins`` does: Def 4.2's factor 1[γ_j > 0] would make those rows 0,
+    a W that does not reach C = I_d.
     """
     from .._validation import check_positive_int
 
@@ -107,7 +110,16 @@ def top_spectral_solution(Gamma, d: int, U=None) -> np.ndarray:
     if d > len(gammas):
         raise ValueError(f"d must be <= m = {len(gammas)}, got {d}")
     g = gammas[:d]
-    s = np.where(g > 0, 1.0 / np.sqrt(np.where(g > 0, g, 1.0)), 0.0)
+    # γ_j at the round-off level of Γ's eigensolver count as 0: 1/sqrt(1e-17) would be a silent 3e8.
+    cutoff = len(gammas) * np.finfo(float).eps * float(np.max(np.abs(gammas)))
+    n_pos = int(np.sum(gammas > cutoff))
+    if n_pos < d:
+        raise ValueError(
+            f"d={d} exceeds the number of positive eigenvalues of Gamma ({n_pos}, above the round-off cutoff "
+            f"{cutoff:.3g}; largest eigenvalue {gammas[0]:.3g}); the top-spectral solution needs "
+            f"γ_1..γ_d > 0 (S Def 4.2) — with γ_j <= 0 the mode is never learned and its row would be 0"
+        )
+    s = 1.0 / np.sqrt(g)
     if U is None:
         U = np.eye(d)
     U = as_matrix(U, "U")
