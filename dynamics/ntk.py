@@ -76,6 +76,9 @@ def _check_inputs(x1, x2, *, dim=None, dim_name="D"):
         )
     if dim is not None and x1.shape[1] != dim:
         raise ValueError(f"x1 and x2 must have {dim_name} = {dim} columns, got {x1.shape[1]}")
+    for name, x in (("x1", x1), ("x2", x2)):
+        if x.shape[0] == 0:
+            raise ValueError(f"{name} must have at least one row (input point), got shape {x.shape}")
     return x1, x2
 
 
@@ -117,6 +120,18 @@ def _check_block_size(block_size, n):
 # ----------------------------------------------------------------------------- infinite width
 
 
+def _row_norms(x):
+    """|x_i| for every row without squaring the entries first (rows scaled by their max |entry|)."""
+    c = np.max(np.abs(x), axis=1) if x.shape[1] else np.zeros(x.shape[0])
+    safe = np.where(c > 0, c, 1.0)
+    return c * np.linalg.norm(x / safe[:, None], axis=1)
+
+
+#: Row norms outside this range take the scaled path of :func:`_pair_geometry` (|x|² or x·x̃ would
+#: under- or overflow); inside it the direct formulas are used, unchanged.
+_NORM_RANGE = (1e-100, 1e100)
+
+
 def _pair_geometry(x1, x2, chunk_elements=4_000_000):
     """|x| (n1, 1), |x̃| (1, n2), x·x̃, cos θ (clipped) and θ for every pair.
 
@@ -126,14 +141,30 @@ def _pair_geometry(x1, x2, chunk_elements=4_000_000):
     recomputed as 2 atan2(|x̂ − x̃̂|, |x̂ + x̃̂|) from the unit vectors, accurate to
     rounding.  Where a norm vanishes, cos θ = 1 and θ = 0 (every term then carries
     a factor |x| or x·x̃ = 0, or φ(0)).
+
+    If a row norm lies outside 1e±100, the norms are computed from rows scaled by their
+    largest entry and cos θ from the unit vectors (x·x̃ = |x||x̃| cos θ, inf only if it
+    overflows), so that |x|² and x·x̃ never under- or overflow on the way to cos θ.
     """
-    n1 = np.linalg.norm(x1, axis=1)[:, None]
-    n2 = np.linalg.norm(x2, axis=1)[None, :]
-    dot = x1 @ x2.T
-    denom = n1 * n2
-    safe = denom > 0
-    cos = np.ones_like(dot)
-    np.divide(dot, denom, out=cos, where=safe)
+    with np.errstate(over="ignore", under="ignore"):
+        n1 = np.linalg.norm(x1, axis=1)[:, None]
+        n2 = np.linalg.norm(x2, axis=1)[None, :]
+    lo, hi = _NORM_RANGE
+    ordinary = all(np.all((n == 0) | ((n >= lo) & (n <= hi))) for n in (n1, n2))
+    if ordinary:
+        dot = x1 @ x2.T
+        denom = n1 * n2
+        safe = denom > 0
+        cos = np.ones_like(dot)
+        np.divide(dot, denom, out=cos, where=safe)
+    else:
+        n1, n2 = _row_norms(x1)[:, None], _row_norms(x2)[None, :]
+        u1 = x1 / np.where(n1 > 0, n1, 1.0)
+        u2 = x2 / np.where(n2.T > 0, n2.T, 1.0)
+        safe = (n1 > 0) & (n2 > 0)
+        cos = np.where(safe, u1 @ u2.T, 1.0)
+        with np.errstate(over="ignore"):
+            dot = n1 * n2 * np.where(safe, cos, 0.0)
     cos = np.clip(cos, -1.0, 1.0)
     theta = np.arccos(cos)
     ia, ib = np.nonzero(safe & (np.abs(cos) > 0.5))
@@ -149,31 +180,62 @@ def _pair_geometry(x1, x2, chunk_elements=4_000_000):
     return n1, n2, dot, cos, theta
 
 
+def _sin_theta(theta):
+    """sin θ for θ ∈ [0, π], exactly 0 at θ = 0 and at θ = π (float): np.sin(np.pi) = 1.2e-16 would stand
+    for the exact 0 of antiparallel inputs, and the erf kernel multiplies sin θ by |x||x̃|."""
+    return np.where(theta > 0.5 * np.pi, np.sin(np.pi - theta), np.sin(theta))
+
+
 def _closed_form(name, x1, x2):
-    """(Σ, E[φ'φ']) in closed form for relu, erf and linear, each (n1, n2)."""
+    """(Σ, E[φ'φ'], (x·x̃) E[φ'φ']) in closed form for relu, erf and linear, each (n1, n2)."""
     n1, n2, dot, cos, theta = _pair_geometry(x1, x2)
     if name == "relu":
-        # Arc-cosine kernels of degree 1 and 0 (Cho & Saul 2009).
-        sin = np.sin(theta)
-        nngp = n1 * n2 * (sin + (np.pi - theta) * cos) / _TWO_PI
-        deriv = (np.pi - theta) / _TWO_PI
-        # φ'(0) = 0 (networks._relu_prime): a zero input gives E[φ'φ'] = 0 exactly.
-        deriv = np.where((n1 > 0) & (n2 > 0), deriv, 0.0)
-    elif name == "erf":
-        # Williams (1997): with a = 1 + 2|x|², b = 1 + 2|x̃|²,
-        # E[erf erf] = (2/π) arcsin(2 x·x̃ / √(ab)),  E[erf' erf'] = (4/π) det(I + 2C)^{-1/2}.
-        a = 1.0 + 2.0 * n1**2
-        b = 1.0 + 2.0 * n2**2
-        nngp = (2.0 / np.pi) * np.arcsin(np.clip(2.0 * dot / np.sqrt(a * b), -1.0, 1.0))
-        # det(I + 2C) = 1 + 2|x|² + 2|x̃|² + 4(|x|²|x̃|² − (x·x̃)²) >= 1; the Gram term is clipped at 0.
-        gram = np.maximum((n1 * n2) ** 2 - dot**2, 0.0)
-        deriv = (4.0 / np.pi) / np.sqrt(a + b - 1.0 + 4.0 * gram)
-    elif name == "linear":
-        nngp = dot
-        deriv = np.ones_like(dot)
-    else:  # pragma: no cover - guarded by the caller
-        raise ValueError(f"no closed form for activation {name!r}")
-    return nngp, deriv
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by analytic_ntk/nngp
+            return _relu_closed_form(n1, n2, dot, cos, theta)
+    if name == "erf":
+        return _erf_closed_form(n1, n2, cos, theta)
+    if name == "linear":
+        return dot, np.ones_like(dot), dot
+    raise ValueError(f"no closed form for activation {name!r}")  # pragma: no cover - guarded by the caller
+
+
+def _relu_closed_form(n1, n2, dot, cos, theta):
+    """Arc-cosine kernels of degree 1 and 0 (Cho & Saul 2009)."""
+    sin = _sin_theta(theta)
+    nngp = n1 * n2 * (sin + (np.pi - theta) * cos) / _TWO_PI
+    deriv = (np.pi - theta) / _TWO_PI
+    # φ'(0) = 0 (networks._relu_prime): a zero input gives E[φ'φ'] = 0 exactly.
+    deriv = np.where((n1 > 0) & (n2 > 0), deriv, 0.0)
+    return nngp, deriv, dot * deriv
+
+
+def _erf_closed_form(n1, n2, cos, theta):
+    """Williams (1997) for erf, in a form that neither over- nor underflows for any finite input.
+
+    With a = 1 + 2|x|², b = 1 + 2|x̃|² and D = det(I + 2C) = a b − 4(x·x̃)²
+    = 1 + 2|x|² + 2|x̃|² + 4|x|²|x̃|² sin²θ >= 1,
+
+        E[erf erf]   = (2/π) arcsin(2 x·x̃ / √(ab)) = (2/π) atan2(2 x·x̃, √D),
+        E[erf' erf'] = (4/π) / √D,
+
+    (the atan2 form follows from 1 − 4(x·x̃)²/(ab) = D/(ab); it is also accurate where the arcsin
+    argument is near ±1).  Everything is divided by w w̃ with w = √(1 + |x|²):
+    √D / (w w̃) = ‖(1/(w w̃), √2 ρ/w̃, √2 ρ̃/w, 2 ρ ρ̃ sin θ)‖ with ρ = |x|/w ∈ [0, 1) — a norm of
+    bounded terms, taken with hypot (no squares).  Literally, |x|²|x̃|² overflows for |x| > 1e77
+    and the kernel came out NaN although it is bounded (Σ ∈ [−1, 1], the NTK grows like |x|).
+    """
+    w1, w2 = np.hypot(1.0, n1), np.hypot(1.0, n2)
+    r1, r2 = n1 / w1, n2 / w2  # |x|/w ∈ [0, 1)
+    i1, i2 = 1.0 / w1, 1.0 / w2
+    sqrt2 = np.sqrt(2.0)
+    root = np.hypot(np.hypot(i1 * i2, sqrt2 * r1 * i2), np.hypot(sqrt2 * r2 * i1, 2.0 * r1 * r2 * _sin_theta(theta)))
+    rr_cos = r1 * r2 * cos  # x·x̃ / (w w̃)
+    nngp = (2.0 / np.pi) * np.arctan2(2.0 * rr_cos, root)
+    with np.errstate(under="ignore"):
+        deriv = (4.0 / np.pi) * (i1 * i2) / root
+    with np.errstate(over="ignore"):
+        dot_deriv = (4.0 / np.pi) * rr_cos / root  # (x·x̃) E[erf' erf']
+    return nngp, deriv, dot_deriv
 
 
 #: Radial panel edges on [0, 9]: graded near 0, where φ(|x| r cos ψ) turns over for large |x|,
@@ -282,11 +344,18 @@ def _kernel_parts(x1, x2, activation, method):
     if method == "closed" and name not in CLOSED_FORMS:
         raise ValueError(f"method='closed' needs activation in {list(CLOSED_FORMS)}, got {activation!r}")
     if method != "quadrature" and name in CLOSED_FORMS:
-        nngp, deriv = _closed_form(name, x1, x2)
-    else:
-        # A Gram matrix (x1 = x2): only the upper triangle, mirrored — exactly symmetric, half the cost.
-        nngp, deriv = _quadrature(phi, dphi, x1, x2, symmetric=x1.shape == x2.shape and np.array_equal(x1, x2))
-    return nngp, deriv, x1 @ x2.T
+        return _closed_form(name, x1, x2)
+    # A Gram matrix (x1 = x2): only the upper triangle, mirrored — exactly symmetric, half the cost.
+    nngp, deriv = _quadrature(phi, dphi, x1, x2, symmetric=x1.shape == x2.shape and np.array_equal(x1, x2))
+    return nngp, deriv, (x1 @ x2.T) * deriv
+
+
+def _check_finite_kernel(K, name):
+    if not np.all(np.isfinite(K)):
+        bad = int(K.size - np.count_nonzero(np.isfinite(K)))
+        raise ValueError(f"{name} has {bad} non-finite entries: its value overflows float64 for these x1, x2 "
+                         f"(input norms too large for this activation's kernel)")
+    return K
 
 
 def analytic_ntk(x1, x2, activation="relu", *, return_nngp=False, method="auto"):
@@ -319,8 +388,10 @@ def analytic_ntk(x1, x2, activation="relu", *, return_nngp=False, method="auto")
     -------
     Θ : (n1, n2) float64 array, and Σ : (n1, n2) if ``return_nngp``.
     """
-    nngp, deriv, dot = _kernel_parts(x1, x2, activation, method)
-    ntk = nngp + dot * deriv
+    nngp, _, dot_deriv = _kernel_parts(x1, x2, activation, method)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ntk = _check_finite_kernel(nngp + dot_deriv, "the NTK")
+    _check_finite_kernel(nngp, "the NNGP kernel")
     return (ntk, nngp) if return_nngp else ntk
 
 
@@ -330,7 +401,7 @@ def analytic_nngp(x1, x2, activation="relu", *, method="auto"):
     The first term of Θ in theory.md §4; same arguments as :func:`analytic_ntk`.
     """
     nngp, _, _ = _kernel_parts(x1, x2, activation, method)
-    return nngp
+    return _check_finite_kernel(nngp, "the NNGP kernel")
 
 
 # ----------------------------------------------------------------------------- generic empirical NTK
