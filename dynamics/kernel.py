@@ -44,14 +44,14 @@ Public pieces:
 from __future__ import annotations
 
 import importlib
-import numbers
 import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from ._validation import as_array, as_matrix, as_symmetric, as_times, check_choice, check_pairs, check_positive_int
+from ._validation import (as_array, as_matrix, as_symmetric, as_times, check_choice, check_pairs, check_positive,
+                          check_positive_int)
 
 __all__ = [
     "KERNEL_NAMES", "BarlowTwinsPredictor", "KernelBarlowTwins", "barlow_twins_predict", "function_space_flow",
@@ -83,8 +83,10 @@ def rbf_kernel(a, b, gamma=None) -> np.ndarray:
     a, b = _check_kernel_inputs(a, b)
     if gamma is None:
         gamma = 1.0 / a.shape[1]
-    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not np.isfinite(gamma) or gamma <= 0:
-        raise ValueError(f"gamma must be a finite number > 0 (or None for 1/m), got {gamma!r}")
+    try:
+        gamma = check_positive(gamma, "gamma")  # also a 0-d NumPy/JAX array
+    except (TypeError, ValueError):
+        raise ValueError(f"gamma must be a finite number > 0 (or None for 1/m), got {gamma!r}") from None
     K = a @ b.T  # ‖a − b‖² = ‖a‖² + ‖b‖² − 2 a·b, then exp, all in place (large Gram matrices)
     K *= -2.0
     K += np.einsum("ij,ij->i", a, a)[:, None]
@@ -221,9 +223,13 @@ def _psd_eigh(K, name, rtol):
 
 
 def _check_rtol(rtol):
-    if isinstance(rtol, bool) or not isinstance(rtol, numbers.Real) or not (0 < rtol < 1):
+    try:
+        value = check_positive(rtol, "rtol")  # also a 0-d NumPy/JAX array
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not value < 1:
         raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
-    return float(rtol)
+    return value
 
 
 def inv_sqrt_psd(K, rtol: float = 1e-10) -> np.ndarray:
@@ -639,11 +645,25 @@ class BarlowTwinsPredictor:
         from .barlow import alignment_transform
 
         f0 = self._check_f0(f_train_0)
-        US0 = alignment_transform(f0.T @ self._init_map)
-        s0 = np.linalg.norm(US0, axis=0)
-        if np.any(s0 <= 1e-300):
-            raise ValueError("F(0)^T K̃^{-1/2} [b_1 … b_d] is rank deficient: S42 (Result 4.6) needs it full rank")
-        return US0 / s0[None, :], s0
+        M = f0.T @ self._init_map
+        # 𝒜(cM) = c 𝒜(M) for c > 0: factorising M / max|M| keeps a tiny but valid F(0) (1e-300) at full
+        # precision, and the rank test is relative to ‖M‖₂ (NumPy's matrix_rank cut-off), not absolute.
+        c = float(np.max(np.abs(M)))
+        if c == 0.0:
+            raise ValueError("F(0)^T K̃^{-1/2} [b_1 … b_d] is rank deficient (it is 0): S42 (Result 4.6) needs it "
+                             "full rank")
+        US0 = alignment_transform(M / c)
+        norms = np.linalg.norm(US0, axis=0)  # s_j(0) / c, entries of order 1
+        cutoff = max(M.shape) * np.finfo(float).eps * float(np.linalg.norm(M / c, 2))
+        if np.any(norms <= cutoff):
+            raise ValueError(f"F(0)^T K̃^{{-1/2}} [b_1 … b_d] is rank deficient: S42 (Result 4.6) needs it full rank, "
+                             f"got a residual {norms.min():.3g} x max|entry| at or below the round-off level "
+                             f"{cutoff:.3g} (max(shape) · eps · ‖·‖₂)")
+        s0 = norms * c
+        if np.any(s0 == 0):
+            raise ValueError("the effective initial singular values s_j(0) of S42 underflow float64 (below "
+                             f"{np.finfo(float).smallest_subnormal:.3g}): scale f_train_0 up")
+        return US0 / norms[None, :], s0
 
     def singular_values(self, t, f_train_0) -> np.ndarray:
         """s_j(t) of Prop 4.1 (S10) from the effective initial values of S42: (T, d)."""
