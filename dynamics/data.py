@@ -118,7 +118,8 @@ def random_shifts(images, max_shift, rng):
     ----------
     images : (N, H, W) or (N, H, W, C) array
     max_shift : int
-        Largest shift along each axis, >= 0 (0 returns copies).
+        Largest shift along each axis, 0 <= max_shift < H (0 returns copies; a shift by H or
+        more would leave a blank image, so it is rejected).
     rng : numpy.random.Generator
 
     Returns
@@ -131,6 +132,9 @@ def random_shifts(images, max_shift, rng):
     h, w = images.shape[1:3]
     if h != w:
         raise ValueError(f"images must be square to shift, got H={h}, W={w}")
+    if max_shift >= h:
+        raise ValueError(f"max_shift must be < {h} (the image side): a shift by the whole side or more moves "
+                         f"every pixel out of the frame and leaves a blank image, got {max_shift}")
     pad = [(0, 0), (max_shift, max_shift), (max_shift, max_shift)] + [(0, 0)] * (images.ndim - 3)
     return _random_windows(np.pad(images, pad), h, rng)
 
@@ -169,6 +173,10 @@ def _check_n(n, available, what):
 
 
 # ----------------------------------------------------------------------------- digits
+
+
+#: Largest shift of :func:`digits_pairs` (half the side of the 8 x 8 images).
+_DIGITS_MAX_SHIFT = 4
 
 
 @functools.lru_cache(maxsize=1)
@@ -212,7 +220,9 @@ def digits_pairs(
     crop_size : int, default 6
         Crop side, 1..8 (used by "crop" only).  The default gives m = 36.
     max_shift : int, default 1
-        Largest shift per axis, >= 0 (used by "shift" only).
+        Largest shift per axis, 0..4 (used by "shift" only).  At most half the 8-pixel side: the
+        digits fill the middle of the frame, and larger shifts move whole digits out of it
+        (blank views: 0.5% of them at 5, 38% at 8), so they are rejected.
     seed : int, default 0
         Seed of ``np.random.default_rng``; the same seed gives bit-identical output.
     scale : bool, default True
@@ -241,6 +251,9 @@ def digits_pairs(
 
     else:
         max_shift = check_positive_int(max_shift, "max_shift", minimum=0)
+        if max_shift > _DIGITS_MAX_SHIFT:
+            raise ValueError(f"max_shift must be <= {_DIGITS_MAX_SHIFT} (half the 8-pixel digit side): larger "
+                             f"shifts move whole digits out of the frame and give blank views, got {max_shift}")
 
         def augment(imgs, rng):
             return random_shifts(imgs, max_shift, rng)
@@ -304,6 +317,10 @@ def gaussian_pairs(n, m, *, spectrum=None, noise=0.1, seed=0):
 # ----------------------------------------------------------------------------- CIFAR-10
 
 
+class _CifarFileError(ValueError, pickle.UnpicklingError):
+    """A file that is not a readable CIFAR-10 batch: a ValueError (bad input), also an UnpicklingError."""
+
+
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickler that only rebuilds NumPy arrays, so a batch file cannot run arbitrary code."""
 
@@ -319,7 +336,7 @@ class _ArrayUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(
+            raise _CifarFileError(
                 f"refusing to load {module}.{name}: a CIFAR-10 batch holds only arrays, lists and bytes"
             )
         return super().find_class(module, name)
@@ -332,7 +349,9 @@ def load_cifar10_batch(path):
     (N, 3072) -- per image the 1024 red, then green, then blue values, each a
     32x32 image in row-major order -- and whose ``b"labels"`` is a list of N
     ints in 0..9.  Only NumPy arrays and builtin containers are unpickled;
-    any other object in the file raises ``pickle.UnpicklingError``.
+    any other object in the file, and a file that is not a pickle at all (garbage,
+    truncated), raises a ``ValueError`` naming the file (it is also a
+    ``pickle.UnpicklingError``).
 
     Parameters
     ----------
@@ -347,7 +366,15 @@ def load_cifar10_batch(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"CIFAR-10 batch file not found: {path!r}")
     with open(path, "rb") as f:
-        batch = _ArrayUnpickler(f, encoding="bytes").load()
+        try:
+            batch = _ArrayUnpickler(f, encoding="bytes").load()
+        except _CifarFileError as exc:
+            raise _CifarFileError(f"{path!r}: {exc}") from None
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
+                KeyError, UnicodeDecodeError, OverflowError) as exc:  # garbage/truncated files fail anywhere
+            raise _CifarFileError(
+                f"{path!r} is not a CIFAR-10 batch file (a Python pickle): {type(exc).__name__}: {exc}"
+            ) from exc
     if not isinstance(batch, dict) or not {b"data", b"labels"} <= batch.keys():
         found = sorted(batch.keys(), key=repr) if isinstance(batch, dict) else type(batch).__name__
         raise ValueError(
