@@ -33,7 +33,13 @@ class NonFiniteError(FloatingPointError):
 
     def __init__(self, step: int, what: str):
         self.step = step
-        super().__init__(f"non-finite {what} at step {step}: reduce the learning rate or the init scale")
+        if step == 0:
+            msg = (f"non-finite {what} at step 0, at initialisation (before any gradient step): the model output "
+                   f"or the loss is NaN/inf at the initial parameters on this data — check the model, the loss "
+                   f"and the data; the learning rate plays no part yet")
+        else:
+            msg = f"non-finite {what} at step {step}: reduce the learning rate or the init scale"
+        super().__init__(msg)
 
 
 @dataclass
@@ -99,10 +105,27 @@ def _check_initial_params(loss_fn, params):
         raise ValueError("params must contain at least one array")
     if not bool(_tree_finite(params)):
         raise ValueError("params must be finite at step 0 (the initial parameters contain NaN or inf)")
-    out = jax.eval_shape(loss_fn, params)
+    out = _eval_shape(loss_fn, params, "loss_fn(params)", "a real scalar written with jax.numpy")
     if not hasattr(out, "shape") or tuple(out.shape) != ():
         shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
         raise ValueError(f"loss_fn(params) must return a scalar, got {shape}")
+    if not np.issubdtype(np.dtype(out.dtype), np.floating):
+        raise TypeError(f"loss_fn(params) must return a real floating-point scalar (gradient descent "
+                        f"differentiates it), got dtype {np.dtype(out.dtype)}")
+
+
+def _eval_shape(fn, args, what, expected):
+    """``jax.eval_shape(fn, *args)`` with JAX's tracing errors turned into a TypeError naming ``what``."""
+    args = args if isinstance(args, tuple) else (args,)
+    try:
+        return jax.eval_shape(fn, *args)
+    except (jax.errors.JAXTypeError, jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+            jax.errors.TracerBoolConversionError, jax.errors.TracerIntegerConversionError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TypeError(f"{what} could not be traced by JAX: it must be {expected} (no NumPy calls, float() "
+                        f"or Python branches on values): {type(exc).__name__}: {first}") from exc
+    except TypeError as exc:
+        raise TypeError(f"{what} failed when traced by JAX (it must be {expected}): {exc}") from exc
 
 
 def _check_apply(apply_fn, params, x, name="x"):
@@ -187,6 +210,9 @@ def _run(loss_fn, params, data, *, lr, n_steps, record_steps, observers, project
     if "loss" in observers:
         raise ValueError("observers must not be named 'loss': the loss is always recorded")
     _check_initial_params(lambda p: loss_fn(p, data), params)
+    for name, fn in observers.items():
+        _eval_shape(lambda p, fn=fn: fn(p, data), params, f"observer {name!r} (params)",
+                    "an array function written with jax.numpy")
 
     key = (loss_fn, project, tuple(observers.items()))
     advance, observe, step_one = _cached(_programs, *key) if cache else _programs.__wrapped__(*key)
@@ -240,6 +266,9 @@ def _programs(loss_fn, project, observer_items):
 
 
 def _raise_first_bad_step(step_one, observe, p, start, stop):
+    _, ok = observe(p)
+    if not bool(ok):  # only when ``start`` was never recorded: the initial state (step 0)
+        raise NonFiniteError(start, "loss or parameters")
     for s in range(start + 1, stop + 1):
         p = step_one(p)
         _, ok = observe(p)
@@ -348,6 +377,9 @@ def train_supervised(apply_fn, params, x, y, *, lr, n_steps, record_steps=None, 
     y = as_matrix(y, "y")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}")
+    if x.shape[0] == 0:
+        raise ValueError(f"x must have at least one row (training point): the mean squared loss of no points is "
+                         f"undefined, got shape {x.shape}")
     out = _check_apply(apply_fn, params, x)
     if tuple(out.shape) != y.shape:
         raise ValueError(f"y must have the shape of the outputs apply_fn(params, x) {tuple(out.shape)}, got {y.shape}")
