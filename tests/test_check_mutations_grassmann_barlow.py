@@ -34,3 +34,25 @@ def test_s20_wrong_critical_times_fail(mutation):
     assert not res.passed, (mutation, res.metric, res.details["max_relative_offset_to_half_level_times"])
     if mutation == "tau_times_1.1":  # the primary metric itself (S16 within 5%) catches it
         assert res.metric > res.tolerance
+
+
+# ---------------------------------------------------------------------------- e_flow_vs_projected_gd_digits
+
+
+def _flow_step_1_5(C, theta0, *, lr, **kwargs):
+    return grassmann.discretised_flow(C, theta0, lr=1.5 * lr, **kwargs)
+
+
+def _flow_unrelated_init(C, theta0, **kwargs):
+    return grassmann.discretised_flow(C, grassmann.random_semi_orthogonal(*np.shape(theta0), 1), **kwargs)
+
+
+def test_flow_vs_gd_right_flow_passes():
+    res = gc._check_flow_vs_gd_digits(True, timing=False)
+    assert res.passed and res.metric < res.tolerance
+
+
+@pytest.mark.parametrize("flow", [_flow_step_1_5, _flow_unrelated_init], ids=["step_1.5x", "unrelated_init"])
+def test_flow_vs_gd_wrong_flow_fails(flow):
+    res = gc._check_flow_vs_gd_digits(True, flow=flow, timing=False)
+    assert not res.passed and res.metric > res.tolerance, res.metric

@@ -472,19 +472,53 @@ def check_theorem1(fast: bool = True) -> CheckResult:
 # 6. Figs 3–4: discretised flow vs projected GD on digits
 
 
+def _step_timings(C, theta0, X, Xp, Xn, lr, z):
+    """Seconds per compiled step (the trainer's step, compiled once, median of repeats) of E12 on Θ and of
+    E11 for the two-layer linear net with h = 64, 512, 4096."""
+    d = X.shape[1]
+    Cj = jnp.asarray(C)
+    t_flow = grassmann.time_per_step(lambda q: grassmann.trace_loss(Cj, grassmann.horizontal(q["theta"])),
+                                     {"theta": jnp.asarray(theta0)}, lr=lr, project=grassmann.project_params)
+    xj, xpj, xnj = (jnp.asarray(a) for a in (X, Xp, Xn))
+
+    def gd_loss(q):
+        return grassmann.contrastive_loss(grassmann.linear_apply, {k: grassmann.horizontal(v) for k, v in q.items()},
+                                          xj, xpj, xnj)
+
+    t_gd = {}
+    for width in (64, 512, 4096):
+        q0 = grassmann.init_network(d, width, z, seed=width)
+        t_gd[width] = grassmann.time_per_step(gd_loss, q0, lr=lr, project=grassmann.project_params,
+                                              n_steps=5 if width > 1000 else 10)
+    return t_flow, t_gd
+
+
 @register("e_flow_vs_projected_gd_digits", paper="E", reference="E11 vs E12, Figs 3–4",
-          description="digits: discretised flow E12 ≈ projected GD E11 (loss, outputs, SVM); flow cost width-free")
+          description="digits: discretised flow E12 ≈ projected GD E11 (outputs to 1e-3, loss, SVM); flow cost width-free")
 def check_flow_vs_gd_digits(fast: bool = True) -> CheckResult:
     """E12 (Euler + retraction on Θ, O(d² z) per step) vs E11 (projected GD of the two-layer linear net).
 
     Digits classes 3 and 8 (170 each, d = 64), positives = 1-pixel shifts + noise, random negatives, z = 4;
-    the net (h = 32 fast / 48 full, tall V: for h >= d, E11 reduces to E12 exactly) starts from Θ(0) = V(0) W(0), the flow from that Θ(0); both take
-    the same steps (lr = 0.1/‖C‖, 600 fast / 2000 full).  Compared: final E1 loss (within 1%), outputs
-    X Θ along the way (max relative difference, reported, must stay < 5%), 5-fold linear-SVM accuracy on
-    the two embeddings (within 2 points).  Timing per step (reported): E12, and E11 for
-    h ∈ {64, 512, 4096} — the flow has no h by construction, GD must grow (GD(4096)/GD(64) > 2).
-    Metric: relative final-loss difference (tolerance 1e-2).
+    the net (h = 32 fast / 48 full, tall V: for h >= d, E11 reduces to E12 exactly) starts from
+    Θ(0) = V(0) W(0), the flow from that Θ(0); both take the same steps (lr = 0.1/‖C‖, 600 fast / 2000 full).
+    Metric: the largest relative difference of the outputs X Θ along the way (31 records),
+    max_t ‖X Θ_GD − X Θ_flow‖_F / ‖X Θ_flow‖_F, tolerance 1e-3 (measured 3e-5 fast).  Also gated: final E1
+    loss within 1e-3 (relative), 5-fold linear-SVM accuracy on the two embeddings within 2 points, and the
+    per-step timing (reported): E12, and E11 for h ∈ {64, 512, 4096} — the flow has no h by construction,
+    GD must grow (GD(4096)/GD(64) > 2).
+    Can detect: a flow taking another step size (1.5 × lr: output difference 0.28) or started from another
+    Θ(0) (an unrelated random one: 1.4), a wrong flow field; the former 1e-2 final-loss gate passed the
+    1.5 × lr flow (final-loss difference 9.0e-3): near the optimum the final loss hardly tells runs apart.
+    Cannot detect: output differences below 1e-3, differences in directions the anchors X do not see, or a
+    GD that is slow for other reasons than h (the timing gate only says GD cost grows with h).
     """
+    return _check_flow_vs_gd_digits(fast)
+
+
+def _check_flow_vs_gd_digits(fast: bool = True, *, flow=grassmann.discretised_flow, timing: bool = True) -> CheckResult:
+    """:func:`check_flow_vs_gd_digits` with the flow as a parameter: ``flow(C, theta0, lr=, n_steps=,
+    record_steps=)`` -> (final Θ, history with "theta") — E12, :func:`grassmann.discretised_flow`.
+    ``timing=False`` skips the per-step timings and their gate (for cheap tests of the comparison)."""
     from sklearn.model_selection import cross_val_score
     from sklearn.svm import LinearSVC
 
@@ -502,7 +536,7 @@ def check_flow_vs_gd_digits(fast: bool = True) -> CheckResult:
     apply = grassmann.linear_apply
     _, h_gd = grassmann.train_projected(apply, params, X, Xp, Xn, lr=lr, n_steps=steps, record_steps=rec,
                                            observers={"theta": lambda q: q["V"] @ q["W"]})
-    th_fl, h_fl = grassmann.discretised_flow(C, theta0, lr=lr, n_steps=steps, record_steps=rec)
+    th_fl, h_fl = flow(C, theta0, lr=lr, n_steps=steps, record_steps=rec)
     loss_gd = float(h_gd.loss[-1])
     loss_fl = float(np.trace(np.asarray(th_fl).T @ C @ np.asarray(th_fl)))
     rel_loss = abs(loss_gd - loss_fl) / abs(loss_fl)
@@ -517,26 +551,18 @@ def check_flow_vs_gd_digits(fast: bool = True) -> CheckResult:
     acc_raw = svm_acc(X)
 
     # per-step timing of the two compiled steps (the trainer's step, compiled once, median of repeats)
-    Cj = jnp.asarray(C)
-    t_flow = grassmann.time_per_step(lambda q: grassmann.trace_loss(Cj, grassmann.horizontal(q["theta"])),
-                                     {"theta": jnp.asarray(theta0)}, lr=lr, project=grassmann.project_params)
-    xj, xpj, xnj = (jnp.asarray(a) for a in (X, Xp, Xn))
-
-    def gd_loss(q):
-        return grassmann.contrastive_loss(apply, {k: grassmann.horizontal(v) for k, v in q.items()}, xj, xpj, xnj)
-
-    t_gd = {}
-    for width in (64, 512, 4096):
-        q0 = grassmann.init_network(d, width, z, seed=width)
-        t_gd[width] = grassmann.time_per_step(gd_loss, q0, lr=lr, project=grassmann.project_params,
-                                              n_steps=5 if width > 1000 else 10)
-    ratio = t_gd[4096] / t_gd[64]
+    t_flow, t_gd, ratio = float("nan"), {}, float("nan")
+    if timing:
+        t_flow, t_gd = _step_timings(C, theta0, X, Xp, Xn, lr, z)
+        ratio = t_gd[4096] / t_gd[64]
     details = {"classes": [3, 8], "n": len(y), "d": d, "z": z, "h": h, "lr": lr, "steps": steps,
                "final_loss_GD": loss_gd, "final_loss_flow": loss_fl, "optimal_loss": float(np.sum(np.linalg.eigvalsh(C)[:z])),
                "rel_final_loss_diff": rel_loss, "max_rel_output_diff_along_training": out_diff,
                "svm_5fold_acc_GD": acc_gd, "svm_5fold_acc_flow": acc_fl, "svm_5fold_acc_raw_pixels": acc_raw,
                "seconds_per_step_flow": t_flow, "seconds_per_step_GD_by_width": t_gd,
                "GD_time_ratio_4096_over_64": ratio, "jax_backend": jax.default_backend()}
-    passed = rel_loss < 1e-2 and out_diff < 5e-2 and abs(acc_gd - acc_fl) <= 0.02 and ratio > 2
-    return CheckResult(rel_loss, 1e-2, bool(passed), details)
+    tol = 1e-3
+    details["timing_gated"] = timing
+    passed = out_diff < tol and rel_loss < 1e-3 and abs(acc_gd - acc_fl) <= 0.02 and (ratio > 2 or not timing)
+    return CheckResult(out_diff, tol, bool(passed), details)
 
