@@ -56,3 +56,28 @@ def test_flow_vs_gd_right_flow_passes():
 def test_flow_vs_gd_wrong_flow_fails(flow):
     res = gc._check_flow_vs_gd_digits(True, flow=flow, timing=False)
     assert not res.passed and res.metric > res.tolerance, res.metric
+
+
+# ---------------------------------------------------------------------------- e_theorem2_width_independent_flow
+# widths 4 and 8 only (both < d = 16, the widths that test width independence): the flow is wrong for all
+
+
+def _flow_without_projection(C, theta0, ts):  # drops the −Θ Θ^T C Θ term: Prop 1's unconstrained flow
+    return grassmann.unconstrained_trajectory(C, theta0, ts)
+
+
+def _flow_rate_off_5_percent(C, theta0, ts):
+    return grassmann.trajectory(0.95 * np.asarray(C), theta0, ts)
+
+
+def test_theorem2_right_flow_passes_on_small_widths():
+    res = gc._check_theorem2(True, widths=[4, 8])
+    assert res.passed and res.metric < res.tolerance
+
+
+@pytest.mark.parametrize("flow", [_flow_without_projection, _flow_rate_off_5_percent],
+                         ids=["no_projection_term", "rate_0.95"])
+def test_theorem2_wrong_flow_fails(flow):
+    res = gc._check_theorem2(True, flow=flow, widths=[4, 8])
+    assert not res.passed and res.metric > res.tolerance, (res.metric, res.details["slope_range"])
+    assert res.details["slope_range"][0] < 0.8  # the error no longer falls like lr

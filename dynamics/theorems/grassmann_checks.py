@@ -78,52 +78,82 @@ def _rel(a, b) -> float:
 # 1. Theorem 2: the flow of Θ is width independent and is what projected GD follows
 
 
+def _pair_slopes(x, y):
+    """Log–log slopes of y on x fitted with each point left out in turn (all pairs when there are 3)."""
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    return [float(np.polyfit(np.delete(lx, i), np.delete(ly, i), 1)[0]) for i in range(len(lx))]
+
+
 @register("e_theorem2_width_independent_flow", paper="E", reference="Thm 2 (E9) vs E11",
-          description="projected GD of V, W for h = 4, 16, 64 converges to the one width-free Θ flow")
+          description="projected GD of V, W for h = 4, 8 (< d) and 16, 64 converges to the one width-free Θ flow")
 def check_theorem2(fast: bool = True) -> CheckResult:
     """Grassmannian projected GD (E11) of the two-layer linear net vs the integrated flow E9 of Θ = V W.
 
     Gaussian triplets (n = 400, d = 16, z = 3), C from the data (E7) scaled to ‖C‖_op = 1.  For each width
-    h ∈ {4, 16, 64} (tall V^T V = I, square, wide V V^T = I) the net starts from the *same* Θ(0) = V(0) W(0)
-    and is trained on the E1 loss of its outputs; the flow is integrated once (diffrax; scipy too in full
-    mode).  Error: sup_t ‖X Θ_GD(t) − X Θ_flow(t)‖_F / ‖X Θ_flow(t)‖_F over t ∈ [0, 2] on the anchors X.
-    Passes if, for every h, the error falls with the step size (log–log slope > 0.5 over >= 3 steps) and
-    is below 1e-2 at the smallest step, and the GD trajectories of all widths agree (max relative spread of
-    Θ_GD across h at the smallest step < 1e-3).  Reported, not gated: the literal "free gradient step,
-    then re-orthonormalise" (``tangent="free"``, widest h only in fast mode), whose error does not shrink
-    (it follows another, h-dependent, flow).
+    h ∈ {4, 8, 16, 64} (fast; full: 4, 8, 12, 16, 64, 256) the net starts from the *same*
+    Θ(0) = V(0) W(0) and is trained on the E1 loss of its outputs; the flow is integrated once (diffrax;
+    scipy too in full mode).  Error: sup_t ‖X Θ_GD(t) − X Θ_flow(t)‖_F / ‖X Θ_flow(t)‖_F over t ∈ [0, 2]
+    on the anchors X, for lr = 0.02, 0.01, 0.005 (full: 0.04 … 0.0025).
+    Only the widths z <= h < d test width independence: there V (tall, V^T V = I_h) moves and Θ = V W is
+    a product of two moving factors.  For h >= d (square or wide V, V V^T = I_d) started with
+    W = V^T Θ(0), V never moves — its Grassmannian gradient 2 C V W W^T (I − V^T V) vanishes because W's
+    columns stay in V's row space — and E11 is E12 (Euler + retraction on Θ) written through a fixed
+    isometry: those widths test that the trainer integrates E9, not that h drops out (their errors agree
+    to round-off; reported as ``h_at_least_d_errors_identical_to``).
+    Gates, for every h: every log–log slope of the error vs lr with one lr left out in [0.8, 1.2]
+    (E11 is a first-order method: error ∝ lr; measured 0.999), the error at the smallest lr < 2e-3
+    (measured 7.2e-4, tolerance of the metric), and the GD trajectories of all widths agree at the
+    smallest lr (max relative spread of Θ_GD across h < 1e-5; measured 1.4e-7).  Reported, not gated: the
+    literal "free gradient step, then re-orthonormalise" (``tangent="free"``, widest h only in fast mode),
+    whose error does not shrink (it follows another, h-dependent, flow).
+    Can detect: a flow with a wrong or missing term (the unconstrained −2 C Θ, a rate off by 5%), a
+    width-dependent E11 for h < d, an E11 that is not first order.  Cannot detect: errors below ~1e-3 of
+    the flow at t <= 2, or width dependence for h between the widths run.
     """
+    return _check_theorem2(fast)
+
+
+def _check_theorem2(fast: bool = True, *, flow=grassmann.trajectory, widths=None) -> CheckResult:
+    """:func:`check_theorem2` with the reference flow as a parameter: ``flow(C, theta0, ts)`` -> (T, d, z),
+    E9 integrated (:func:`grassmann.trajectory`).  ``widths`` overrides the widths (cheap tests); at
+    least two must be below d = 16 for a pass."""
     d, z, n = 16, 3, 400
     x, xp, xn = gaussian_triplets(n, d, seed=3, spectrum=np.linspace(2.0, 0.2, d))
     scale = np.linalg.norm(grassmann.data_matrix(x, xp, xn), 2)
     x, xp, xn = x / np.sqrt(scale), xp / np.sqrt(scale), xn / np.sqrt(scale)
     C = grassmann.data_matrix(x, xp, xn)
     theta0 = grassmann.random_semi_orthogonal(d, z, 11)
-    widths = [4, 16, 64] if fast else [4, 8, 16, 64, 256]
+    if widths is None:
+        widths = [4, 8, 16, 64] if fast else [4, 8, 12, 16, 64, 256]
+    widths = sorted(widths)
     lrs = [0.02, 0.01, 0.005] if fast else [0.04, 0.02, 0.01, 0.005, 0.0025]
     horizon = 2.0
     ts = np.linspace(0.0, horizon, 11)  # multiples of 0.2: whole numbers of steps for every lr
-    flow = grassmann.trajectory(C, theta0, ts)
-    F_flow = grassmann.outputs(x, flow)
+    F_flow = grassmann.outputs(x, np.asarray(flow(C, theta0, ts)))
     norms = np.linalg.norm(F_flow, axis=(1, 2))
-    details = {"d": d, "z": z, "n": n, "widths": widths, "lrs": lrs, "t_max": horizon}
+    below = [h for h in widths if h < d]
+    details = {"d": d, "z": z, "n": n, "widths": widths, "lrs": lrs, "t_max": horizon,
+               "widths_below_d_testing_width_independence": below,
+               "widths_at_least_d_V_fixed_E11_is_E12": [h for h in widths if h >= d]}
     if not fast:
         sp = grassmann.trajectory(C, theta0, ts, backend="scipy")
-        details["diffrax_vs_scipy_max_abs"] = float(np.abs(sp - flow).max())
+        details["diffrax_vs_scipy_max_abs"] = float(np.abs(sp - grassmann.trajectory(C, theta0, ts)).max())
     apply = grassmann.linear_apply
-    errors, slopes, finals, free_err = {}, {}, {}, {}
+    errors, slopes, finals, free_err, v_moved = {}, {}, {}, {}, {}
     for h in widths:
         errs = []
         for lr in lrs:
             params = grassmann.init_network(d, h, z, theta0=theta0, seed=h)
             steps = np.round(ts / lr).astype(int)
-            _, hist = grassmann.train_projected(apply, params, x, xp, xn, lr=lr, n_steps=int(steps[-1]),
-                                                record_steps=steps, observers={"theta": lambda q: q["V"] @ q["W"]})
+            p_end, hist = grassmann.train_projected(apply, params, x, xp, xn, lr=lr, n_steps=int(steps[-1]),
+                                                    record_steps=steps,
+                                                    observers={"theta": lambda q: q["V"] @ q["W"]})
             F = grassmann.outputs(x, hist["theta"])
             errs.append(float(np.max(np.linalg.norm(F - F_flow, axis=(1, 2)) / norms)))
             if lr == lrs[-1]:
                 finals[h] = hist["theta"]
-        errors[h], slopes[h] = errs, _fit_slope(lrs, errs)
+                v_moved[h] = float(np.abs(np.asarray(p_end["V"]) - np.asarray(params["V"])).max())
+        errors[h], slopes[h] = errs, _pair_slopes(lrs, errs)
         if fast and h != widths[-1]:
             continue
         params = grassmann.init_network(d, h, z, theta0=theta0, seed=h)
@@ -133,17 +163,22 @@ def check_theorem2(fast: bool = True) -> CheckResult:
                                             observers={"theta": lambda q: q["V"] @ q["W"]})
         F = grassmann.outputs(x, hist["theta"])
         free_err[h] = float(np.max(np.linalg.norm(F - F_flow, axis=(1, 2)) / norms))
-    spread = max(_rel(finals[a], finals[widths[0]]) for a in widths)
-    details.update(rel_output_error_by_width=errors, loglog_slope_by_width=slopes,
+    ref = widths[-1]
+    spread = max(_rel(finals[a], finals[ref]) for a in widths)
+    at_least_d = [h for h in widths if h >= d]
+    details.update(rel_output_error_by_width=errors, loglog_slopes_leave_one_lr_out_by_width=slopes,
                    free_step_rel_error_at_smallest_lr=free_err, max_rel_spread_of_GD_across_widths=spread,
-                   flow_final_loss=float(np.trace(flow[-1].T @ C @ flow[-1])),
-                   flow_max_orthonormality_error=float(np.max(np.abs(
-                       np.einsum("tij,tik->tjk", flow, flow) - np.eye(z)))))
+                   rel_spread_to_widest_by_width={h: _rel(finals[h], finals[ref]) for h in widths},
+                   max_abs_change_of_V_at_smallest_lr=v_moved,
+                   h_at_least_d_errors_identical_to=float(max(
+                       (abs(errors[a][-1] - errors[at_least_d[0]][-1]) for a in at_least_d), default=0.0)))
     worst = max(e[-1] for e in errors.values())
-    min_slope = min(slopes.values())
-    details["min_slope"] = min_slope
-    passed = min_slope > 0.5 and worst < 1e-2 and spread < 1e-3
-    return CheckResult(worst, 1e-2, bool(passed), details)
+    all_slopes = [s for v in slopes.values() for s in v]
+    details["slope_range"] = [min(all_slopes), max(all_slopes)]
+    tol = 2e-3
+    passed = (0.8 <= min(all_slopes) and max(all_slopes) <= 1.2 and worst < tol and spread < 1e-5
+              and len(below) >= 2)
+    return CheckResult(worst, tol, bool(passed), details)
 
 
 # ---------------------------------------------------------------------------------------------
