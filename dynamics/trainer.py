@@ -109,7 +109,7 @@ def _check_initial_params(loss_fn, params):
     if not hasattr(out, "shape") or tuple(out.shape) != ():
         shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
         raise ValueError(f"loss_fn(params) must return a scalar, got {shape}")
-    if not np.issubdtype(np.dtype(out.dtype), np.floating):
+    if not jnp.issubdtype(out.dtype, jnp.floating):
         raise TypeError(f"loss_fn(params) must return a real floating-point scalar (gradient descent "
                         f"differentiates it), got dtype {np.dtype(out.dtype)}")
 
