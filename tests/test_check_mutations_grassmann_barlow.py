@@ -81,3 +81,31 @@ def test_theorem2_wrong_flow_fails(flow):
     res = gc._check_theorem2(True, flow=flow, widths=[4, 8])
     assert not res.passed and res.metric > res.tolerance, (res.metric, res.details["slope_range"])
     assert res.details["slope_range"][0] < 0.8  # the error no longer falls like lr
+
+
+# ---------------------------------------------------------------------------- e_theorem1_nonlinear_vs_linear
+# init gates only (train=False): the rate windows and the relu / sigmoid values at init
+
+
+def _tanh_plus_square(params, X):  # φ(u) = tanh(u) + u²/2: φ(0) = 0, φ'(0) = 1, but φ''(0) ≠ 0 → slope −1
+    import jax.numpy as jnp
+
+    U = X @ params["V"]
+    return (jnp.tanh(U) + 0.5 * U**2) @ params["W"]
+
+
+def _linear_times_0_95(params, X):
+    return 0.95 * grassmann.linear_apply(params, X)
+
+
+def test_theorem1_right_models_pass_init_gates():
+    res = gc._check_theorem1(True, train=False)
+    assert res.passed and res.metric < res.tolerance
+
+
+@pytest.mark.parametrize("apply_fns", [{"tanh": _tanh_plus_square}, {"tanh": grassmann.make_apply("relu")},
+                                       {"linear": _linear_times_0_95}],
+                         ids=["tanh_plus_u2_over_2", "relu_for_tanh", "linear_times_0.95"])
+def test_theorem1_wrong_model_fails(apply_fns):
+    res = gc._check_theorem1(True, apply_fns=apply_fns, train=False)
+    assert not res.passed and res.metric > res.tolerance, res.details["rate_loo_slopes_at_init"]
