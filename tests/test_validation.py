@@ -761,6 +761,7 @@ EXISTING = {
 #: every input is valid.
 EXEMPT = {
     "trainer": {"History", "NonFiniteError"},
+    "sweep": {"SweepCacheWarning"},
     "ntk": {"CLOSED_FORMS"},
     "kernel": {"KERNEL_NAMES", "PSD_TOL"},
     "contrastive": {"DEFAULT_DELTA", "REDUCTIONS", "SIMILARITIES", "safe_norm"},
