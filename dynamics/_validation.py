@@ -154,7 +154,8 @@ def check_positive_if_concrete(x, name: str, *, allow_zero: bool = False):
     passed through unchecked (inside jit the value is unknown).  Returns ``x`` unchanged."""
     if is_traced(x):
         return x
-    if isinstance(x, (bool, np.bool_)) or np.ndim(x) != 0 or not np.isrealobj(x):
+    if isinstance(x, (bool, np.bool_)) or np.ndim(x) != 0 or not np.isrealobj(x) \
+            or getattr(getattr(x, "dtype", None), "kind", "f") == "b":
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
     try:
         value = float(x)
@@ -170,12 +171,38 @@ def check_finite_if_concrete(x, name: str):
     For functions that must also run under ``jax.jit``/``grad``/``vmap``: a JAX tracer (value unknown)
     passes unchecked, every concrete input (NumPy, JAX, list) is checked.  Returns ``x`` unchanged.
     """
+    # The dtype is known inside a trace too: complex input is rejected there as well.
+    if np.iscomplexobj(x) or _has_complex_leaf(x):
+        raise TypeError(f"{name} must be a real numeric array, got a complex array")
     if is_traced(x):
         return x
-    if np.iscomplexobj(x):
-        raise TypeError(f"{name} must be a real numeric array, got a complex array")
     arr = np.asarray(x)
     if arr.dtype.kind in "fc" and arr.size and not np.all(np.isfinite(arr)):
         bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} must be finite, got {bad} non-finite entries (NaN or inf)")
     return x
+
+
+def check_tree_finite_if_concrete(tree, name: str = "params"):
+    """:func:`check_finite_if_concrete` for every leaf of a dict/tuple/list of arrays (model parameters):
+    "params must be finite, got 3 non-finite entries (NaN or inf) in params['V'][1]".  Returns ``tree``."""
+    for leaf_name, leaf in _named_leaves(tree, name):
+        try:
+            check_finite_if_concrete(leaf, leaf_name)
+        except ValueError as exc:
+            detail = str(exc).split(", got ", 1)[-1]
+            raise ValueError(f"{name} must be finite, got {detail} in {leaf_name}") from None
+        except TypeError:
+            raise TypeError(f"{name} must hold real numeric arrays, got a complex array in {leaf_name}") from None
+    return tree
+
+
+def _named_leaves(tree, name):
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _named_leaves(v, f"{name}[{k!r}]")
+    elif isinstance(tree, (tuple, list)):
+        for i, v in enumerate(tree):
+            yield from _named_leaves(v, f"{name}[{i}]")
+    elif tree is not None:
+        yield name, tree
