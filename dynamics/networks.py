@@ -20,7 +20,12 @@ import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
 
-from ._validation import check_choice, check_positive, check_positive_int
+from ._validation import (
+    check_choice,
+    check_finite_if_concrete,
+    check_positive,
+    check_positive_int,
+)
 
 
 def _relu(u):
@@ -87,7 +92,8 @@ def init_two_layer(D: int, M: int, Z: int, *, seed: int = 0, hidden_scale: float
 
 def _check_weights(params, keys, x=None, *, x_name="x", model="two-layer network", in_key="V", in_axis=1):
     """The weight matrices ``keys`` of ``params`` (a dict), each 2-D; with ``x``, its last axis must match
-    ``params[in_key].shape[in_axis]`` (the input dimension).  Shapes only, so it is JAX-traceable."""
+    ``params[in_key].shape[in_axis]`` (the input dimension).  JAX-traceable: shapes always, values (finite,
+    real) only for concrete arrays (:func:`check_finite_if_concrete`)."""
     if not isinstance(params, Mapping) or not set(keys) <= set(params):
         got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
         raise ValueError(f"params must be a dict with {', '.join(map(repr, keys))} (the {model}), got {got}")
@@ -95,11 +101,13 @@ def _check_weights(params, keys, x=None, *, x_name="x", model="two-layer network
     for k, m in zip(keys, mats):
         if jnp.ndim(m) != 2:
             raise ValueError(f"params[{k!r}] must be 2-D, got shape {tuple(jnp.shape(m))}")
+        check_finite_if_concrete(m, f"params[{k!r}]")
     if x is not None:
         dim = jnp.shape(params[in_key])[in_axis]
         if jnp.ndim(x) == 0 or jnp.shape(x)[-1] != dim:
             raise ValueError(f"{x_name} must have {dim} features (columns) to match params[{in_key!r}] of shape "
                              f"{tuple(jnp.shape(params[in_key]))}, got shape {tuple(jnp.shape(x))}")
+        check_finite_if_concrete(x, x_name)
     return mats
 
 

@@ -20,8 +20,8 @@ from .._validation import (
     as_matrix,
     as_symmetric,
     check_choice,
+    check_finite_if_concrete,
     check_positive_int,
-    is_traced,
 )
 
 # φ ↦ c·φ with c = 1/φ'(0) so that φ'(0) = 1 (E Thm 1 "after scaling"); ReLU uses its right
@@ -85,18 +85,18 @@ def _check_loss_data(apply_fn, **arrays):
         if jnp.shape(a) != jnp.shape(a0):
             raise ValueError(f"{name} must have the shape of {first} {tuple(jnp.shape(a0))}, got {tuple(jnp.shape(a))}")
     for name, a in arrays.items():
-        # NumPy, not jnp: inside a jit trace even operations on constants are staged (no bool()).
-        if not is_traced(a) and not np.all(np.isfinite(np.asarray(a))):
-            raise ValueError(f"{name} must be finite, got NaN or inf")
+        check_finite_if_concrete(a, name)
 
 
 def _check_theta_shape(C, theta):
-    """Static shape checks of the trace form: C (d, d), Θ (d, z)."""
+    """Checks of the trace form: C (d, d), Θ (d, z) (shapes always); finite and real when concrete."""
     if jnp.ndim(C) != 2 or jnp.shape(C)[0] != jnp.shape(C)[1]:
         raise ValueError(f"C must be a square (d, d) matrix, got shape {tuple(jnp.shape(C))}")
     if jnp.ndim(theta) != 2 or jnp.shape(theta)[0] != jnp.shape(C)[0]:
         raise ValueError(f"theta must be (d, z) with d = {jnp.shape(C)[0]} rows to match C, got shape "
                          f"{tuple(jnp.shape(theta))}")
+    check_finite_if_concrete(C, "C")
+    check_finite_if_concrete(theta, "theta")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,7 +204,8 @@ def scaled_activation(name: str):
 
 
 def _check_network(params, x):
-    """params {"V": (d, h), "W": (h, z)} (or any leading batch axes under vmap) fitting rows x (N, d); static."""
+    """params {"V": (d, h), "W": (h, z)} (or any leading batch axes under vmap) fitting rows x (N, d): shapes
+    always, values (finite, real) for concrete arrays only, so it is JAX-traceable."""
     if not isinstance(params, Mapping) or not {"V", "W"} <= set(params):
         got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
         raise ValueError(f"params must be a dict with 'V' (d, h) and 'W' (h, z), got {got}")
@@ -215,6 +216,9 @@ def _check_network(params, x):
     if jnp.ndim(x) == 0 or jnp.shape(x)[-1] != jnp.shape(V)[0]:
         raise ValueError(f"x must have d = {jnp.shape(V)[0]} features (columns) to match params['V'] "
                          f"{tuple(jnp.shape(V))}, got shape {tuple(jnp.shape(x))}")
+    check_finite_if_concrete(V, "params['V']")
+    check_finite_if_concrete(W, "params['W']")
+    check_finite_if_concrete(x, "x")
     return V, W
 
 
@@ -282,8 +286,14 @@ def subspace_alignment(A, B) -> float:
     """
     from ..kernel import subspace_alignment as _alignment
 
+    A, B = as_matrix(A, "A"), as_matrix(B, "B")
+    if A.shape != B.shape:
+        raise ValueError(f"A and B must have the same shape (d, z), got A {A.shape} and B {B.shape}")
+    d, z = A.shape
+    if not 1 <= z <= d:
+        raise ValueError(f"A must have shape (d, z) with 1 <= z <= d (z columns spanning a subspace of R^d), "
+                         f"got {A.shape}")
     for name, M in (("A", A), ("B", B)):
-        M = as_matrix(M, name)
         s = np.linalg.svd(M, compute_uv=False)
         rank = int(np.sum(s > max(M.shape) * np.finfo(float).eps * s[0])) if s.size and s[0] > 0 else 0
         if rank < M.shape[1]:

@@ -25,9 +25,11 @@ from .._validation import (
     as_matrix,
     check_callable,
     check_choice,
+    check_finite_if_concrete,
     check_positive,
     check_positive_if_concrete,
     check_positive_int,
+    check_tree_finite_if_concrete,
     is_traced,
 )
 from ._core import (
@@ -52,6 +54,8 @@ def tangent_project(M, G):
     """
     if jnp.ndim(M) != 2 or jnp.shape(G) != jnp.shape(M):
         raise ValueError(f"M must be 2-D and G of the same shape, got M {tuple(jnp.shape(M))} and G {tuple(jnp.shape(G))}")
+    check_finite_if_concrete(M, "M")
+    check_finite_if_concrete(G, "G")
     if M.shape[0] >= M.shape[1]:
         return G - M @ (M.T @ G)
     return G - (G @ M.T) @ M
@@ -90,10 +94,9 @@ def retract(M, method="polar"):
     check_choice(method, "method", {"polar", "qr"})
     if jnp.ndim(M) != 2:
         raise ValueError(f"M must be 2-D, got shape {tuple(jnp.shape(M))}")
+    check_finite_if_concrete(M, "M")
     if is_traced(M):
         return _retract(M, method)
-    if not np.all(np.isfinite(np.asarray(M))):
-        raise ValueError("M must be finite, got NaN or inf")
     out = _retract(M, method)
     if not np.all(np.isfinite(np.asarray(out))):
         raise ValueError(f"M must have full rank min{tuple(M.shape)} = {min(M.shape)} to be retracted onto the "
@@ -126,6 +129,7 @@ def frobenius_ball(params, radius=1.0):
     _check_radius(radius)
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict of weight matrices, got {type(params).__name__}")
+    check_tree_finite_if_concrete(params, "params")
     return {k: v * jnp.minimum(1.0, radius / jnp.linalg.norm(v)) for k, v in params.items()}
 
 
@@ -137,8 +141,7 @@ def operator_ball(theta, radius=1.0):
     _check_radius(radius)
     if jnp.ndim(theta) != 2:
         raise ValueError(f"theta must be 2-D (d, z), got shape {tuple(jnp.shape(theta))}")
-    if not is_traced(theta) and not np.all(np.isfinite(np.asarray(theta))):
-        raise ValueError("theta must be finite, got NaN or inf")
+    check_finite_if_concrete(theta, "theta")
     w, Q = jnp.linalg.eigh(theta.T @ theta)
     scale = jnp.minimum(1.0, radius / jnp.sqrt(jnp.maximum(w, 1e-300)))
     return theta @ ((Q * scale) @ Q.T)
