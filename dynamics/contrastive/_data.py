@@ -89,8 +89,15 @@ class ContrastiveData:
 
 
 def _check_labels(labels, n, name, rows):
-    if labels is not None and np.shape(labels) != (n,):
+    if labels is None:
+        return
+    if np.shape(labels) != (n,):
         raise ValueError(f"{name} must have one label per row of {rows}, shape ({n},), got shape {np.shape(labels)}")
+    arr = np.asarray(labels)
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real class labels, got a complex array")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got NaN or inf")
 
 
 @functools.lru_cache(maxsize=16)

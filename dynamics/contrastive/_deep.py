@@ -23,7 +23,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import networks
-from .._validation import as_matrix, check_choice, check_positive_int, is_traced
+from .._validation import (
+    as_matrix,
+    check_choice,
+    check_finite_if_concrete,
+    check_positive_int,
+    check_tree_finite_if_concrete,
+)
 
 
 def init_deep(D: int, M: int, Z: int, *, depth: int = 3, seed: int = 0) -> dict:
@@ -78,6 +84,8 @@ def deep_apply(params, x, activation: str = "relu"):
     """f(x) = (1/√M) Wᵀ h_L(x) for rows x (n, D) -> (n, Z)."""
     check_choice(activation, "activation", set(networks.ACTIVATIONS))
     _check_deep_params(params, x)
+    check_tree_finite_if_concrete({"V": params["V"], "W": params["W"]}, "params")
+    check_finite_if_concrete(x, "x")
     _, _, h = _forward(params, x, activation)
     W = params["W"]
     return h @ W / jnp.sqrt(W.shape[0])
@@ -123,10 +131,7 @@ def deep_ntk(params, x1, x2, activation: str = "relu", *, output: str = "trace")
     check_choice(output, "output", {"full", "trace"})
     x1, x2 = _check_inputs(x1, x2)
     _check_deep_params(params, x1, "x1")
-    if not is_traced(params):
-        leaves = jax.tree_util.tree_leaves(params)
-        if not all(np.all(np.isfinite(np.asarray(leaf))) for leaf in leaves):
-            raise ValueError("params must be finite, got NaN or inf")
+    check_tree_finite_if_concrete({"V": params["V"], "W": params["W"]}, "params")
     return _deep_ntk_jit(activation, output)(params, jnp.asarray(x1), jnp.asarray(x2))
 
 

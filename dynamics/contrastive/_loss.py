@@ -32,10 +32,10 @@ import numpy as np
 
 from .._validation import (
     check_choice,
+    check_finite_if_concrete,
     check_positive,
     check_positive_if_concrete,
     check_positive_int,
-    is_traced,
 )
 
 SIMILARITIES = ("dot", "cosine", "cosine_bound")
@@ -46,10 +46,20 @@ DEFAULT_DELTA = 1e-2
 
 
 def safe_norm(f, axis=-1):
-    """‖f‖ along ``axis`` with gradient 0 (a subgradient) at f = 0 instead of NaN."""
+    """‖f‖ along ``axis`` with gradient 0 (a subgradient) at f = 0 instead of NaN.
+
+    A concrete ``f`` with a NaN or inf entry raises ``ValueError``; inside jit a NaN propagates to the
+    norm (it is not mapped to 0), so the trainer's non-finite check still sees it.
+    """
+    check_finite_if_concrete(f, "f")
+    return _norm(f, axis)
+
+
+def _norm(f, axis=-1):
+    """:func:`safe_norm` without the input check (for callers that have checked ``f``)."""
     sq = jnp.sum(f * f, axis=axis)
-    positive = sq > 0
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
+    nonzero = sq != 0  # NaN != 0: a NaN row keeps its NaN norm
+    return jnp.where(nonzero, jnp.sqrt(jnp.where(nonzero, sq, 1.0)), 0.0)
 
 
 def check_alpha(alpha) -> tuple:
@@ -61,9 +71,12 @@ def check_alpha(alpha) -> tuple:
     return tuple(int(a) for a in arr)
 
 
-def _check_options(similarity, loss, delta, temperature):
+def _check_options(similarity, loss, delta, temperature, *, traceable=False):
+    """Names and δ, τ > 0; ``traceable``: δ, τ may be JAX tracers (checked only when concrete, kept as given)."""
     check_choice(similarity, "similarity", set(SIMILARITIES))
     check_choice(loss, "loss", set(REDUCTIONS))
+    if traceable:
+        return check_positive_if_concrete(delta, "delta"), check_positive_if_concrete(temperature, "temperature")
     delta = check_positive(delta, "delta")
     temperature = check_positive(temperature, "temperature")
     return delta, temperature
@@ -83,6 +96,8 @@ def similarity(f, g, kind="dot", *, delta=DEFAULT_DELTA, norms=None):
     ``kind``: "dot", "cosine" or "cosine_bound" (A9, needs ``norms = (‖h(x)‖, ‖h(x̃)‖)``, each (...)).
     """
     shape = _broadcast(f, g)
+    check_finite_if_concrete(f, "f")
+    check_finite_if_concrete(g, "g")
     if kind in ("cosine", "cosine_bound"):
         check_positive_if_concrete(delta, "delta")
     if kind == "cosine_bound" and norms is not None:
@@ -94,10 +109,11 @@ def similarity(f, g, kind="dot", *, delta=DEFAULT_DELTA, norms=None):
             except ValueError:
                 raise ValueError(f"norms[{k}] must have the shape of the similarities {shape[:-1]}, got "
                                  f"{tuple(jnp.shape(nrm))}") from None
+            check_finite_if_concrete(nrm, f"norms[{k}]")
     if kind == "dot":
         return jnp.sum(f * g, axis=-1)
     if kind == "cosine":
-        return jnp.sum(f * g, axis=-1) / ((safe_norm(f) + delta) * (safe_norm(g) + delta))
+        return jnp.sum(f * g, axis=-1) / ((_norm(f) + delta) * (_norm(g) + delta))
     if kind == "cosine_bound":
         if norms is None:
             raise ValueError("similarity 'cosine_bound' needs norms = (|h(x)|, |h(x~)|) of the hidden features")
@@ -114,6 +130,8 @@ def reduce_similarities(S, alpha, loss="linear", *, temperature=1.0):
     alpha = check_alpha(alpha)
     if jnp.ndim(S) != 2 or jnp.shape(S)[0] != len(alpha):
         raise ValueError(f"S must be (Q, N) with Q = len(alpha) = {len(alpha)}, got shape {tuple(jnp.shape(S))}")
+    check_finite_if_concrete(S, "S")
+    S = jnp.asarray(S)
     if loss == "log_softmax":
         check_positive_if_concrete(temperature, "temperature")
     a = jnp.asarray(alpha, dtype=S.dtype)[:, None]
@@ -144,20 +162,21 @@ def contrastive_loss(f_anchor, f_partners, alpha, *, similarity="dot", loss="lin
     scalar JAX array.
     """
     alpha = check_alpha(alpha)
-    delta, temperature = _check_options(similarity, loss, delta, temperature)
+    delta, temperature = _check_options(similarity, loss, delta, temperature, traceable=True)
+    check_finite_if_concrete(f_anchor, "f_anchor")
+    check_finite_if_concrete(f_partners, "f_partners")
     f_anchor = jnp.asarray(f_anchor)
     f_partners = jnp.asarray(f_partners)
     if f_anchor.ndim != 2 or f_partners.ndim != 3 or f_partners.shape[1:] != f_anchor.shape \
             or f_partners.shape[0] != len(alpha):
         raise ValueError(f"f_anchor must be (N, Z) and f_partners (Q, N, Z) with Q = len(alpha) = {len(alpha)}, "
                          f"got {tuple(f_anchor.shape)} and {tuple(f_partners.shape)}")
-    for name, f in (("f_anchor", f_anchor), ("f_partners", f_partners)):
-        if not is_traced(f) and not np.all(np.isfinite(np.asarray(f))):
-            raise ValueError(f"{name} must be finite, got NaN or inf")
     norms = None
     if similarity == "cosine_bound":
         if anchor_norms is None or partner_norms is None:
             raise ValueError("similarity 'cosine_bound' needs anchor_norms (N,) and partner_norms (Q, N)")
+        check_finite_if_concrete(anchor_norms, "anchor_norms")
+        check_finite_if_concrete(partner_norms, "partner_norms")
         anchor_norms, partner_norms = jnp.asarray(anchor_norms), jnp.asarray(partner_norms)
         N, Q = f_anchor.shape[0], len(alpha)
         if anchor_norms.shape != (N,) or partner_norms.shape != (Q, N):
@@ -181,12 +200,16 @@ def _function_loss(n_anchors, alpha, similarity, loss, delta, temperature):
         if jnp.ndim(F) != 2 or jnp.shape(F)[0] != rows:
             raise ValueError(f"F must be (N(1+Q), Z) = ({rows}, Z), the stacked outputs [anchors; partners_1; ...], "
                              f"got shape {tuple(jnp.shape(F))}")
+        check_finite_if_concrete(F, "F")
+        F = jnp.asarray(F)
         fa, fp = _split(F, n_anchors, Q)
         nrm = None
         if similarity == "cosine_bound":
             if norms is None or jnp.shape(norms) != (rows,):
                 raise ValueError(f"similarity 'cosine_bound' needs norms, the stacked hidden norms ({rows},), got "
                                  f"{None if norms is None else tuple(jnp.shape(norms))}")
+            check_finite_if_concrete(norms, "norms")
+            norms = jnp.asarray(norms)
             na, npart = norms[:n_anchors], norms[n_anchors:].reshape(Q, n_anchors)
             nrm = (na[None, :], npart)
         S = _similarity(fa[None], fp, similarity, delta=delta, norms=nrm)

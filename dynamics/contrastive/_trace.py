@@ -36,8 +36,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import networks
-from .._validation import check_choice, check_positive, check_positive_int, is_traced
-from ._loss import DEFAULT_DELTA, check_alpha, safe_norm
+from .._validation import (
+    check_choice,
+    check_finite_if_concrete,
+    check_positive,
+    check_positive_if_concrete,
+    check_positive_int,
+    check_tree_finite_if_concrete,
+    is_traced,
+)
+from ._loss import DEFAULT_DELTA, _norm, check_alpha
 
 TRACE_SIMILARITIES = ("dot", "cosine_bound")
 
@@ -47,13 +55,14 @@ def _check_kind(similarity):
 
 
 def _check_factors(factors, name="factors"):
-    """A pair (A, B) of 2-D arrays of one shape (N, M); shapes only (traceable)."""
+    """A pair (A, B) of 2-D arrays of one shape (N, M): shapes always, finite real values when concrete."""
     if not isinstance(factors, (tuple, list)) or len(factors) != 2:
         raise ValueError(f"{name} must be a pair (A, B) of (N, M) arrays (see cv_factors), got {type(factors).__name__}")
     A, B = factors
     if jnp.ndim(A) != 2 or jnp.shape(A) != jnp.shape(B):
         raise ValueError(f"{name} must be a pair (A, B) of (N, M) arrays of one shape, got shapes "
                          f"{tuple(jnp.shape(A))} and {tuple(jnp.shape(B))}")
+    check_tree_finite_if_concrete((A, B), name)  # "factors must be finite, ... in factors[0]" (A) or [1] (B)
     return A, B
 
 
@@ -77,30 +86,35 @@ def _check_two_layer(params, dim):
     if jnp.shape(V)[1] != dim:
         raise ValueError(f"params['V'] must have D = {dim} columns (the data's features), got shape "
                          f"{tuple(jnp.shape(V))}")
-    for name in ("V", "W"):
-        if not is_traced(params[name]) and not np.all(np.isfinite(np.asarray(params[name]))):
-            raise ValueError(f"params['{name}'] must be finite, got NaN or inf")
+    check_finite_if_concrete(V, "params['V']")
+    check_finite_if_concrete(W, "params['W']")
     return V, W
 
 
 def cv_factors_from_features(phi_anchor, phi_partners, alpha, similarity="dot", *, delta=DEFAULT_DELTA):
     """(A, B) with C_V = (AᵀB + BᵀA)/(2N) from hidden activations φ(V x): anchors (N, M), partners (Q, N, M).
 
-    JAX-traceable (no host-side checks beyond the similarity name, alpha and the shapes).
+    JAX-traceable: inside jit only the similarity name, alpha and the shapes are checked; concrete arrays
+    (and δ) are also checked for finite real values.
     """
     _check_kind(similarity)
     alpha = check_alpha(alpha)
     if jnp.ndim(phi_anchor) != 2 or jnp.shape(phi_partners) != (len(alpha),) + tuple(jnp.shape(phi_anchor)):
         raise ValueError(f"phi_anchor must be (N, M) and phi_partners (Q, N, M) with Q = len(alpha) = {len(alpha)}, "
                          f"got {tuple(jnp.shape(phi_anchor))} and {tuple(jnp.shape(phi_partners))}")
+    check_finite_if_concrete(phi_anchor, "phi_anchor")
+    check_finite_if_concrete(phi_partners, "phi_partners")
+    if similarity == "cosine_bound":
+        check_positive_if_concrete(delta, "delta")
+    phi_anchor, phi_partners = jnp.asarray(phi_anchor), jnp.asarray(phi_partners)
     M = phi_anchor.shape[-1]
     a = jnp.asarray(alpha, dtype=phi_anchor.dtype)[:, None, None]
     if similarity == "dot":
         B = jnp.sum(a * phi_partners, axis=0) / M
     else:
         dprime = jnp.sqrt(M) * delta
-        na = safe_norm(phi_anchor) + dprime  # (N,)
-        npart = safe_norm(phi_partners) + dprime  # (Q, N)
+        na = _norm(phi_anchor) + dprime  # (N,)
+        npart = _norm(phi_partners) + dprime  # (Q, N)
         B = jnp.sum(a * phi_partners / npart[:, :, None], axis=0) / na[:, None]
     return phi_anchor, B
 
@@ -177,9 +191,7 @@ def cv_eigh(factors, n_components=None):
     """
     # jnp (XLA's LAPACK) rather than NumPy: after JAX work, OpenBLAS threads contend with XLA's pool
     # and the same QR/eigh runs ~50x slower on a small machine.
-    A, B = (jnp.asarray(f, dtype=jnp.float64) for f in _check_factors(factors))
-    if not (bool(jnp.all(jnp.isfinite(A))) and bool(jnp.all(jnp.isfinite(B)))):
-        raise ValueError("factors must be finite, got NaN or inf in A or B")
+    A, B = (jnp.asarray(f, dtype=jnp.float64) for f in _check_factors(factors))  # finite and real, checked
     lam, U = _eigh_from_factors(A, B)
     lam, U = np.asarray(lam), np.asarray(U)
     order = np.argsort(lam)[::-1]
@@ -233,11 +245,10 @@ def orthonormalize_readout(params):
     if jnp.ndim(W) != 2:
         raise ValueError(f"params['W'] must be 2-D (M, Z), got shape {tuple(jnp.shape(W))}")
     out = dict(params)
+    check_finite_if_concrete(W, "params['W']")
     if is_traced(W):
         out["W"] = _polar_factor(jnp.asarray(W))
         return out
-    if not np.all(np.isfinite(np.asarray(W))):
-        raise ValueError("params['W'] must be finite, got NaN or inf")
     out["W"] = _polar_factor(jnp.asarray(W))
     if not np.all(np.isfinite(np.asarray(out["W"]))):
         raise ValueError(f"params['W'] must have full column rank {jnp.shape(W)[1]} (W^T W is singular)")

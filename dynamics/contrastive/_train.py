@@ -24,7 +24,7 @@ from .._validation import (
     check_positive_int,
 )
 from ._data import contrastive_digits
-from ._loss import DEFAULT_DELTA, function_loss, safe_norm
+from ._loss import DEFAULT_DELTA, _norm, function_loss
 from ._trace import (
     _check_data,
     _check_two_layer,
@@ -37,7 +37,7 @@ from ._trace import (
 
 def hidden_norms(params, x, activation="relu"):
     """‖h(x)‖ = ‖φ(V x)‖/√M per row (the norms of the cosine lower bound A9); JAX-traceable."""
-    return safe_norm(networks.hidden_features(params, x, activation))
+    return _norm(networks.hidden_features(params, x, activation))  # inputs checked by hidden_features
 
 
 def make_loss(data, *, similarity="cosine", loss="linear", delta=DEFAULT_DELTA, temperature=1.0,
@@ -272,6 +272,9 @@ def downstream_accuracy(train_repr, train_labels, test_repr, test_labels, *, C=1
     if Xtr.ndim != 2 or Xte.ndim != 2 or Xtr.shape[1] != Xte.shape[1]:
         raise ValueError(f"train_repr and test_repr must be (n, Z) with the same Z, got {Xtr.shape} and {Xte.shape}")
     ytr, yte = np.asarray(train_labels), np.asarray(test_labels)
+    for name, y in (("train_labels", ytr), ("test_labels", yte)):
+        if np.iscomplexobj(y):
+            raise TypeError(f"{name} must be real class labels, got a complex array")
     if ytr.shape != (Xtr.shape[0],) or yte.shape != (Xte.shape[0],):
         raise ValueError("train_labels and test_labels must have one label per row of the representations")
     scaler = StandardScaler().fit(Xtr)
