@@ -1,8 +1,13 @@
 """Run every benchmark and print one table of ratios measured in this run.
 
-    python -m benchmarks [--quick] [--json FILE] [NAME ...]
+    python -m benchmarks [--quick] [--json FILE] [NAME ...]      (from the repository root)
+    python path/to/repo/benchmarks [--quick] [--json FILE] [NAME ...]   (from any directory)
 
 NAME is one of: theory_vs_training, integrator, ntk, kernel_fit, grassmann.
+
+The benchmarks live at the repository root, not in the installed ``dynamics`` package, so
+``python -m benchmarks`` finds them only when the current directory is the repository root
+(elsewhere Python answers "No module named benchmarks"); giving the folder's path works anywhere.
 """
 
 from __future__ import annotations
@@ -10,11 +15,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 
-import dynamics  # noqa: F401  (float64)
+if __package__ in (None, ""):
+    # Run as a script (``python path/to/benchmarks``): sys.path[0] is this folder, so put the repository
+    # root first instead; the imports below then do not depend on the current directory.
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
+    sys.path.insert(0, os.path.dirname(_here))
 
-from ._harness import format_table, machine
+import dynamics  # noqa: E402,F401  (float64)
+
+from benchmarks._harness import format_table, machine  # noqa: E402
 
 BENCHMARKS = {
     "theory_vs_training": "benchmarks.theory_vs_training",
@@ -26,7 +39,8 @@ BENCHMARKS = {
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+    prog = "python -m benchmarks" if __package__ else f"python {os.path.dirname(os.path.abspath(__file__))}"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test), ratios not meaningful")
@@ -43,7 +57,9 @@ def main(argv=None) -> int:
         try:
             module = importlib.import_module(BENCHMARKS[name])
         except ModuleNotFoundError as exc:
-            print(f"{name}: skipped ({exc})", file=sys.stderr)
+            if (exc.name or "").split(".")[0] in ("benchmarks", "dynamics"):
+                raise  # a broken checkout, not a missing optional dependency
+            print(f"{name}: skipped (optional dependency missing: {exc})", file=sys.stderr)
             continue
         new = module.run(quick=args.quick)
         rows.extend(new)
