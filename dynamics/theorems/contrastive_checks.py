@@ -7,19 +7,24 @@ one loss (A1, ``dynamics.contrastive``), one trainer (``dynamics.trainer.gradien
 image as the negative (A's MNIST setup, smaller).
 
 What these checks can and cannot show: A's statements are about width → ∞ (and "w.h.p."); here
-each is a trend over a sweep of at least four finite widths (fitted log–log slopes), at fixed
-times, on a small data set.  Prop 10 and Prop 18 are checked directly (closed form vs GD, exact
-equality).
+each is a trend over a sweep of at least four finite widths, at fixed times, on a small data set.
+Trends are gated on windows for the fitted slopes with every width left out in turn
+(:func:`_loo_slopes`), and where a rate is predicted (the dot product's overflow time) on the
+predicted rate.  Prop 10 and Prop 18 are checked directly (closed form vs GD, exact equality).
+Each check is a private function ``_check_x(fast, *, ingredient=...)`` called by the registered
+check with the right ingredient; ``tests/test_check_mutations_contrastive.py`` calls it with a
+wrong one and sees it fail.
 """
 
 from __future__ import annotations
 
 import functools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import contrastive, networks, ntk, trainer
+from .. import contrastive, flows, networks, ntk, trainer
 from ._registry import CheckResult, register
 
 Z_OUT = 10  # output dimension (A: Z = 10)
@@ -27,6 +32,27 @@ Z_OUT = 10  # output dimension (A: Z = 10)
 
 def _fit_slope(x, values):
     return float(np.polyfit(np.log(x), np.log(values), 1)[0])
+
+
+def _loo_slopes(x, values, log_y=True):
+    """Slopes of log values (or values) against log x fitted with each point left out in turn."""
+    x, v = np.log(np.asarray(x, float)), np.asarray(values, float)
+    if log_y:
+        v = np.log(v)
+    return [float(np.polyfit(np.delete(x, i), np.delete(v, i), 1)[0]) for i in range(len(x))]
+
+
+def _window_distance(values, window):
+    """max_i |v_i − centre| of a window (lo, hi); <= half-width iff every value lies in the window (NaN: inf)."""
+    lo, hi = window
+    v = np.asarray(values, float)
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        return float("inf")
+    return float(np.max(np.abs(v - 0.5 * (lo + hi))))
+
+
+def _half_width(window):
+    return 0.5 * (window[1] - window[0])
 
 
 @functools.cache
@@ -42,21 +68,68 @@ def _ntk_inputs(d, n_points=30):
 
 # ---------------------------------------------------------------------------- Lemma 9, Fig 1
 
+LEMMA9_SLOPE_WINDOW = (-1.0, -0.35)  # log–log slope of the GD-vs-Lemma-9 difference in M (theory: −1/2)
+
 
 @functools.cache
-def lemma9_difference(M: int, seed: int, n: int = 10, lr: float = 0.01, n_steps: int = 500) -> float:
-    """max_{n,z} |F_GD(T) − F_NTK(T)| / max_{n,z} |F_GD(T)| at T = lr × n_steps, cosine similarity (A Fig 1).
-
-    F_GD: the network trained by GD; F_NTK: Lemma 9's dynamics with the NTK frozen at init
-    (``contrastive.lemma9_flow``), both on all anchors and partners, from the same initial network.
-    """
+def _lemma9_gd(M: int, seed: int, n: int, lr: float, n_steps: int):
+    """(initial params, GD outputs on all inputs at T, T) of the cosine-similarity run of A Fig 1."""
     d = _data(n)
     params = networks.init_two_layer(d.dim, M, Z_OUT, seed=seed)
     _, hist = contrastive.train_contrastive(params, d, lr=lr, n_steps=n_steps, similarity="cosine",
                                             record_steps=np.array([0, n_steps]))
-    F_gd = hist["outputs"][-1]
-    F_ntk = contrastive.lemma9_flow(params, d, hist.t[-1:], similarity="cosine")[-1]
-    return float(np.abs(F_gd - F_ntk).max() / np.abs(F_gd).max())
+    return params, np.asarray(hist["outputs"][-1]), float(hist.t[-1])
+
+
+def two_layer_full_ntk(params, X):
+    """The full (n, n, Z, Z) empirical NTK of the two-layer ReLU network at ``params`` (the kernel of Lemma 9)."""
+    return np.asarray(_two_layer_full_ntk_fn(X)(params))
+
+
+def frozen_kernel_flow(K, params, d, t, similarity="cosine"):
+    """Outputs at times ``t`` of dF/dt = −K ∇_F L(F) from the network's outputs at ``params`` with a given
+    frozen kernel ``K`` (N(1+Q), N(1+Q), Z, Z); with K the NTK at init this is ``contrastive.lemma9_flow``."""
+    F0 = np.asarray(networks.two_layer_apply(params, jnp.asarray(d.inputs)))
+    fl = contrastive.function_loss(d.n_anchors, d.alpha, similarity=similarity)
+    return flows.function_space_flow(K, F0, fl, np.asarray(t, float), rtol=1e-9, atol=1e-12)
+
+
+def lemma9_difference(M: int, seed: int, n: int = 10, lr: float = 0.01, n_steps: int = 500,
+                      kernel_fn=None) -> float:
+    """max_{n,z} |F_GD(T) − F_NTK(T)| / max_{n,z} |F_GD(T)| at T = lr × n_steps, cosine similarity (A Fig 1).
+
+    F_GD: the network trained by GD; F_NTK: Lemma 9's dynamics with the NTK frozen at init
+    (``contrastive.lemma9_flow``), both on all anchors and partners, from the same initial network.
+    ``kernel_fn(params, X) -> K`` replaces the NTK at init by another frozen kernel (mutation tests).
+    """
+    return _lemma9_difference(int(M), int(seed), int(n), float(lr), int(n_steps), kernel_fn)
+
+
+@functools.cache
+def _lemma9_difference(M, seed, n, lr, n_steps, kernel_fn):
+    d = _data(n)
+    params, F_gd, T = _lemma9_gd(M, seed, n, lr, n_steps)
+    if kernel_fn is None:
+        F_ntk = contrastive.lemma9_flow(params, d, np.array([T]), similarity="cosine")[-1]
+    else:
+        F_ntk = frozen_kernel_flow(np.asarray(kernel_fn(params, d.inputs)), params, d, [T])[-1]
+    return float(np.abs(F_gd - np.asarray(F_ntk)).max() / np.abs(F_gd).max())
+
+
+def _check_lemma9(fast: bool, *, kernel_fn=None) -> CheckResult:
+    widths, seeds = ([64, 256, 1024, 4096], (0, 1)) if fast else ([64, 256, 1024, 4096, 16384], (0, 1, 2))
+    per_seed = [[lemma9_difference(M, s, kernel_fn=kernel_fn) for s in seeds] for M in widths]
+    diffs = [float(np.mean(row)) for row in per_seed]
+    slope = _fit_slope(widths, diffs)
+    loo = _loo_slopes(widths, diffs)
+    decreasing = bool(np.all(np.diff(diffs) < 0))
+    metric = _window_distance(loo, LEMMA9_SLOPE_WINDOW)
+    details = {"widths": widths, "seeds": seeds, "max_fractional_difference": diffs,
+               "max_fractional_difference_per_seed": per_seed, "loglog_slope": slope,
+               "leave_one_out_slopes": loo, "slope_window": LEMMA9_SLOPE_WINDOW, "decreasing": decreasing,
+               "T": 5.0, "lr": 0.01, "kernel": "NTK at init" if kernel_fn is None else repr(kernel_fn)}
+    half = _half_width(LEMMA9_SLOPE_WINDOW)
+    return CheckResult(metric, half, bool(metric < half and decreasing), details)
 
 
 @register("a_lemma9_ntk_dynamics", paper="A", reference="A Lemma 9, Fig 1",
@@ -64,85 +137,112 @@ def lemma9_difference(M: int, seed: int, n: int = 10, lr: float = 0.01, n_steps:
 def check_lemma9(fast: bool = True) -> CheckResult:
     """N = Z = 10 anchors with one positive and one negative each (30 inputs), cosine similarity
     (δ = 0.01), linear l, 500 GD steps at lr 0.01 (A Fig 1: 500 epochs), vs Lemma 9's ODE
-    dF/dt = −K(0) ∇_F L with the full (30, 30, 10, 10) empirical NTK at init.  Metric: fitted
-    log–log slope of the seed-averaged max fractional output difference at T = 5 over >= 4 widths;
-    pass if < 0."""
-    widths, seeds = ([64, 256, 1024, 4096], (0,)) if fast else ([64, 256, 1024, 4096, 16384], (0, 1, 2))
-    diffs = [float(np.mean([lemma9_difference(M, s) for s in seeds])) for M in widths]
-    slope = _fit_slope(widths, diffs)
-    details = {"widths": widths, "seeds": seeds, "max_fractional_difference": diffs, "loglog_slope": slope,
-               "T": 5.0, "lr": 0.01}
-    return CheckResult(slope, 0.0, bool(slope < 0), details)
+    dF/dt = −K(0) ∇_F L with the full (30, 30, 10, 10) empirical NTK at init.  Quantity: the
+    seed-averaged (2 seeds; full: 3) max fractional output difference at T = 5, widths 64–4096
+    (full: to 16384).  Pass if it decreases with every width step and the log–log slope fitted with
+    each width left out in turn lies in [−1, −0.35] for every left-out width (the lazy-training
+    error is O(M^{-1/2}); measured about −0.55 to −0.9).  Metric: the largest distance of those
+    slopes from the window centre −0.675 (tolerance 0.325).
+
+    Can detect: a frozen kernel that is off by a constant factor (NTK × 1.1 gives a difference that
+    stops shrinking, slope ≈ −0.1) or the NTK of a fixed other width, i.e. a flow that does not
+    converge to GD.  Cannot detect: errors that vanish as M^{-1/2} or faster (e.g. the NTK of an
+    independent network of the same width), nor anything about T ≫ 5."""
+    return _check_lemma9(fast)
 
 
 # ---------------------------------------------------------------------------- Prop 10
 
 
 PROP10_C = 2.0  # data constant of the constructed triplets
+PROP10_EPS = 0.002  # GD must overflow inside ((1 − ε) t̄, (1 + ε) t̄]
 
 
 def _pq_observers():
     return {"P": lambda p: jnp.mean(p["V"] ** 2 + p["W"] ** 2), "S": lambda p: jnp.mean(p["V"] * p["W"])}
 
 
-@functools.cache
-def prop10_run(M: int, lr: float, eps: float = 0.01, n_records: int = 60):
+def prop10_run(M: int, lr: float, eps: float = PROP10_EPS, n_records: int = 60, blowup_time_fn=None):
     """GD on the D = Z = 1 linear network with the dot-product triplet loss, vs Prop 10's closed form.
 
-    Returns a dict: t̄, log M, max relative error of P(t) up to 0.9 t̄, P at (1 − ε) t̄, and the time at
-    which GD overflows (first non-finite step) when continued to (1 + ε) t̄ (or P there if it does not).
+    Returns a dict: t̄ (from ``blowup_time_fn(P0, S0, C)``, default ``contrastive.blowup_time``), log M,
+    the max relative error of P(t) against ``contrastive.prop10_P`` up to 0.9 t̄, P at (1 − ε) t̄ (inf if
+    GD overflowed before), and the time at which GD overflows (first non-finite step) when continued to
+    (1 + ε) t̄ (inf if it does not; then P there).
     """
+    return dict(_prop10_run(int(M), float(lr), float(eps), int(n_records), blowup_time_fn))
+
+
+@functools.cache
+def _prop10_run(M, lr, eps, n_records, blowup_time_fn):
     d = contrastive.prop10_data(PROP10_C)
     C = contrastive.data_constant(d)
     params = networks.init_two_layer(1, M, 1, seed=M)
     P0, S0 = contrastive.prop10_invariants(params["V"], params["W"])
-    tbar = contrastive.blowup_time(P0, S0, C)
+    tbar = float((blowup_time_fn or contrastive.blowup_time)(P0, S0, C))
     n_track = int(0.9 * tbar / lr)
     n_pre = int((1 - eps) * tbar / lr)
-    steps = np.unique(np.concatenate([np.linspace(0, n_track, n_records).astype(int), [n_pre]]))
+    n_end = int(np.ceil((1 + eps) * tbar / lr))
     kw = {"similarity": "dot", "activation": "linear", "record_outputs": False, "observers": _pq_observers()}
-    p_pre, hist = contrastive.train_contrastive(params, d, lr=lr, n_steps=n_pre, record_steps=steps, **kw)
-    track = hist.step <= n_track
-    P_theory = contrastive.prop10_P(hist.t[track], P0, S0, C)
-    rel_err = float(np.max(np.abs(hist["P"][track] / P_theory - 1.0)))
-    n_post = int(np.ceil((1 + eps) * tbar / lr)) - n_pre
-    try:
-        _, h2 = contrastive.train_contrastive(p_pre, d, lr=lr, n_steps=n_post, record_steps=np.array([0, n_post]),
-                                              **kw)
-        t_overflow, P_post = np.inf, float(h2["P"][-1])
+    out = {"tbar": tbar, "log_M": float(np.log(M)), "P0": P0, "S0": S0, "C": C, "rel_err_to_0.9tbar": np.inf,
+           "P_at_(1-eps)tbar": np.inf, "t_overflow": np.inf, "P_at_(1+eps)tbar": np.inf}
+    done, p = 0, params
+    try:  # to (1 − ε) t̄ recording P up to 0.9 t̄ (lost if GD overflows before), then on to (1 + ε) t̄
+        steps = np.unique(np.concatenate([np.linspace(0, n_track, n_records).astype(int), [n_pre]]))
+        p, hist = contrastive.train_contrastive(p, d, lr=lr, n_steps=n_pre, record_steps=steps, **kw)
+        track = hist.step <= n_track
+        P_theory = contrastive.prop10_P(hist.t[track], P0, S0, C)
+        out["rel_err_to_0.9tbar"] = float(np.max(np.abs(hist["P"][track] / P_theory - 1.0)))
+        out["P_at_(1-eps)tbar"] = float(hist["P"][-1])
+        done = n_pre
+        n_post = n_end - done
+        _, hist = contrastive.train_contrastive(p, d, lr=lr, n_steps=n_post, record_steps=np.array([0, n_post]), **kw)
+        out["P_at_(1+eps)tbar"] = float(hist["P"][-1])
     except trainer.NonFiniteError as err:
-        t_overflow, P_post = (n_pre + err.step) * lr, np.inf
-    return {"tbar": tbar, "log_M": float(np.log(M)), "P0": P0, "S0": S0, "C": C, "rel_err_to_0.9tbar": rel_err,
-            "P_at_(1-eps)tbar": float(hist["P"][-1]), "t_overflow": t_overflow, "P_at_(1+eps)tbar": P_post}
+        out["t_overflow"] = (done + err.step) * lr
+    return out
+
+
+def _check_prop10(fast: bool, *, blowup_time_fn=None) -> CheckResult:
+    lr, eps = 1e-5, PROP10_EPS
+    widths = [10, 30, 100, 300] if fast else [10, 100, 1000, 10000]
+    runs = [prop10_run(M, lr, eps, blowup_time_fn=blowup_time_fn) for M in widths]
+    err = max(r["rel_err_to_0.9tbar"] for r in runs)
+    ratio = [r["t_overflow"] / r["tbar"] for r in runs]
+    blows = all(r["P_at_(1-eps)tbar"] < 1e6 and 1 - eps < q <= 1 + eps for r, q in zip(runs, ratio))
+    details = {"widths": widths, "lr": lr, "eps": eps, "runs": runs, "t_overflow_over_tbar": ratio,
+               "blows_up_near_tbar": blows,
+               "report_tbar_below_log_M": all(r["tbar"] < r["log_M"] for r in runs),
+               "criterion": "tracking error < 1e-3 to 0.9 t̄; P((1−ε)t̄) < 1e6 and GD overflows in "
+                            "((1−ε)t̄, (1+ε)t̄], ε = 0.002; all widths (t̄ < log M reported, not gated)"}
+    return CheckResult(err, 1e-3, bool(err < 1e-3 and blows), details)
 
 
 @register("a_prop10_blowup", paper="A", reference="A Prop 10, App. A.4",
-          description="dot product, linear D = Z = 1 network: GD follows P(t) and its NTK blows up at t̄ < log M")
+          description="dot product, linear D = Z = 1 network: GD follows P(t) and its NTK blows up at t̄")
 def check_prop10(fast: bool = True) -> CheckResult:
     """Triplets x⁺ = x, x⁻ = −x with data constant C = 2 (loss −C M S²); two-layer linear network
     (D = Z = 1, N(0, 1) weights, seed M) trained by GD with lr 1e-5 (t = lr × step).  The NTK is
     K = P x y.  Pass if (i) the recorded P(t) = mean(v² + w²) matches the closed form (stable
     evaluation of A App. A.4) with relative error < 1e-3 up to 0.9 t̄; (ii) P((1 − ε) t̄) < 1e6 and GD
-    overflows (P → ∞ past float64) or exceeds 1e6 before (1 + ε) t̄, ε = 0.01; (iii) t̄ < log M —
-    for every width.  Metric: the largest tracking error."""
-    lr = 1e-5
-    widths = [10, 30, 100, 300] if fast else [10, 100, 1000, 10000]
-    runs = [prop10_run(M, lr) for M in widths]
-    err = max(r["rel_err_to_0.9tbar"] for r in runs)
-    blows = all(r["P_at_(1-eps)tbar"] < 1e6 and (np.isfinite(r["t_overflow"]) or r["P_at_(1+eps)tbar"] > 1e6)
-                for r in runs)
-    below_log = all(r["tbar"] < r["log_M"] for r in runs)
-    details = {"widths": widths, "lr": lr, "eps": 0.01, "runs": runs, "blows_up_near_tbar": blows,
-               "tbar_below_log_M": below_log,
-               "criterion": "tracking error < 1e-3 to 0.9 t̄; P((1−ε)t̄) < 1e6 and P > 1e6 or overflow by (1+ε)t̄; "
-                            "t̄ < log M; all widths"}
-    return CheckResult(err, 1e-3, bool(err < 1e-3 and blows and below_log), details)
+    overflows float64 within ((1 − ε) t̄, (1 + ε) t̄], ε = 0.002 (measured: 1.7e-4 to 5e-4 after t̄) —
+    for every width.  Metric: the largest tracking error.  Prop 10's t̄ = O(log M) is reported
+    (``report_tbar_below_log_M``), not gated: t̄ = 0.3–0.9 against log M = 2.3–9.2 here, a condition
+    that cannot fail.
+
+    Can detect: a blow-up time off by more than 0.2 % either way (t̄ × 1.05 or × 0.95 fails (ii)), a
+    closed form P(t) off by 0.1 % before 0.9 t̄.  Cannot detect: the log M growth of t̄ (t̄ depends on
+    the random P0, S0, not monotonically on M), anything beyond D = Z = 1."""
+    return _check_prop10(fast)
 
 
 # ---------------------------------------------------------------------------- Figs 2–3, Thm 13
 
 NTK_LR, NTK_T = 0.2, 40.0  # cosine runs: 200 GD steps
 DOT_T_MAX = 80.0  # dot-product runs stop at the first overflow; they must overflow before this time
+DOT_EARLY_T = 4.0  # the dot-product NTK change is still small here (relative to max |K(0)|)
+DOT_SLOPE_FACTOR = 1.5  # d t_overflow / d log M within [1/1.5, 1.5] × 1/(2 r), r the lazy growth rate
+REL_CHANGE_MAX = 0.1  # max |K(t) − K(0)| / max |K(0)|: cosine at T = 40 and dot product at t = 4
 
 
 @functools.cache
@@ -183,39 +283,86 @@ def _ntk_widths(fast):
     return ([128, 256, 512, 1024], (0,), 100) if fast else ([128, 256, 512, 1024, 2048, 4096, 8192], (0, 1, 2), 200)
 
 
-@register("a_dot_product_ntk_diverges", paper="A", reference="A Prop 10, Fig 2",
-          description="dot product: the NTK change grows without bound within a few epochs at every width")
-def check_dot_diverges(fast: bool = True) -> CheckResult:
-    """Two-layer ReLU network (Z = 10), digits triplets, linear l, dot product, GD at lr 0.2 up to T = 80
-    (400 steps).  Pass if at every width the weights overflow float64 (max |K(t) − K(0)| > 1e300)
-    before T and with the cosine similarity the same network reaches t = 40 with max NTK change < 1
-    (the contrast); the full variant also requires the dot-product change at t = 4 to be < 1 (it starts
-    small, then diverges; one more run per width, left out of the fast variant).  Metric: max over
-    widths of t_overflow / T (tolerance 1).  The overflow time is reported against log M (Prop 10:
-    t̄ = O(log M))."""
-    widths, _, n = _ntk_widths(fast)
-    t_over, early, cos_final = [], [], []
-    early_steps = round(4.0 / NTK_LR)
-    for M in widths:
-        _, _, _, t_o = ntk_change_run(M, 0, "dot", n)
-        t_over.append(t_o)
-        if not fast:
-            early.append(_early_dot_change(M, n, early_steps))
-        _, ch, _, _ = ntk_change_run(M, 0, "cosine", n)
-        cos_final.append(float(ch[-1]) if ch is not None else np.inf)
-    ratio = max(t_over) / DOT_T_MAX
-    finite = [t for t in t_over if np.isfinite(t)]
-    details = {"widths": widths, "lr": NTK_LR, "T_dot": DOT_T_MAX, "T_cosine": NTK_T, "n_anchors": n,
-               "t_overflow_dot": t_over,
-               "max_ntk_change_dot_at_t4": early, "max_ntk_change_cosine_at_T": cos_final,
-               "slope_t_overflow_vs_log_M": (float(np.polyfit(np.log(widths), t_over, 1)[0])
-                                             if len(finite) == len(widths) else None)}
-    passed = ratio < 1 and max(early, default=0.0) < 1 and max(cos_final) < 1
-    return CheckResult(ratio, 1.0, bool(passed), details)
+def analytic_relu_ntk(X):
+    """The infinite-width NTK Θ (n, n) of the two-layer ReLU network (the full NTK is Θ ⊗ I_Z)."""
+    return ntk.analytic_ntk(X, X, "relu")
 
 
 @functools.cache
-def _early_dot_change(M, n, steps, deep=False):
+def dot_growth_rate(n: int, kernel_fn=analytic_relu_ntk, lr: float = NTK_LR) -> dict:
+    """Growth rate of the lazy (frozen-kernel) dynamics of the dot-product loss with linear l, under GD.
+
+    The loss is quadratic in the outputs, L = ½ Σ_z F_zᵀ H F_z (H over the N(1+Q) inputs, the same for
+    each output z), so with the kernel Θ ⊗ I_Z frozen (``kernel_fn(X)``, default the infinite-width NTK)
+    dF/dt = −Θ H F grows like e^{λ t}, λ the largest real eigenvalue of −Θ H, and GD at ``lr`` like
+    (1 + lr λ)^{step}, rate r = log(1 + lr λ)/lr.  The outputs reach O(√M) — weights displaced by O(1),
+    where the NTK stops being constant and the loss's unbounded direction takes over — at
+    t ≈ log M / (2 r) + O(1): the predicted slope of the overflow time against log M is 1/(2 r).
+    """
+    d = _data(n)
+    X = d.inputs
+    N = X.shape[0]
+    fl = contrastive.function_loss(d.n_anchors, d.alpha, similarity="dot")
+    H = np.asarray(jax.jacfwd(jax.grad(fl))(jnp.zeros((N, 1)))).reshape(N, N)
+    K = np.asarray(kernel_fn(X), float)
+    lam = float(np.max(np.linalg.eigvals(-K @ H).real))
+    rate = float(np.log1p(lr * lam) / lr)
+    return {"lambda": lam, "gd_rate": rate, "predicted_slope": 1.0 / (2.0 * rate)}
+
+
+@register("a_dot_product_ntk_diverges", paper="A", reference="A Prop 10, Fig 2",
+          description="dot product: the NTK is nearly constant at first, then diverges at t ≈ log M/(2r)")
+def check_dot_diverges(fast: bool = True) -> CheckResult:
+    """Two-layer ReLU network (Z = 10), 100 digits triplets (full: 200), linear l, dot product, GD at lr 0.2
+    up to T = 80 (400 steps), widths 128–1024 (full: to 8192), seed 0.  Pass if at every width (i) the
+    weights overflow float64 before T; (ii) the fitted slope of the overflow time against log M, with each
+    width left out in turn, lies within a factor 1.5 of the prediction 1/(2r) of the lazy growth rate r
+    of the outputs under the infinite-width NTK (:func:`dot_growth_rate`; measured: 0.76–1.09 × 3.97
+    fast, 0.80–1.00 × 6.89 full); (iii) the dot-product NTK change at t = 4 is below 0.1 max |K(0)| (it
+    starts lazy, then diverges); (iv) with the cosine similarity the same network reaches t = 40 with
+    max |K(40) − K(0)| < 0.1 max |K(0)| (measured 0.064 → 0.011).  Metric: the largest
+    |log(slope / predicted slope)| over the left-out fits, tolerance log 1.5.
+
+    Can detect: no divergence (the cosine similarity swapped in fails (i)), a divergence time that does
+    not grow like log M at the NTK's rate (a kernel off by a factor 2 fails (ii)), an NTK that moves
+    early or moves under the cosine similarity.  Cannot detect: the O(1) offset of the overflow time,
+    nor anything about the weights after the overflow."""
+    return _check_dot_diverges(fast)
+
+
+def _check_dot_diverges(fast: bool, *, similarity: str = "dot", kernel_fn=analytic_relu_ntk) -> CheckResult:
+    widths, _, n = _ntk_widths(fast)
+    growth = dot_growth_rate(n, kernel_fn)
+    t_over, early, k0, cos_final = [], [], [], []
+    early_steps = round(DOT_EARLY_T / NTK_LR)
+    for M in widths:
+        _, _, K0max, t_o = ntk_change_run(M, 0, similarity, n)
+        t_over.append(t_o)
+        k0.append(K0max)
+        early.append(_early_dot_change(M, n, early_steps, similarity=similarity) / K0max)
+        _, ch, _, _ = ntk_change_run(M, 0, "cosine", n)
+        cos_final.append(float(ch[-1]) / K0max if ch is not None else np.inf)
+    overflow = all(t < DOT_T_MAX for t in t_over)
+    if overflow:
+        loo = _loo_slopes(widths, t_over, log_y=False)
+        slope = float(np.polyfit(np.log(widths), t_over, 1)[0])
+        metric = float(np.max(np.abs(np.log(np.asarray(loo) / growth["predicted_slope"])))) \
+            if np.all(np.asarray(loo) > 0) else np.inf
+    else:
+        loo, slope, metric = None, None, np.inf
+    tol = float(np.log(DOT_SLOPE_FACTOR))
+    details = {"widths": widths, "lr": NTK_LR, "T_dot": DOT_T_MAX, "T_cosine": NTK_T, "n_anchors": n,
+               "similarity": similarity, "t_overflow_dot": t_over, "slope_t_overflow_vs_log_M": slope,
+               "leave_one_out_slopes": loo, **{f"lazy_{k}": v for k, v in growth.items()},
+               "slope_factor_window": [1 / DOT_SLOPE_FACTOR, DOT_SLOPE_FACTOR], "max_abs_K0": k0,
+               "relative_ntk_change_dot_at_t4": early, "relative_ntk_change_cosine_at_T": cos_final,
+               "relative_change_max": REL_CHANGE_MAX}
+    passed = overflow and metric < tol and max(early) < REL_CHANGE_MAX and max(cos_final) < REL_CHANGE_MAX
+    return CheckResult(metric, tol, bool(passed), details)
+
+
+@functools.cache
+def _early_dot_change(M, n, steps, deep=False, similarity="dot"):
     d = _data(n)
     X = _ntk_inputs(d, 20 if deep else 30)
     if deep:
@@ -224,8 +371,9 @@ def _early_dot_change(M, n, steps, deep=False):
     else:
         params = networks.init_two_layer(d.dim, M, Z_OUT, seed=0)
         ntk_fn, apply_fn = _two_layer_full_ntk_fn(X), None
-    _, hist = contrastive.train_contrastive(params, d, lr=NTK_LR, n_steps=steps, similarity="dot", apply_fn=apply_fn,
-                                            record_steps=np.array([0, steps]), record_outputs=False, ntk_fn=ntk_fn)
+    _, hist = contrastive.train_contrastive(params, d, lr=NTK_LR, n_steps=steps, similarity=similarity,
+                                            apply_fn=apply_fn, record_steps=np.array([0, steps]),
+                                            record_outputs=False, ntk_fn=ntk_fn)
     return float(hist["ntk_max_change"][-1])
 
 
@@ -249,18 +397,22 @@ def check_theorem13(fast: bool = True) -> CheckResult:
 GRASS_LR = 0.01
 
 
-@functools.cache
-def grassmann_run(M: int, seed: int, n_steps: int, n: int = 100, similarity: str = "cosine"):
+def grassmann_run(M: int, seed: int, n_steps: int, n: int = 100, similarity: str = "cosine", lr: float = GRASS_LR):
     """Grassmannian GD (W projected to WᵀW = I after each step) on the cosine-similarity loss (A1, δ = 0.01)
-    (or another ``similarity``, e.g. "cosine_bound": the trace-form loss A10 itself).
+    (or another ``similarity``, e.g. "cosine_bound": the trace-form loss A10 itself) at step size ``lr``.
 
     Records ‖C_V(t) − C_V(0)‖_F (C_V of A10) and the relative changes of C_V and W; returns
     (initial params (W orthonormal), final params, history).
     """
+    return _grassmann_run(int(M), int(seed), int(n_steps), int(n), similarity, float(lr))
+
+
+@functools.cache
+def _grassmann_run(M, seed, n_steps, n, similarity, lr):
     d = _data(n)
     params = contrastive.orthonormalize_readout(networks.init_two_layer(d.dim, M, Z_OUT, seed=seed))
     steps = np.array([s for s in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500) if s < n_steps] + [n_steps])
-    final, hist = contrastive.train_contrastive(params, d, lr=GRASS_LR, n_steps=n_steps, similarity=similarity,
+    final, hist = contrastive.train_contrastive(params, d, lr=lr, n_steps=n_steps, similarity=similarity,
                                                 grassmann=True, record_steps=steps, record_outputs=False,
                                                 record_cv=True)
     return params, final, hist
@@ -268,67 +420,90 @@ def grassmann_run(M: int, seed: int, n_steps: int, n: int = 100, similarity: str
 
 def _grass_setup(fast):
     """(widths, seeds, steps, anchors) of the Grassmannian runs."""
-    return ([256, 512, 1024, 2048], (0,), 50, 100) if fast else ([128, 256, 512, 1024, 2048, 4096, 8192], (0, 1, 2), 500, 100)
+    return ([256, 512, 1024, 2048], (0, 1), 50, 100) if fast else ([128, 256, 512, 1024, 2048, 4096, 8192], (0, 1, 2), 500, 100)
 
 
 LEMMA16_T_FIX = 0.1  # 10 steps at lr 0.01: a fixed O(1) number of iterations, where the drift is linear in t
+LEMMA16_SLACK = 1.15  # κ̂(M) may grow by at most 15 % from one width to the next (seed scatter of κ̂: ±12 %)
 
 
-@register("a_lemma16_cv_drift", paper="A", reference="A Lemma 16, Fig 4 (left, middle)",
-          description="Grassmannian GD: ‖C_V(t) − C_V(0)‖_F grows at most linearly in t, falls with width; W moves faster")
-def check_lemma16(fast: bool = True) -> CheckResult:
-    """Two-layer ReLU network with orthonormal W (Z = 10), 100 digits triplets, cosine similarity loss,
-    Grassmannian GD at lr 0.01; C_V of A10 (δ' = √M δ).  Pass if (i) for every width the log–log slope of
-    ‖ΔC_V‖_F in t is <= 1.1 (at most linear); (ii) its log–log slope in M at t = 0.1 (10 steps) lies in
-    [−0.75, −0.25] (Lemma 16: κ t/√M); (iii) the slope in M is <= −0.25 at every recorded time;
-    (iv) ‖ΔW‖/‖W(0)‖ > ‖ΔC_V‖/‖C_V(0)‖ at every recorded t > 0 and width.  Metric: |M-slope at t = 0.1 + 0.5|,
-    tolerance 0.25 (the window of (ii)).
-
-    Measured (see details): the M-slope steepens from ≈ −0.6 at early times toward ≈ −1 once the loss
-    saturates (t >~ 1) — faster than Lemma 16's upper bound t/√M, hence consistent with it.  The
-    full variant also reports (without gating) the same drift when the trace-form loss A10 itself is
-    trained: its V-gradient is O(M^{-3/2}) per entry instead of O(M^{-1/2}), and the drift falls
-    roughly like M^{-1} to M^{-3/2}, again inside the bound."""
+def _check_lemma16(fast: bool, *, lr_fn=None) -> CheckResult:
     widths, seeds, n_steps, n = _grass_setup(fast)
-    t = None
-    dC, relC, relW = [], [], []
+    dC, relC, relW, steps = [], [], [], None
     for M in widths:
-        hs = [grassmann_run(M, s, n_steps, n)[2] for s in seeds]
-        t = hs[0].t
+        lr = GRASS_LR if lr_fn is None else float(lr_fn(M))
+        hs = [grassmann_run(M, s, n_steps, n, lr=lr)[2] for s in seeds]
+        steps = hs[0].step
         dC.append(np.mean([h["cv_change"] for h in hs], axis=0))
         relC.append(np.mean([h["cv_relative_change"] for h in hs], axis=0))
         relW.append(np.mean([h["w_relative_change"] for h in hs], axis=0))
     dC, relC, relW = np.array(dC), np.array(relC), np.array(relW)
+    t = GRASS_LR * steps.astype(float)  # the time of GD at lr 0.01 (a run at another step size is compared with it)
     pos = t > 0
-    t_slopes = [_fit_slope(t[pos], row[pos]) for row in dC]
-    m_slopes = [_fit_slope(widths, dC[:, k]) for k in np.nonzero(pos)[0]]
+    moved = bool(np.all(dC[:, pos] > 0))
+    t_slopes = [_fit_slope(t[pos], row[pos]) if moved else np.inf for row in dC]
+    m_slopes = [_fit_slope(widths, dC[:, k]) if moved else np.inf for k in np.nonzero(pos)[0]]
     k_fix = int(np.argmin(np.abs(t - LEMMA16_T_FIX)))
-    m_slope_fix = _fit_slope(widths, dC[:, k_fix])
+    kappa_t = np.sqrt(np.asarray(widths, float))[:, None] * dC[:, pos] / t[pos]  # √M ‖ΔC_V(t)‖ / t
+    kappa = kappa_t.max(axis=1)  # κ̂(M): the smallest κ with ‖ΔC_V(t)‖ <= κ t/√M at all recorded t
+    growth = kappa[1:] / kappa[:-1]
+    metric = float(np.max(growth)) if moved else np.inf
     w_faster = bool(np.all(relW[:, pos] > relC[:, pos]))
     details = {"widths": widths, "seeds": seeds, "n_anchors": n, "lr": GRASS_LR, "t": t, "cv_change": dC,
-               "t_slopes_per_width": t_slopes, "M_slopes_per_time": m_slopes, "t_fix": float(t[k_fix]),
-               "M_slope_at_t_fix": m_slope_fix, "cv_relative_change": relC, "w_relative_change": relW,
-               "w_moves_faster": w_faster}
-    if not fast:
+               "sqrtM_cv_change_over_t": kappa_t, "kappa_hat": kappa, "kappa_hat_growth_per_width": growth,
+               "slack": LEMMA16_SLACK, "t_slopes_per_width": t_slopes, "M_slopes_per_time": m_slopes,
+               "t_fix": float(t[k_fix]), "M_slope_at_t_fix": m_slopes[k_fix - 1] if moved else None,
+               "cv_relative_change": relC, "w_relative_change": relW, "w_moves_faster": w_faster,
+               "cv_moved": moved, "step_sizes": [GRASS_LR if lr_fn is None else float(lr_fn(M)) for M in widths]}
+    if not fast and lr_fn is None:
         bound = np.array([grassmann_run(M, seeds[0], n_steps, n, similarity="cosine_bound")[2]["cv_change"]
                           for M in widths])
         details["trace_form_loss_cv_change"] = bound
         details["trace_form_loss_M_slope_at_t_fix"] = _fit_slope(widths, bound[:, k_fix])
         details["trace_form_loss_M_slope_at_end"] = _fit_slope(widths, bound[:, -1])
-    passed = (max(t_slopes) <= 1.1 and -0.75 <= m_slope_fix <= -0.25 and max(m_slopes) <= -0.25 and w_faster)
-    return CheckResult(abs(m_slope_fix + 0.5), 0.25, bool(passed), details, sense="<=")
+    passed = moved and max(t_slopes) <= 1.1 and metric <= LEMMA16_SLACK and w_faster
+    return CheckResult(metric, LEMMA16_SLACK, bool(passed), details, sense="<=")
 
 
-def pca_representation_difference(M: int, seed: int, n_steps: int, n: int) -> tuple:
+@register("a_lemma16_cv_drift", paper="A", reference="A Lemma 16, Fig 4 (left, middle)",
+          description="Grassmannian GD: ‖C_V(t) − C_V(0)‖_F <= κ t/√M with κ not growing with M; W moves faster")
+def check_lemma16(fast: bool = True) -> CheckResult:
+    """Two-layer ReLU network with orthonormal W (Z = 10), 100 digits triplets, cosine similarity loss,
+    Grassmannian GD at lr 0.01 for 50 steps (full: 500), widths 256–2048 (full: 128–8192), 2 seeds (full: 3);
+    C_V of A10 (δ' = √M δ).  Lemma 16: ‖C_V(t) − C_V(0)‖_F <= κ t/√M.  With κ̂(M) = max over recorded
+    t of √M ‖ΔC_V(t)‖_F / t (seed-averaged drift), pass if (i) κ̂ does not grow with M: κ̂(M_{i+1}) /
+    κ̂(M_i) <= 1.15 for every width step (a 15 % slack for the seed scatter of κ̂, about ±12 % between
+    single seeds; measured growth 0.91–0.99); (ii) for every width the log–log slope of ‖ΔC_V‖_F in t is
+    <= 1.1 (at most linear); (iii) C_V moved (‖ΔC_V‖ > 0) and ‖ΔW‖/‖W(0)‖ > ‖ΔC_V‖/‖C_V(0)‖ at every
+    recorded t > 0 and width.  Metric: the largest κ̂ growth factor, tolerance 1.15.  The log–log
+    slopes in M at each time are reported: about −0.56 at t = 0.01 steepening to about −0.8 at t = 0.5,
+    faster than the bound's −1/2 once the loss saturates.  The full variant also reports (without
+    gating) the same drift when the trace-form loss A10 itself is trained: its V-gradient is
+    O(M^{-3/2}) per entry instead of O(M^{-1/2}), and the drift falls roughly like M^{-1} to M^{-3/2},
+    again inside the bound.
+
+    Can detect: a drift that does not shrink like M^{-1/2} (a step size growing like √M fails (i),
+    κ̂ growing 1.3× per width doubling), a drift faster than linear in t, a frozen V.  Cannot detect:
+    the value of κ (a drift too large by a constant factor passes), nor a drift below the bound by any
+    amount."""
+    return _check_lemma16(fast)
+
+
+LEMMA17_SLOPE_WINDOW = (-2.0, -0.5)  # the PCA difference falls at least like ‖ΔC_V‖/gap ~ M^{-1/2}
+
+
+def pca_representation_difference(M: int, seed: int, n_steps: int, n: int, similarity_t: str = "cosine_bound",
+                                  lr: float = GRASS_LR) -> tuple:
     """min_O ‖U_t O − U_0‖_F / ‖U_0‖_F for U = (1/√M) W*ᵀ φ(V x) on all inputs, W* = PCA of C_V (A10),
     with (V(0), C_V(0)) and (V(t), C_V(t)) from :func:`grassmann_run`; O from orthogonal Procrustes.
+    ``similarity_t`` picks the C_V whose PCA gives the readout at time t (mutation tests: "dot", A8).
     Also returns the eigengap λ_Z − λ_{Z+1} of C_V(0)."""
     from scipy.linalg import orthogonal_procrustes
 
     d = _data(n)
-    p0, pt, _ = grassmann_run(M, seed, n_steps, n)
+    p0, pt, _ = grassmann_run(M, seed, n_steps, n, lr=lr)
     W0, lam0 = contrastive.pca_readout(p0, d, Z_OUT)
-    Wt, _ = contrastive.pca_readout(pt, d, Z_OUT)
+    Wt, _ = contrastive.pca_readout(pt, d, Z_OUT, similarity_t)
     X = jnp.asarray(d.inputs)
     U0 = np.asarray(networks.two_layer_apply({"V": p0["V"], "W": W0}, X))
     Ut = np.asarray(networks.two_layer_apply({"V": pt["V"], "W": Wt}, X))
@@ -336,24 +511,42 @@ def pca_representation_difference(M: int, seed: int, n_steps: int, n: int) -> tu
     return float(np.linalg.norm(Ut @ O - U0) / np.linalg.norm(U0)), float(lam0[Z_OUT - 1] - lam0[Z_OUT])
 
 
-@register("a_lemma17_pca_stability", paper="A", reference="A Lemma 17, Fig 4 (right)",
-          description="PCA representations from C_V(0) and C_V(t) agree up to rotation, better with width")
-def check_lemma17(fast: bool = True) -> CheckResult:
-    """From the Grassmannian runs of the Lemma 16 check: representations (1/√M) W*ᵀ φ(V x) with W* the
-    top-10 eigenvectors of C_V(0) (at V(0)) and of C_V(t) (at V(t)), aligned by the best orthogonal
-    O (``scipy.linalg.orthogonal_procrustes``).  Metric: log–log slope over widths of the relative
-    difference at the final time; pass if < 0."""
+def _check_lemma17(fast: bool, *, similarity_t: str = "cosine_bound") -> CheckResult:
     widths, seeds, n_steps, n = _grass_setup(fast)
-    diffs, gaps = [], []
+    diffs, gaps, per_seed = [], [], []
     for M in widths:
-        res = [pca_representation_difference(M, s, n_steps, n) for s in seeds]
+        res = [pca_representation_difference(M, s, n_steps, n, similarity_t) for s in seeds]
+        per_seed.append([r[0] for r in res])
         diffs.append(float(np.mean([r[0] for r in res])))
         gaps.append(float(np.mean([r[1] for r in res])))
     slope = _fit_slope(widths, diffs)
+    loo = _loo_slopes(widths, diffs)
+    decreasing = bool(np.all(np.diff(diffs) < 0))
+    metric = _window_distance(loo, LEMMA17_SLOPE_WINDOW)
     details = {"widths": widths, "seeds": seeds, "n_anchors": n, "t": GRASS_LR * n_steps,
-               "procrustes_relative_difference": diffs,
-               "loglog_slope": slope, "eigengap_Z": gaps}
-    return CheckResult(slope, 0.0, bool(slope < 0), details)
+               "procrustes_relative_difference": diffs, "procrustes_relative_difference_per_seed": per_seed,
+               "loglog_slope": slope, "leave_one_out_slopes": loo, "slope_window": LEMMA17_SLOPE_WINDOW,
+               "decreasing": decreasing, "eigengap_Z": gaps, "readout_at_t": f"PCA of C_V ({similarity_t})"}
+    half = _half_width(LEMMA17_SLOPE_WINDOW)
+    return CheckResult(metric, half, bool(metric < half and decreasing), details)
+
+
+@register("a_lemma17_pca_stability", paper="A", reference="A Lemma 17, Fig 4 (right)",
+          description="PCA representations from C_V(0) and C_V(t) agree up to rotation, better with width")
+def check_lemma17(fast: bool = True) -> CheckResult:
+    """From the Grassmannian runs of the Lemma 16 check (t = 0.5; full: 5): representations
+    (1/√M) W*ᵀ φ(V x) with W* the top-10 eigenvectors of C_V(0) (at V(0)) and of C_V(t) (at V(t)),
+    aligned by the best orthogonal O (``scipy.linalg.orthogonal_procrustes``); relative difference
+    averaged over the seeds.  Pass if it decreases with every width step and the log–log slope in M
+    fitted with each width left out in turn lies in [−2, −0.5] (Lemma 17 / Davis–Kahan: at most
+    ‖ΔC_V‖/eigengap, and ‖ΔC_V‖ falls at least like M^{-1/2}; measured about −1.3 to −1.5).  Metric:
+    the largest distance of those slopes from the window centre −1.25 (tolerance 0.75).
+
+    Can detect: a readout at time t that is not the PCA of the same C_V (the PCA of C_V of A8 instead
+    of A10 gives a difference that does not shrink), a representation difference that stops falling
+    with width.  Cannot detect: the constant of the bound, nor failures at small eigengaps outside
+    the sweep."""
+    return _check_lemma17(fast)
 
 
 # ---------------------------------------------------------------------------- Prop 18
@@ -389,59 +582,155 @@ def check_prop18(fast: bool = True) -> CheckResult:
 
 # ---------------------------------------------------------------------------- Fig 5
 
+DEEP_SLOPE_WINDOW = (-1.1, -0.35)  # log–log slope of the deep cosine NTK change in M (A: roughly M^{-1/2})
+DEEP_REL_CHANGE_MAX = 0.25  # widths where max |K(T) − K(0)| / max |K(0)| stays below this (near-lazy)
+DOWNSTREAM_MARGIN = 0.05  # accuracy above the best random-feature baseline (2.6 binomial s.e. on 600 test points)
+ITERATIVE_LR_PER_WIDTH = 2.0  # iterative scheme: V-step lr = 2 M (the trace loss's V-gradient is O(1/M) smaller)
+ITERATIVE_MIN_V_MOVE = 0.05  # ... so that ‖V_5 − V_0‖/‖V_0‖ >= 5 % (at lr 0.5 it was 1.3e-4: PCA of C(0) again)
+
+
+def _deep_setup(fast):
+    """(widths, seeds, anchors, cosine steps, dot-product widths) of the deep-network part of the Fig 5 check."""
+    if fast:
+        return [128, 256, 512, 1024], (0,), 20, 50, [128, 256]
+    return [128, 256, 512, 1024], (0, 1, 2), 100, 200, [128, 256, 512, 1024]
+
 
 @functools.cache
-def downstream_accuracies(n: int, M: int, seed: int = 0, lr: float = 0.5, n_steps: int = 200, n_updates: int = 5,
-                          n_test: int = 600):
-    """Linear-classifier test accuracy (held-out digits) on three representations (A Fig 5 right).
-
-    * PCA on C(0): W* = top-10 eigenvectors of C_V(0) (A10) at the initial V;
-    * trained: the network (A7, WᵀW = I) trained by Grassmannian GD on the cosine loss (A1), lr, n_steps;
-    * iterative: ``n_updates`` rounds of W ← PCA(C_V), one GD step on V (A §5 (ii)).
-    Representations (1/√M) Wᵀ φ(V x) of the anchors (train, labelled) and held-out crops (test).
-    """
+def deep_cosine_ntk_change(M: int, seed: int, n: int, n_steps: int) -> tuple:
+    """(max |K(T) − K(0)|, max |K(0)|) of the full NTK (20 fixed inputs) of the 3-hidden-layer network after
+    ``n_steps`` GD steps at lr 0.2 on the cosine-similarity loss."""
     d = _data(n)
-    Xte, yte = d.heldout[:n_test], d.heldout_labels[:n_test]
-    params = networks.init_two_layer(d.dim, M, Z_OUT, seed=seed)
+    X = _ntk_inputs(d, 20)
+    params = contrastive.init_deep(d.dim, M, Z_OUT, seed=seed)
+    ntk_fn = contrastive.deep_ntk_fn(X, X, output="full")
+    _, hist = contrastive.train_contrastive(params, d, lr=NTK_LR, n_steps=n_steps, similarity="cosine",
+                                            apply_fn=contrastive.deep_apply, record_steps=np.array([0, n_steps]),
+                                            record_outputs=False, ntk_fn=ntk_fn)
+    return float(hist["ntk_max_change"][-1]), float(np.abs(ntk_fn(params)).max())
 
-    def acc(p):
-        return contrastive.downstream_accuracy(networks.two_layer_apply(p, jnp.asarray(d.anchors)), d.labels,
-                                               networks.two_layer_apply(p, jnp.asarray(Xte)), yte)
 
-    W0, _ = contrastive.pca_readout(params, d, Z_OUT)
+@functools.cache
+def deep_dot_overflow(M: int, n: int, seed: int = 0, similarity: str = "dot") -> float:
+    """First time the weights of the 3-hidden-layer network overflow under GD at lr 0.2 (inf if not by T = 80)."""
+    d = _data(n)
+    params = contrastive.init_deep(d.dim, M, Z_OUT, seed=seed)
+    n_steps = round(DOT_T_MAX / NTK_LR)
+    try:
+        contrastive.train_contrastive(params, d, lr=NTK_LR, n_steps=n_steps, similarity=similarity,
+                                      apply_fn=contrastive.deep_apply, record_steps=np.arange(0, n_steps + 1, 10),
+                                      record_outputs=False)
+    except trainer.NonFiniteError as err:
+        return err.step * NTK_LR
+    return np.inf
+
+
+def _grassmann_train(params, d, lr, n_steps):
+    """The trained representation of A Fig 5: Grassmannian GD (WᵀW = I) on the cosine loss (A1)."""
     trained, _ = contrastive.train_contrastive(params, d, lr=lr, n_steps=n_steps, similarity="cosine",
                                                grassmann=True, record_steps=np.array([0, n_steps]),
                                                record_outputs=False)
-    iterated, _ = contrastive.iterative_pca(params, d, n_updates, lr)
-    return {"pca_C0": acc({"V": params["V"], "W": W0}), "trained": acc(trained), "iterative": acc(iterated)}
+    return trained
+
+
+def downstream_accuracies(n: int, M: int, seed: int = 0, lr: float = 0.5, n_steps: int = 200, n_updates: int = 5,
+                          n_test: int = 600, train_fn=_grassmann_train, n_random: int = 6):
+    """Linear-classifier test accuracy (held-out digits) of representations (A Fig 5 right) and baselines.
+
+    * "pca_C0": W* = top-10 eigenvectors of C_V(0) (A10) at the initial V;
+    * "trained": ``train_fn(params, data, lr, n_steps)``, default the network (A7, WᵀW = I) trained by
+      Grassmannian GD on the cosine loss (A1);
+    * "iterative": ``n_updates`` rounds of W ← PCA(C_V), one GD step on V at lr 2M (A §5 (ii)).
+    Representations (1/√M) Wᵀ φ(V x) of the anchors (train, labelled) and held-out crops (test).
+    Baselines ("baselines"): the untrained network (W orthonormalised), ``n_random`` random orthonormal
+    readouts of the same random features φ(V(0) x), and ``n_random`` random 10-d projections of the pixels;
+    "baseline" is the best of them.  "iterative_V_change" is ‖V_final − V(0)‖/‖V(0)‖ of the iterative scheme.
+    """
+    return _downstream_accuracies(int(n), int(M), int(seed), float(lr), int(n_steps), int(n_updates), int(n_test),
+                                  train_fn, int(n_random))
+
+
+@functools.cache
+def _downstream_accuracies(n, M, seed, lr, n_steps, n_updates, n_test, train_fn, n_random):
+    d = _data(n)
+    Xtr, Xte, yte = jnp.asarray(d.anchors), jnp.asarray(d.heldout[:n_test]), d.heldout_labels[:n_test]
+    params = networks.init_two_layer(d.dim, M, Z_OUT, seed=seed)
+
+    def acc(p):
+        return contrastive.downstream_accuracy(networks.two_layer_apply(p, Xtr), d.labels,
+                                               networks.two_layer_apply(p, Xte), yte)
+
+    W0, _ = contrastive.pca_readout(params, d, Z_OUT)
+    trained = train_fn(params, d, lr, n_steps)
+    iterated, _ = contrastive.iterative_pca(params, d, n_updates, ITERATIVE_LR_PER_WIDTH * M)
+    rng = np.random.default_rng(1000 + seed)
+    base = {"untrained": acc(contrastive.orthonormalize_readout(params))}
+    for k in range(n_random):
+        Q, _ = np.linalg.qr(rng.standard_normal((M, Z_OUT)))
+        base[f"random_readout_{k}"] = acc({"V": params["V"], "W": jnp.asarray(Q)})
+    for k in range(n_random):
+        R = rng.standard_normal((d.dim, Z_OUT))
+        base[f"random_pixel_projection_{k}"] = contrastive.downstream_accuracy(np.asarray(Xtr) @ R, d.labels,
+                                                                               np.asarray(Xte) @ R, yte)
+    v_move = float(jnp.linalg.norm(iterated["V"] - params["V"]) / jnp.linalg.norm(params["V"]))
+    return {"pca_C0": acc({"V": params["V"], "W": W0}), "trained": acc(trained), "iterative": acc(iterated),
+            "baselines": base, "baseline": max(base.values()), "iterative_V_change": v_move,
+            "iterative_lr": ITERATIVE_LR_PER_WIDTH * M}
+
+
+def _check_fig5(fast: bool, *, train_fn=_grassmann_train) -> CheckResult:
+    widths, seeds, n_deep, cos_steps, dot_widths = _deep_setup(fast)
+    runs = [[deep_cosine_ntk_change(M, s, n_deep, cos_steps) for s in seeds] for M in widths]
+    cos_change = [float(np.mean([r[0] for r in row])) for row in runs]
+    rel_change = [float(max(r[0] / r[1] for r in row)) for row in runs]
+    t_over = [deep_dot_overflow(M, n_deep) for M in dot_widths]
+    slope = _fit_slope(widths, cos_change)
+    loo = _loo_slopes(widths, cos_change)
+    deep_dist = _window_distance(loo, DEEP_SLOPE_WINDOW)
+    decreasing = bool(np.all(np.diff(cos_change) < 0))
+    deep_ok = (deep_dist < _half_width(DEEP_SLOPE_WINDOW) and decreasing and max(rel_change) < DEEP_REL_CHANGE_MAX
+               and max(t_over) < DOT_T_MAX)
+    n_down, M_down, steps_down = (200, 256, 100) if fast else (1000, 1024, 400)
+    res = downstream_accuracies(n_down, M_down, n_steps=steps_down, train_fn=train_fn)
+    accs = {k: res[k] for k in ("pca_C0", "trained", "iterative")}
+    margins = {k: v - res["baseline"] for k, v in accs.items()}
+    metric = min(margins.values())
+    moved = res["iterative_V_change"] >= ITERATIVE_MIN_V_MOVE
+    details = {"deep_widths": widths, "deep_seeds": seeds, "deep_n_anchors": n_deep, "hidden_layers": 3,
+               "deep_cosine_T": NTK_LR * cos_steps, "deep_cosine_max_ntk_change_at_T": cos_change,
+               "deep_cosine_max_relative_change": rel_change, "deep_relative_change_max": DEEP_REL_CHANGE_MAX,
+               "deep_cosine_loglog_slope": slope, "deep_cosine_leave_one_out_slopes": loo,
+               "deep_slope_window": DEEP_SLOPE_WINDOW, "deep_cosine_decreasing": decreasing,
+               "deep_dot_widths": dot_widths, "deep_dot_t_overflow": t_over, "T_dot": DOT_T_MAX, "lr": NTK_LR,
+               "downstream_n_anchors": n_down, "downstream_M": M_down, "downstream_train_steps": steps_down,
+               "downstream_lr": 0.5, "accuracy": accs, "baselines": res["baselines"], "baseline": res["baseline"],
+               "margin_over_baseline": margins, "required_margin": DOWNSTREAM_MARGIN,
+               "iterative_lr": res["iterative_lr"], "iterative_V_change": res["iterative_V_change"],
+               "iterative_min_V_change": ITERATIVE_MIN_V_MOVE, "chance": 0.1,
+               "trained_with": "Grassmannian GD" if train_fn is _grassmann_train else repr(train_fn)}
+    passed = deep_ok and moved and metric >= DOWNSTREAM_MARGIN
+    return CheckResult(metric, DOWNSTREAM_MARGIN, bool(passed), details, sense=">=")
 
 
 @register("a_fig5_deep_and_downstream", paper="A", reference="A Fig 5, §5 (i)–(iii)",
           description="3-hidden-layer nets: cosine NTK change falls with width, dot diverges; downstream accuracy")
 def check_fig5(fast: bool = True) -> CheckResult:
-    """(a) 3-hidden-layer ReLU network (NTK parametrisation), digits triplets, linear l, GD at lr 0.2: with the
-    cosine similarity the max change of the full NTK (20 fixed inputs) at T = 40 falls with width (log–log
-    slope < 0); with the dot product the weights overflow before T = 80 at every width tried (fast variant:
-    the largest width only, where the divergence is slowest, saving three compilations).
-    (b) Downstream: logistic regression on 10-dimensional representations of labelled anchors, tested on
-    held-out digits, for PCA on C_V(0), the trained two-layer network (Grassmannian GD, cosine loss) and
-    the iterative scheme (5 updates).  Pass if (a) holds and every accuracy is >= 0.25 (chance 0.1).
-    Metric: the smallest of the three accuracies."""
-    if fast:
-        widths, n_deep, seeds, dot_widths = [16, 32, 64, 128], 20, (0,), [128]
-    else:
-        widths, n_deep, seeds, dot_widths = [32, 64, 128, 256, 512], 100, (0, 1), [32, 64, 128, 256, 512]
-    cos_change = [float(np.mean([ntk_change_run(M, s, "cosine", n_deep, deep=True)[1][-1] for s in seeds]))
-                  for M in widths]
-    t_over = [ntk_change_run(M, 0, "dot", n_deep, deep=True)[3] for M in dot_widths]
-    slope = _fit_slope(widths, cos_change)
-    n_down, M_down, steps_down = (200, 256, 100) if fast else (1000, 1024, 400)
-    accs = downstream_accuracies(n_down, M_down, n_steps=steps_down)
-    details = {"deep_widths": widths, "deep_seeds": seeds, "deep_n_anchors": n_deep, "hidden_layers": 3,
-               "deep_cosine_max_ntk_change_at_T": cos_change, "deep_cosine_loglog_slope": slope,
-               "deep_dot_widths": dot_widths, "deep_dot_t_overflow": t_over, "T_cosine": NTK_T, "T_dot": DOT_T_MAX, "lr": NTK_LR,
-               "downstream_n_anchors": n_down, "downstream_M": M_down, "downstream_train_steps": steps_down,
-               "downstream_lr": 0.5, "accuracy": accs, "chance": 0.1}
-    contrast = slope < 0 and max(t_over) < DOT_T_MAX
-    metric = min(accs.values())
-    return CheckResult(metric, 0.25, bool(contrast and metric >= 0.25), details, sense=">=")
+    """(a) 3-hidden-layer ReLU network (NTK parametrisation), digits triplets (20; full: 100), linear l, GD at
+    lr 0.2.  Cosine similarity: the max change of the full NTK (20 fixed inputs) at T = 10 (50 steps; full:
+    T = 40, 3 seeds), widths 128–1024, where it stays below 0.25 max |K(0)| (near the lazy regime; widths
+    16–64 are not); pass if it decreases with every width step and the log–log slope with each width left out
+    in turn lies in [−1.1, −0.35] (A: roughly M^{-1/2}; measured about −0.7 to −0.9).  Dot product: the weights
+    overflow before T = 80 at widths 128 and 256 (full: 128–1024).
+    (b) Downstream (A §5 (iii)): logistic regression on 10-dimensional representations of labelled anchors
+    (200, M = 256; full: 1000, M = 1024), tested on 600 held-out digits, for PCA on C_V(0), the network
+    trained by Grassmannian GD on the cosine loss and the iterative scheme (5 updates; V-step lr 2M, so that V
+    moves by >= 5 % — at lr 0.5 it moved 1.3e-4 and the scheme was PCA on C_V(0) again).  Baseline, computed
+    here: the best of the untrained network, 6 random orthonormal readouts of the same random features and
+    6 random 10-d pixel projections (0.21–0.29 measured; chance 0.1).  Pass if (a) holds, V moved, and every
+    accuracy beats the baseline by >= 0.05 (2.6 binomial standard errors).  Metric: the smallest margin.
+
+    Can detect: an untrained (or random-readout) representation posing as learned (fails (b)), a deep NTK
+    change that does not fall with width, a dot product that does not diverge.  Cannot detect: how close
+    PCA and the trained network are (A's claim; measured 0.37 vs 0.45, reported only), nor the exact
+    M^{-1/2} rate for the deep network."""
+    return _check_fig5(fast)
