@@ -90,6 +90,16 @@ def test_fig2_wide_stepwise_content():
                 for M in widths]
     np.testing.assert_allclose(points.get_ydata(), expected, rtol=1e-12)
     assert ax_c.get_xscale() == "log" and ax_c.get_yscale() == "log"
+    # the caption's numbers are the check's: errors, leave-one-out slopes and the gradient-flow-clock errors
+    res = get_check("wide_stepwise_kernel_prediction").run(fast=True)
+    np.testing.assert_allclose(res.details["sup_eigenvalue_error"], expected, rtol=1e-12)
+    rendered = _rendered(fig)
+    assert ", ".join(f"{e:.3g}" for e in res.details["sup_eigenvalue_error"]) in rendered
+    assert ", ".join(f"{v:.2f}" for v in res.details["leave_one_out_slopes"]) in rendered
+    flow = res.details["sup_eigenvalue_error_vs_S10_at_t_eq_lr_step"]
+    assert ", ".join(f"{e:.3g}" for e in flow) in rendered
+    (squares,) = [ln for ln in ax_c.get_lines() if ln.get_marker() == "s"]
+    np.testing.assert_allclose(squares.get_ydata(), flow, rtol=1e-12)
 
 
 def test_ntk_drift_figure_shows_the_check():
@@ -126,7 +136,7 @@ def test_ntk_drift_figure_shows_the_check():
 def test_alignment_figure_shows_the_check():
     fig, _ = figures.f_alignment_vs_width(fast=True)
     ax_a, ax_b = fig.axes
-    widths, seeds = wide_checks._fleissner_widths(True)
+    widths, seeds = wide_checks.kernel_limit_widths_seeds(True)
     res = get_check("fleissner_kernel_limit").run(fast=True)
     (align_mean,) = [ln for ln in ax_a.get_lines() if ln.get_marker() == "o" and ln.get_linestyle() == "-"]
     np.testing.assert_allclose(align_mean.get_ydata(), 1.0 - np.array(res.details["alignment"]), rtol=1e-6)
