@@ -141,46 +141,45 @@ def check_linear_equivalence(fast: bool = True) -> CheckResult:
 # ---------------------------------------------------------------------------- Prop 5.1c
 
 
-def _regularised_kernel_minimiser(K_tilde, n, d, eps, At0):
-    """argmin_A L(F) + ε Tr(A K̃ A^T), F = K̃ A^T, by L-BFGS: no eigendecomposition involved."""
+def _regularised_kernel_minimiser(K_tilde, n, d, eps, B0, gtol=1e-10):
+    """argmin_f L(f) + ε‖f‖² over f in the span of K(·, data), by L-BFGS: no eigendecomposition of K_Γ.
+
+    Parametrised by B = K̃^{1/2} A^T (so F = K̃ A^T = K̃^{1/2} B and ‖f‖² = Tr(A K̃ A^T) = ‖B‖²_F), which
+    conditions the problem far better than A itself.  Returns the training embeddings F (2n, d).
+    """
     from scipy.optimize import minimize
 
-    def fun(a):
-        At = a.reshape(2 * n, d)
-        F = K_tilde @ At
+    S = kernel.sqrt_psd(K_tilde)
+
+    def fun(b):
+        B = b.reshape(2 * n, d)
+        F = S @ B
         JF = np.concatenate([F[n:], F[:n]])
         R = F.T @ JF / (2 * n) - np.eye(d)
-        val = np.sum(R**2) + eps * np.sum(At * F)
-        grad = K_tilde @ ((2.0 / n) * JF @ R) + 2 * eps * F
+        val = np.sum(R**2) + eps * np.sum(B * B)
+        grad = S @ ((2.0 / n) * JF @ R) + 2 * eps * B
         return float(val), grad.ravel()
 
-    res = minimize(fun, At0.ravel(), jac=True, method="L-BFGS-B",
-                   options={"maxiter": 200000, "maxfun": 400000, "gtol": 1e-14, "ftol": 1e-18})
-    return res.x.reshape(2 * n, d)
+    res = minimize(fun, B0.ravel(), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 100000, "maxfun": 200000, "gtol": gtol, "ftol": 1e-18})
+    return S @ res.x.reshape(2 * n, d)
 
 
-@register("prop_5_1c_rkhs_minimal", paper="S", reference="Prop 5.1(c), S25",
-          description="RBF kernel: the S24 embeddings have the smallest RKHS norm among zero-loss embeddings")
-def check_rkhs_minimal(fast: bool = True) -> CheckResult:
-    """RKHS norms ‖f‖² = Tr(A K̃ A^T) of zero-loss kernel machines f = A K(·, data), RBF kernel, digits pairs.
+def _claimed_top_spectral(est):
+    """The solution under test: the (2n, d) dual coefficients A^T of the fitted S24 embeddings."""
+    return est.dual_coef_
 
-    By the representer theorem a component of f orthogonal to the span of K(·, data) leaves the loss
-    unchanged and adds to the norm, so comparing within the span is enough.  Every zero-loss f in the
-    span is A^T = K̃^{-1/2} B_+ Λ_+^{-1/2} O^T with O (d x p) having orthonormal rows (B_+, Λ_+ the
-    positive eigenpairs of K_Γ); compared: (a) aligned solutions on other sets of d positive eigenvectors
-    (each top mode swapped for mode d+1, plus random sets), (b) random O.  Their embeddings
-    F = K̃ A^T and losses (``loss_from_embeddings`` on the 𝒳 / 𝒳' halves) are computed from K̃ and A
-    directly.  Metric: the loss of the worst compared solution (all must be zero-loss, < 1e-10), and
-    every one must have a larger norm than the top-spectral solution.  Full mode adds an L-BFGS
-    minimiser of L + ε‖f‖² (no eigendecomposition; n = 100 pairs, d = 5) whose learned kernel F F^T
-    must approach the top-spectral one as ε → 0 (distance < 1e-2 at ε = 1e-4, log–log slope > 0.5).
-    """
+
+def _check_rkhs_minimal(fast, *, solution_fn=_claimed_top_spectral):
+    """The comparison for the zero-loss solution ``solution_fn(est)`` (A^T, (2n, d)) of a fitted RBF
+    ``KernelBarlowTwins`` (the registered check: its own S24 coefficients)."""
     x, xp, _ = digits_setup(n=_n_pairs(fast))
     n = x.shape[0]
     est = kernel.KernelBarlowTwins(D, "rbf").fit(x, xp)
     K_tilde = est.K_tilde_
-    A_top = est.dual_coef_.T
+    A_top = np.asarray(solution_fn(est)).T
     F_top = K_tilde @ A_top.T
+    G_claimed = F_top @ F_top.T
     norm_top = float(np.trace(A_top @ K_tilde @ A_top.T))
     loss_top = barlow.loss_from_embeddings(F_top[:n], F_top[n:])
 
@@ -196,37 +195,73 @@ def check_rkhs_minimal(fast: bool = True) -> CheckResult:
 
     rng = np.random.default_rng(2)
     n_random = 20 if fast else 200
-    sets = [np.r_[np.delete(np.arange(D), j), D] for j in range(D)]
+    sets = [np.arange(D)] + [np.r_[np.delete(np.arange(D), j), D] for j in range(D)]
     sets += [np.sort(rng.choice(len(gp), D, replace=False)) for _ in range(n_random)]
-    candidates = [dual_all[:, idx] for idx in sets if not np.array_equal(idx, np.arange(D))]
+    candidates = [dual_all[:, idx] for idx in sets]
     for _ in range(n_random):
         O = np.linalg.qr(rng.standard_normal((len(gp), D)))[0].T
         candidates.append(dual_all @ O.T)
-    excess, losses = [], [loss_top]
+    excess, losses, n_same = [], [loss_top], 0
     for At in candidates:
         F = K_tilde @ At
+        G = F @ F.T
+        if np.linalg.norm(G - G_claimed) <= 1e-8 * np.linalg.norm(G_claimed):
+            n_same += 1  # the claimed solution itself (up to the rotation U): nothing to compare
+            continue
         losses.append(barlow.loss_from_embeddings(F[:n], F[n:]))
         excess.append(float(np.trace(At.T @ K_tilde @ At)) / norm_top - 1.0)
     max_loss, min_excess = float(max(losses)), float(min(excess))
+
+    # Independent of K_Γ's spectrum: minimise L + ε‖f‖² by L-BFGS and let ε → 0.
+    n_small, d_small = (40, 3) if fast else (100, 5)
+    xs, xps, _ = digits_setup(n=n_small)
+    small = kernel.KernelBarlowTwins(d_small, "rbf").fit(xs, xps)
+    F_claimed = small.K_tilde_ @ np.asarray(solution_fn(small))
+    G_small = F_claimed @ F_claimed.T
+    epsilons, dist = [1e-2, 1e-3, 1e-4], []
+    for eps in epsilons:
+        F = _regularised_kernel_minimiser(small.K_tilde_, n_small, d_small, eps,
+                                          0.01 * rng.standard_normal((2 * n_small, d_small)))
+        dist.append(float(np.linalg.norm(F @ F.T - G_small) / np.linalg.norm(G_small)))
+    slope = float(np.polyfit(np.log(epsilons), np.log(dist), 1)[0])
+
     details = {"rkhs_norm2_top": norm_top, "sum_inverse_gammas": float(np.sum(1.0 / est.gammas_)),
-               "loss_top": loss_top, "max_loss_compared": max_loss, "n_compared": len(candidates),
-               "min_relative_excess_norm2": min_excess, "n_positive_used": int(keep.sum())}
-    passed = max_loss < 1e-10 and min_excess > 0
-    if not fast:
-        xs, xps, _ = digits_setup(n=100)
-        d_small = 5
-        small = kernel.KernelBarlowTwins(d_small, "rbf").fit(xs, xps)
-        G_top = small.train_embeddings_ @ small.train_embeddings_.T
-        epsilons, dist = [1e-2, 1e-3, 1e-4], []
-        for eps in epsilons:
-            At = _regularised_kernel_minimiser(small.K_tilde_, 100, d_small, eps,
-                                               0.01 * rng.standard_normal((200, d_small)))
-            F = small.K_tilde_ @ At
-            dist.append(float(np.linalg.norm(F @ F.T - G_top) / np.linalg.norm(G_top)))
-        slope = float(np.polyfit(np.log(epsilons), np.log(dist), 1)[0])
-        details.update(regularised_eps=epsilons, regularised_rel_dist_FFt=dist, loglog_slope=slope)
-        passed = passed and dist[-1] < 1e-2 and slope > 0.5
+               "loss_top": loss_top, "max_loss_compared": max_loss, "n_compared": len(excess),
+               "n_candidates_equal_to_claimed": n_same, "min_relative_excess_norm2": min_excess,
+               "n_positive_used": int(keep.sum()), "regularised_n_pairs": n_small, "regularised_d": d_small,
+               "regularised_eps": epsilons, "regularised_rel_dist_FFt": dist, "regularised_loglog_slope": slope,
+               "criterion": "all compared zero-loss (< 1e-10), every one with a larger RKHS norm than the claimed "
+                            "solution; L-BFGS minimiser of L + eps ||f||^2: distance of F F^T to the claimed one "
+                            "< 1e-2 at eps = 1e-4 and log-log slope in eps within [0.8, 1.2]"}
+    passed = max_loss < 1e-10 and min_excess > 0 and dist[-1] < 1e-2 and 0.8 <= slope <= 1.2
     return CheckResult(max_loss, 1e-10, bool(passed), details)
+
+
+@register("prop_5_1c_rkhs_minimal", paper="S", reference="Prop 5.1(c), S25",
+          description="RBF kernel: the S24 embeddings have the smallest RKHS norm among zero-loss embeddings")
+def check_rkhs_minimal(fast: bool = True) -> CheckResult:
+    """RKHS norms ‖f‖² = Tr(A K̃ A^T) of zero-loss kernel machines f = A K(·, data), RBF kernel, digits pairs.
+
+    By the representer theorem a component of f orthogonal to the span of K(·, data) leaves the loss
+    unchanged and adds to the norm, so comparing within the span is enough.  Every zero-loss f in the
+    span is A^T = K̃^{-1/2} B_+ Λ_+^{-1/2} O^T with O (d x p) having orthonormal rows (B_+, Λ_+ the
+    positive eigenpairs of K_Γ); compared: (a) aligned solutions on other sets of d positive eigenvectors
+    (the top set, each top mode swapped for mode d+1, plus random sets), (b) random O — each except those
+    equal to the claimed solution (same F F^T).  Their embeddings F = K̃ A^T and losses
+    (``loss_from_embeddings`` on the 𝒳 / 𝒳' halves) are computed from K̃ and A directly.  Metric: the
+    loss of the worst compared solution (all must be zero-loss, < 1e-10), and every one must have a
+    larger norm than the claimed (S24) solution.  These comparisons share K_Γ's spectrum with S24 (the
+    ordering is then Ky Fan's inequality), so the check also minimises L + ε‖f‖² by L-BFGS over the
+    span (no eigendecomposition of K_Γ; fast n = 40 pairs, d = 3; full n = 100, d = 5): the learned
+    kernel F F^T must approach the claimed one as ε → 0 (relative distance < 1e-2 at ε = 1e-4 and
+    log–log slope in ε within [0.8, 1.2]: the regularised minimiser moves by O(ε)).
+
+    Can detect: a claimed solution that is zero-loss but not norm-minimal (e.g. the aligned solution on
+    modes 1..d−1, d+1 fails both parts), or not zero-loss.  Cannot detect: a different minimal solution
+    with the same F F^T (S24 is unique only up to the rotation U), or a norm excess below the L-BFGS
+    tolerance.
+    """
+    return _check_rkhs_minimal(fast)
 
 
 # ---------------------------------------------------------------------------- special cases
