@@ -26,9 +26,10 @@ which has no cancellation for small α and no overflow before t̄.  The sign of 
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
-from .._validation import as_array, as_times
+from .._validation import as_array, as_times, check_finite_if_concrete
 
 
 def _real(x, name):
@@ -56,14 +57,32 @@ def _check_state(P0, S0, C):
 
 
 def _r_and_g(P0, S0):
-    """r = 2√α / P0 = √(1 − 4S0²/P0²) and g = atanh(r)/r (g = 1 at r = 0)."""
-    ratio = min(1.0, (2.0 * S0 / P0) ** 2)
-    r = float(np.sqrt(1.0 - ratio))
-    if r == 0.0:
+    """r = 2√α / P0 = √(1 − 4S0²/P0²) and g = atanh(r)/r (g = 1 at r = 0), without cancellation.
+
+    With u = 2|S0|/P0 ∈ (0, 1]: r = √((1 − u)(1 + u)), where 1 − u = (P0 − 2|S0|)/P0 is exact
+    (Sterbenz) when u >= 1/2, and
+
+        atanh(r) = ½ log((1 + r)/(1 − r)) = log1p(r) − log u        (since (1 − r)(1 + r) = u²),
+
+    a sum of two non-negative terms.  The literal 1 − r loses everything for small S0
+    (r = 1 in floating point for |S0| <= 1e-8 P0, and t̄ came out ``inf``); here log u is
+    log(2|S0|) − log(P0) when u underflows, so S0 down to the subnormal range is exact.
+    """
+    a = 2.0 * abs(S0)
+    if a >= P0:
         return 0.0, 1.0
-    if r >= 1.0:
-        return 1.0, np.inf
-    return r, float(np.arctanh(r) / r)
+    one_minus_u = (P0 - a) / P0
+    u = a / P0
+    r = float(np.sqrt(one_minus_u * (2.0 - one_minus_u)))
+    if r < 0.5:
+        return r, (float(np.arctanh(r) / r) if r > 0 else 1.0)
+    if u >= 0.5:
+        log_u = float(np.log1p(-one_minus_u))
+    elif u >= np.finfo(float).tiny:
+        log_u = float(np.log(u))
+    else:
+        log_u = float(np.log(a) - np.log(P0))
+    return r, (float(np.log1p(r)) - log_u) / r
 
 
 def prop10_invariants(v, w):
@@ -93,15 +112,15 @@ def blowup_time(P0, S0, C) -> float:
     Returns
     -------
     t̄ as a float; ``inf`` where P does not blow up (C <= 0 or S0 = 0).  Evaluated as
-    atanh(r)/(2 C P0 r), r = √(1 − 4S0²/P0²) — the same number without cancellation; the
-    limit α → 0 (v = ±w) gives 1/(2 C P0).
+    atanh(r)/(2 C P0 r), r = √(1 − 4S0²/P0²), with atanh(r) = log1p(r) − log(2|S0|/P0)
+    (:func:`_r_and_g`): no cancellation for small S0 (t̄ = (log(P0/|S0|) + O(1))/(2 C P0) is finite
+    for every S0 ≠ 0, e.g. 10.36 for P0 = C = 1, S0 = 1e-9); the limit α → 0 (v = ±w) gives
+    1/(2 C P0).
     """
     P0, S0, C = _check_state(P0, S0, C)
     if C <= 0 or S0 == 0:
         return float("inf")
     _, g = _r_and_g(P0, S0)
-    if not np.isfinite(g):
-        return float("inf")
     return g / (2.0 * C * P0)
 
 
@@ -121,9 +140,9 @@ def prop10_P(t, P0, S0, C):
     """
     t = as_times(t)
     P0, S0, C = _check_state(P0, S0, C)
-    r, g = _r_and_g(P0, S0)
-    if not np.isfinite(g) or C == 0:
+    if S0 == 0 or C == 0:
         return np.full(t.shape, P0)
+    r, g = _r_and_g(P0, S0)
     den = g - 2.0 * C * P0 * t
     with np.errstate(divide="ignore", invalid="ignore"):
         P = P0 * _q(r * den) / den
@@ -144,5 +163,8 @@ def prop10_rhs(t, y, C):
     """Right-hand side of the (P, S) system: (dP/dt, dS/dt) = (8CS², 2CSP) (A16–A17); JAX-traceable."""
     if np.shape(y) != (2,):
         raise ValueError(f"y must be the state (P, S) of shape (2,), got shape {np.shape(y)}")
+    # Concrete NaN/inf input is named here; under jit/grad (inside the integrator) values are not checked.
+    check_finite_if_concrete(y, "y")
+    check_finite_if_concrete(C, "C")
     P, S = y[0], y[1]
-    return y.at[0].set(8.0 * C * S**2).at[1].set(2.0 * C * S * P)
+    return jnp.stack([8.0 * C * S**2, 2.0 * C * S * P])
