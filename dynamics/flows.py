@@ -20,13 +20,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._integrate import integrate
+from ._integrate import DEFAULT_MAX_STEPS, integrate
 from ._validation import (
     as_array,
     as_matrix,
     as_symmetric,
     as_times,
     check_callable,
+    check_finite_if_concrete,
     check_positive_int,
 )
 from .barlow._core import _embedding_loss
@@ -52,8 +53,30 @@ def _field(loss_fn, n_train: int, full: bool):
     return field
 
 
-def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e-8, atol=1e-12,
-                        backend="diffrax", solver="dopri8", max_steps=1_000_000):
+def _check_psd(K, name: str = "K", *, rtol: float = 1e-8):
+    """Raise ``ValueError`` naming ``name`` unless the symmetric kernel matrix K (n, n) is positive
+    semi-definite up to ``rtol`` · λ_max (a Gram matrix computed in float64 has eigenvalues down to about
+    −n·eps·λ_max).  A kernel with a negative eigenvalue makes dF/dt = −K ∇L ascend the loss along it."""
+    K = np.asarray(K, dtype=float)
+    scale = float(np.max(np.abs(np.diag(K)))) if K.size else 0.0
+    if scale == 0.0:
+        if np.any(K):
+            raise ValueError(f"{name} must be positive semi-definite (a kernel Gram matrix), but its diagonal is 0 "
+                             "while it has non-zero entries")
+        return
+    try:  # Cholesky of K + δI succeeds for every PSD K: the cheap test (n³/3); eigvalsh only to report.
+        np.linalg.cholesky(K + rtol * scale * np.eye(K.shape[0]))
+        return
+    except np.linalg.LinAlgError:
+        pass
+    ev = np.linalg.eigvalsh(K)
+    if ev[0] < -rtol * max(float(ev[-1]), scale):
+        raise ValueError(f"{name} must be positive semi-definite (a kernel Gram matrix): its smallest eigenvalue is "
+                         f"{ev[0]:.3g} (largest {ev[-1]:.3g}); the flow dF/dt = −K ∇L would ascend the loss there")
+
+
+def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e-8, atol=None,
+                        backend="diffrax", solver="dopri8", max_steps=DEFAULT_MAX_STEPS):
     """Integrate dF/dt = −K ∇_F L(F) from F(0) = F0 and return F at the times ``t``.
 
     Parameters
@@ -65,6 +88,12 @@ def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e
     t : (T,) times (t = lr × step for a trainer); the flow starts at t = 0.
     K_test, F_test0 : optional (N*, N) (or (N*, N, d, d)) kernel between test and
         training inputs and the (N*, d) initial test outputs (default zero).
+    rtol, atol : tolerances; ``atol=None`` (default) follows the scale of the initial state,
+        rtol · 1e-3 · max|F0| (:func:`dynamics._integrate.integrate`), so a small F0 is resolved.
+    max_steps : step budget (an :class:`dynamics._integrate.IntegrationError` names it when exceeded).
+
+    K must be symmetric and positive semi-definite (to 1e-8 relative): a kernel with a negative
+    eigenvalue would make the flow ascend the loss along it.
 
     Returns
     -------
@@ -79,13 +108,16 @@ def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e
     # A kernel is symmetric: K[a, b] = K[b, a] (scalar), K[a, b, i, j] = K[b, a, j, i] (full).  Checked only;
     # the flow uses K as given.
     if K.ndim == 2:
-        as_symmetric(K, "K")
+        _check_psd(as_symmetric(K, "K"), "K")
     else:
         asym = float(np.max(np.abs(K - K.transpose(1, 0, 3, 2))))
         scale = max(float(np.max(np.abs(K))), np.finfo(float).tiny)
         if asym > 1e-8 * scale:
             raise ValueError(f"K must be symmetric, K[a, b, i, j] = K[b, a, j, i]: max |K - K^T| = {asym:.3g} "
                              f"exceeds 1e-08 x max|K| = {1e-8 * scale:.3g}")
+        # The full kernel as the (N d, N d) matrix of the pairs (a, i), (b, j).
+        Kmat = K.transpose(0, 2, 1, 3).reshape(N * d, N * d)
+        _check_psd(0.5 * (Kmat + Kmat.T), "K")
     if F_test0 is not None and K_test is None:
         raise ValueError("F_test0 needs K_test (the test-train kernel); give both or neither")
     t = as_times(t)
@@ -119,6 +151,7 @@ def barlow_twins_function_loss(n: int):
         if F.ndim != 2 or F.shape[0] != 2 * n:
             raise ValueError(f"F must be (2n, d) = ({2 * n}, d), the outputs on [x_1..x_n; x'_1..x'_n], "
                              f"got shape {tuple(F.shape)}")
+        check_finite_if_concrete(F, "F")  # values checked outside jit/grad only
         return _embedding_loss(F[:n], F[n:])
 
     return loss

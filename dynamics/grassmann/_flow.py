@@ -12,13 +12,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import flows
-from .._integrate import integrate
+from .._integrate import DEFAULT_MAX_STEPS, integrate
 from .._validation import (
     as_array,
     as_matrix,
     as_symmetric,
     as_times,
     check_choice,
+    check_finite_if_concrete,
     check_positive_int,
 )
 from ._core import _check_theta_shape, check_data_matrix, check_theta
@@ -35,7 +36,7 @@ def stiefel_field(_, theta, C):
     − 2 Θ^T C Θ (I − Θ^T Θ), so a round-off deviation from Θ^T Θ = I grows like e^{4λt} wherever
     Θ^T C Θ ≻ 0 (for z = 1 and C ≻ 0 the numerical solution leaves the sphere and collapses or blows up).
     """
-    _check_theta_shape(C, theta)
+    _check_theta_shape(C, theta)  # shapes always; finiteness of concrete C, Θ too
     CT = C @ theta
     G = theta.T @ theta
     return -2.0 * (CT - theta @ jnp.linalg.solve(G, theta.T @ CT))
@@ -71,7 +72,8 @@ def riccati_field(_, P, C):
     return 2.0 * (M @ P - P @ M)
 
 
-def trajectory(C, theta0, t, *, rtol=1e-10, atol=1e-12, backend="diffrax", solver="dopri8", max_steps=1_000_000):
+def trajectory(C, theta0, t, *, rtol=1e-10, atol=None, backend="diffrax", solver="dopri8",
+               max_steps=DEFAULT_MAX_STEPS):
     """E Thm 2 (E9): integrate dΘ/dt = −2 (I − Θ Θ^T) C Θ from Θ(0) = ``theta0``.
 
     With V (d×h, V^T V = I_h), W (h×z, W^T W = I_z) following the Grassmannian gradient flow of
@@ -87,7 +89,8 @@ def trajectory(C, theta0, t, *, rtol=1e-10, atol=1e-12, backend="diffrax", solve
     C : (d, d) symmetric data matrix (E7, :func:`data_matrix`).
     theta0 : (d, z) with orthonormal columns (to 1e-8).
     t : (T,) non-negative, non-decreasing times (t = lr × step for a trainer).
-    rtol, atol, backend, solver, max_steps : passed to :func:`dynamics._integrate.integrate`.
+    rtol, atol, backend, solver, max_steps : passed to :func:`dynamics._integrate.integrate`
+        (``atol=None``: rtol · 1e-3 · max|Θ0|, the scale of the state).
 
     Returns
     -------
@@ -98,22 +101,26 @@ def trajectory(C, theta0, t, *, rtol=1e-10, atol=1e-12, backend="diffrax", solve
     return _integrate_from_zero(stiefel_field, theta0, t, C, rtol, atol, backend, solver, max_steps)
 
 
-def ball_trajectory(C, theta0, t, *, rtol=1e-10, atol=1e-12, backend="diffrax", solver="dopri8",
-                    max_steps=1_000_000):
+def ball_trajectory(C, theta0, t, *, rtol=1e-10, atol=None, backend="diffrax", solver="dopri8",
+                    max_steps=DEFAULT_MAX_STEPS):
     """Relaxed flow on the operator-norm ball (Prop 3 ball, Thm 3 first case), see :func:`ball_field`.
 
-    ``theta0`` (d, z) with ‖Θ0‖_op <= 1.  For z = 1, in C's eigenbasis (z_i = u_i^T θ):
+    ``theta0`` (d, z) with ‖Θ0‖_op <= 1; ``atol=None`` (default) means purely relative error control, so
+    a small Θ0 and the decay to 0 are both followed to relative accuracy rtol.  For z = 1, in C's eigenbasis (z_i = u_i^T θ):
     dz_i/dt = −2 z_i [λ_i (2 − ‖z‖²) − Σ_j λ_j z_j²] and d‖z‖²/dt = −8 (Σ_j λ_j z_j²)(1 − ‖z‖²), so for
     C ≻ 0 and ‖θ(0)‖ < 1 the norm decreases monotonically to 0 — the case "all eigenvalues positive ⇒
     converges to 0" of E Thm 3, which the unit-sphere flow E10 cannot show.
     """
     C = check_data_matrix(C)
     theta0 = check_theta(theta0, C.shape[0], "theta0", orthonormal=False)
-    return _integrate_from_zero(ball_field, theta0, t, C, rtol, atol, backend, solver, max_steps)
+    # atol=None: purely relative error control.  Θ decays to 0 for C ≻ 0 (Thm 3), and an absolute floor
+    # (even one scaled to Θ0) turns the decay into noise once Θ is below it.
+    return _integrate_from_zero(ball_field, theta0, t, C, rtol, 0.0 if atol is None else atol, backend, solver,
+                                max_steps)
 
 
-def riccati_trajectory(C, P0, t, *, rtol=1e-10, atol=1e-12, backend="diffrax", solver="dopri8",
-                       max_steps=1_000_000):
+def riccati_trajectory(C, P0, t, *, rtol=1e-10, atol=None, backend="diffrax", solver="dopri8",
+                       max_steps=DEFAULT_MAX_STEPS):
     """Riccati form of E9 for the projector P = Θ Θ^T: dP/dt = −2 [(I − P) C P + P C (I − P)].
 
     ``P0``: (d, d) symmetric idempotent (an orthogonal projector of rank z, to 1e-8).  P(t) depends only
@@ -154,6 +161,8 @@ def sphere_field(_, z, lam):
     ‖z‖ an exact first integral; see :func:`stiefel_field` for why the literal form drifts off the sphere.
     """
     _check_eigen_coordinates(z, lam)
+    check_finite_if_concrete(z, "z")  # values checked outside jit/grad only
+    check_finite_if_concrete(lam, "lam")
     R = jnp.sum(lam * z**2, axis=-1, keepdims=True) / jnp.sum(z**2, axis=-1, keepdims=True)
     return -2.0 * z * (lam - R)
 
@@ -165,7 +174,8 @@ def ball_eigen_field(_, z, lam):
     return -2.0 * z * (lam * (2.0 - jnp.sum(z**2, axis=-1, keepdims=True)) - R)
 
 
-def eigen_flow(eigenvalues, z0, t, *, form="sphere", rtol=1e-10, atol=1e-12, backend="diffrax"):
+def eigen_flow(eigenvalues, z0, t, *, form="sphere", rtol=1e-10, atol=None, backend="diffrax",
+               max_steps=DEFAULT_MAX_STEPS):
     """E Thm 3 (z = 1): integrate the flow of the eigen-coordinates z_i = u_i^T θ.
 
     form="sphere": E10 on the unit sphere (‖z0‖ = 1, to 1e-8).  Σ_i z_i² = 1 is invariant and
@@ -181,6 +191,9 @@ def eigen_flow(eigenvalues, z0, t, *, form="sphere", rtol=1e-10, atol=1e-12, bac
     eigenvalues : (d,) eigenvalues λ of C (any order; z is in the same order).
     z0 : (d,) initial coordinates, or (B, d) for B initialisations integrated together.
     t : (T,) times.
+    rtol, atol, backend, max_steps : passed to :func:`dynamics._integrate.integrate` (``atol=None``:
+        rtol · 1e-3 · max|z0| for the sphere, purely relative control for the ball, whose z may decay to 0
+        or start small).
 
     Returns
     -------
@@ -199,9 +212,12 @@ def eigen_flow(eigenvalues, z0, t, *, form="sphere", rtol=1e-10, atol=1e-12, bac
     if form == "ball" and np.max(norm) > 1.0 + 1e-12:
         raise ValueError(f"z0 must satisfy ‖z0‖ <= 1 for form='ball', got ‖z0‖ = {np.max(norm):.12g}")
     field = sphere_field if form == "sphere" else ball_eigen_field
+    if form == "ball" and atol is None:
+        atol = 0.0  # purely relative: z → 0 for positive eigenvalues (as in :func:`ball_trajectory`)
     t = as_times(t)
     ts = np.concatenate([[0.0], t]) if t[0] > 0 else t
-    ys = integrate(field, jnp.asarray(z0), ts, jnp.asarray(lam), rtol=rtol, atol=atol, backend=backend)
+    ys = integrate(field, jnp.asarray(z0), ts, jnp.asarray(lam), rtol=rtol, atol=atol, backend=backend,
+                   max_steps=max_steps)
     return ys[1:] if t[0] > 0 else ys
 
 
@@ -286,7 +302,7 @@ def contrastive_function_hessian(n: int) -> np.ndarray:
     return -np.block([[Z, I, -I], [I, Z, Z], [-I, Z, Z]]) / n
 
 
-def kernel_flow(K, F0, t, *, rtol=1e-10, atol=1e-12, backend="diffrax"):
+def kernel_flow(K, F0, t, *, rtol=1e-10, atol=None, backend="diffrax", max_steps=DEFAULT_MAX_STEPS):
     """Lemma 1 / Prop 1 for kernel models: dF/dt = −K ∇_F L(F) with L = E1, via
     :func:`dynamics.flows.function_space_flow`.
 
@@ -298,24 +314,67 @@ def kernel_flow(K, F0, t, *, rtol=1e-10, atol=1e-12, backend="diffrax"):
     if F0.shape[0] % 3:
         raise ValueError(f"F0 must stack anchors, positives and negatives (3n rows), got {F0.shape[0]} rows")
     return flows.function_space_flow(K, F0, contrastive_function_loss(F0.shape[0] // 3), t, rtol=rtol, atol=atol,
-                                     backend=backend)
+                                     backend=backend, max_steps=max_steps)
 
 
 def kernel_flow_closed_form(K, F0, t):
     """Closed form of :func:`kernel_flow`: F(t) = exp(−K M t) F0 with M = :func:`contrastive_function_hessian`.
 
-    E1 is quadratic in F (∇_F L = M F), so the kernel flow is linear; ``scipy.linalg.expm`` of −K M t
-    per time.  K M is similar to K^{1/2} M K^{1/2}, so its eigenvalues are real and every column of F
-    is dominated by the eigenvector of the largest eigenvalue of −K M: rank one.  Returns (T, 3n, z).
-    """
-    from scipy.linalg import expm
+    E1 is quadratic in F (∇_F L = M F), so the kernel flow dF/dt = −K M F is linear.  K must be symmetric
+    positive semi-definite (to 1e-8 relative); with K = L L^T (L = U_K Λ_K^{1/2} over its non-zero
+    eigenvalues) every solution is F(t) = F0 + L g(t), where dg/dt = −L^T M F0 − S g, S = L^T M L
+    symmetric.  In the eigenbasis S = V diag(σ) V^T, h = V^T g obeys h_i' = −β_i − σ_i h_i, β = V^T L^T M F0:
 
+        h_i(t) = −β_i t φ(−σ_i t),   φ(x) = expm1(x)/x  (φ(0) = 1),
+
+    evaluated per mode (no matrix exponential; eigenvalues of K below 3n·eps·λ_max count as its null space,
+    |σ_i| below 3n·eps·max|σ| as 0): decaying modes (σ_i > 0) reach their limit −β_i/σ_i, so at
+    any t (1e12 included) F is finite wherever the exact solution is, and entries fed by a growing mode
+    (σ_i < 0, e^{|σ_i| t} beyond float range) are ±inf — the exact flow diverges there (E Prop 1:
+    ‖F‖ → ∞, collapse to rank one) — never NaN.  K M is similar to K^{1/2} M K^{1/2}, so for K ≻ 0 it has
+    n eigenvalues of each sign (Sylvester) and a generic F0 diverges.  Returns (T, 3n, z).
+    """
     K = as_symmetric(K, "K")
     F0 = as_matrix(F0, "F0")
     if F0.shape[0] != K.shape[0] or F0.shape[0] % 3:
         raise ValueError(f"F0 must have 3n rows matching K {K.shape}, got {F0.shape}")
-    KM = K @ contrastive_function_hessian(F0.shape[0] // 3)
-    return np.stack([expm(-KM * s) @ F0 for s in as_times(t)])
+    flows._check_psd(K, "K")
+    t = as_times(t)
+    M = contrastive_function_hessian(F0.shape[0] // 3)
+    lk, Uk = np.linalg.eigh(K)
+    eps = K.shape[0] * np.finfo(float).eps
+    keep = lk > eps * max(float(lk[-1]), 0.0)  # numerical rank: round-off eigenvalues of K are its null space
+    L = Uk[:, keep] * np.sqrt(lk[keep])
+    sigma, V = np.linalg.eigh(L.T @ M @ L)
+    sigma = np.where(np.abs(sigma) <= eps * float(np.max(np.abs(sigma), initial=0.0)), 0.0, sigma)
+    LV = L @ V  # (3n, r)
+    beta = LV.T @ (M @ F0)  # (r, z)
+    x = -np.outer(t, sigma)  # (T, r): h_i(t) = −β_i t φ(x), x = −σ_i t
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        phi = np.where(x == 0, 1.0, np.expm1(x) / np.where(x == 0, 1.0, x))  # > 0; +inf past float range
+        log_abs_LV = np.log(np.abs(LV))
+        log_abs_beta = np.log(np.abs(beta))
+    out = np.empty((len(t),) + F0.shape)
+    for k in range(len(t)):
+        tphi = t[k] * phi[k]
+        over = ~np.isfinite(tphi)
+        if not np.any(over & np.any(beta != 0, axis=1)):
+            out[k] = F0 - LV @ (tphi[:, None] * beta)
+            continue
+        # Some mode grows past float range: an entry it reaches is ±inf, with the sign of its largest
+        # divergent term (compared through logs: log(t φ(x)) = x − log|σ| + log1p(−e^{−x}) for x > 0).
+        fin = np.where(over, 0.0, tphi)
+        out[k] = F0 - LV @ (fin[:, None] * beta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_tphi = np.where(over, x[k] - np.log(np.abs(sigma)) + np.log1p(-np.exp(-np.abs(x[k]))), -np.inf)
+        score = log_abs_LV[:, :, None] + (log_tphi[:, None] + log_abs_beta)[None]  # (3n, r, z)
+        score = np.where(np.isnan(score), -np.inf, score)
+        j = np.argmax(score, axis=1)  # (3n, z) the dominant divergent mode of each entry
+        hit = np.take_along_axis(score, j[:, None, :], axis=1)[:, 0, :] > -np.inf
+        sign = -np.sign(np.take_along_axis(LV[:, :, None] * np.ones_like(beta)[None], j[:, None, :], axis=1)[:, 0]
+                        * np.take_along_axis(beta, j, axis=0))
+        out[k] = np.where(hit, sign * np.inf, out[k])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
