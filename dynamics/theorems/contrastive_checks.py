@@ -424,7 +424,7 @@ def _grass_setup(fast):
 
 
 LEMMA16_T_FIX = 0.1  # 10 steps at lr 0.01: a fixed O(1) number of iterations, where the drift is linear in t
-LEMMA16_SLACK = 1.15  # κ̂(M) may grow by at most 15 % from one width to the next (seed scatter of κ̂: ±12 %)
+LEMMA16_SLACK = 1.15  # κ̂(M) may grow by at most 15 % from one width to the next (single-seed s.d. 7–13 %)
 
 
 def _check_lemma16(fast: bool, *, lr_fn=None) -> CheckResult:
@@ -472,11 +472,12 @@ def check_lemma16(fast: bool = True) -> CheckResult:
     Grassmannian GD at lr 0.01 for 50 steps (full: 500), widths 256–2048 (full: 128–8192), 2 seeds (full: 3);
     C_V of A10 (δ' = √M δ).  Lemma 16: ‖C_V(t) − C_V(0)‖_F <= κ t/√M.  With κ̂(M) = max over recorded
     t of √M ‖ΔC_V(t)‖_F / t (seed-averaged drift), pass if (i) κ̂ does not grow with M: κ̂(M_{i+1}) /
-    κ̂(M_i) <= 1.15 for every width step (a 15 % slack for the seed scatter of κ̂, about ±12 % between
-    single seeds; measured growth 0.91–0.99); (ii) for every width the log–log slope of ‖ΔC_V‖_F in t is
-    <= 1.1 (at most linear); (iii) C_V moved (‖ΔC_V‖ > 0) and ‖ΔW‖/‖W(0)‖ > ‖ΔC_V‖/‖C_V(0)‖ at every
-    recorded t > 0 and width.  Metric: the largest κ̂ growth factor, tolerance 1.15.  The log–log
-    slopes in M at each time are reported: about −0.56 at t = 0.01 steepening to about −0.8 at t = 0.5,
+    κ̂(M_i) <= 1.15 for every width step (a 15 % slack for the seed scatter of κ̂: single seeds scatter
+    by 7–13 % (s.d.) at a fixed width, single-seed steps reach 1.23; measured 0.91–0.99, full
+    0.81–1.00); (ii) for every width the log–log slope of ‖ΔC_V‖_F in t is <= 1.1 (at most linear);
+    (iii) C_V moved (‖ΔC_V‖ > 0) and ‖ΔW‖/‖W(0)‖ > ‖ΔC_V‖/‖C_V(0)‖ at every recorded t > 0 and width.
+    Metric: the largest κ̂ growth factor, tolerance 1.15.  The log–log slopes in M at each time are
+    reported: about −0.54 at t = 0.01 steepening to −0.82 at t = 0.5 (full: −0.62 to −0.97 at t = 5),
     faster than the bound's −1/2 once the loss saturates.  The full variant also reports (without
     gating) the same drift when the trace-form loss A10 itself is trained: its V-gradient is
     O(M^{-3/2}) per entry instead of O(M^{-1/2}), and the drift falls roughly like M^{-1} to M^{-3/2},
@@ -539,8 +540,8 @@ def check_lemma17(fast: bool = True) -> CheckResult:
     aligned by the best orthogonal O (``scipy.linalg.orthogonal_procrustes``); relative difference
     averaged over the seeds.  Pass if it decreases with every width step and the log–log slope in M
     fitted with each width left out in turn lies in [−2, −0.5] (Lemma 17 / Davis–Kahan: at most
-    ‖ΔC_V‖/eigengap, and ‖ΔC_V‖ falls at least like M^{-1/2}; measured about −1.3 to −1.5).  Metric:
-    the largest distance of those slopes from the window centre −1.25 (tolerance 0.75).
+    ‖ΔC_V‖/eigengap, and ‖ΔC_V‖ falls at least like M^{-1/2}; measured −1.24 to −1.50, full −1.16 to
+    −1.22).  Metric: the largest distance of those slopes from the window centre −1.25 (tolerance 0.75).
 
     Can detect: a readout at time t that is not the PCA of the same C_V (the PCA of C_V of A8 instead
     of A10 gives a difference that does not shrink), a representation difference that stops falling
@@ -583,7 +584,7 @@ def check_prop18(fast: bool = True) -> CheckResult:
 # ---------------------------------------------------------------------------- Fig 5
 
 DEEP_SLOPE_WINDOW = (-1.1, -0.35)  # log–log slope of the deep cosine NTK change in M (A: roughly M^{-1/2})
-DEEP_REL_CHANGE_MAX = 0.25  # widths where max |K(T) − K(0)| / max |K(0)| stays below this (near-lazy)
+DEEP_REL_CHANGE_MAX = 0.3  # widths where max |K(T) − K(0)| / max |K(0)| stays below this (near-lazy; 16–64: 0.3–1.3)
 DOWNSTREAM_MARGIN = 0.05  # accuracy above the best random-feature baseline (2.6 binomial s.e. on 600 test points)
 ITERATIVE_LR_PER_WIDTH = 2.0  # iterative scheme: V-step lr = 2 M (the trace loss's V-gradient is O(1/M) smaller)
 ITERATIVE_MIN_V_MOVE = 0.05  # ... so that ‖V_5 − V_0‖/‖V_0‖ >= 5 % (at lr 0.5 it was 1.3e-4: PCA of C(0) again)
@@ -717,20 +718,22 @@ def _check_fig5(fast: bool, *, train_fn=_grassmann_train) -> CheckResult:
 def check_fig5(fast: bool = True) -> CheckResult:
     """(a) 3-hidden-layer ReLU network (NTK parametrisation), digits triplets (20; full: 100), linear l, GD at
     lr 0.2.  Cosine similarity: the max change of the full NTK (20 fixed inputs) at T = 10 (50 steps; full:
-    T = 40, 3 seeds), widths 128–1024, where it stays below 0.25 max |K(0)| (near the lazy regime; widths
-    16–64 are not); pass if it decreases with every width step and the log–log slope with each width left out
-    in turn lies in [−1.1, −0.35] (A: roughly M^{-1/2}; measured about −0.7 to −0.9).  Dot product: the weights
-    overflow before T = 80 at widths 128 and 256 (full: 128–1024).
-    (b) Downstream (A §5 (iii)): logistic regression on 10-dimensional representations of labelled anchors
-    (200, M = 256; full: 1000, M = 1024), tested on 600 held-out digits, for PCA on C_V(0), the network
-    trained by Grassmannian GD on the cosine loss and the iterative scheme (5 updates; V-step lr 2M, so that V
-    moves by >= 5 % — at lr 0.5 it moved 1.3e-4 and the scheme was PCA on C_V(0) again).  Baseline, computed
-    here: the best of the untrained network, 6 random orthonormal readouts of the same random features and
-    6 random 10-d pixel projections (0.21–0.29 measured; chance 0.1).  Pass if (a) holds, V moved, and every
-    accuracy beats the baseline by >= 0.05 (2.6 binomial standard errors).  Metric: the smallest margin.
+    T = 40, 3 seeds), widths 128–1024, where it stays below 0.3 max |K(0)| (near the lazy regime: measured
+    at most 0.18, full 0.25; widths 16–64 reach 0.3–1.3).  Pass if it decreases with every width step and
+    the log–log slope with each width left out in turn lies in [−1.1, −0.35] (A: roughly M^{-1/2};
+    measured −0.79 to −0.89, full −0.79 to −0.93).  Dot product: the weights overflow before T = 80 at
+    widths 128 and 256 (full: 128–1024).
+    (b) Downstream (A §5 (iii)): logistic regression on 10-dimensional representations of labelled
+    anchors (200, M = 256; full: 1000, M = 1024), tested on 600 held-out digits, for PCA on C_V(0), the
+    network trained by Grassmannian GD on the cosine loss and the iterative scheme (5 updates; V-step
+    lr 2M so that V moves by >= 5 % — at lr 0.5 it moved 1.3e-4 and the scheme was PCA on C_V(0) again).
+    Baseline, computed here: the best of the untrained network, 6 random orthonormal readouts of the same
+    random features and 6 random 10-d pixel projections (each 0.20–0.30; full 0.24–0.33; chance 0.1).
+    Pass if (a) holds, V moved, and every accuracy beats the baseline by >= 0.05 (2.6 binomial standard
+    errors on 600 test points).  Metric: the smallest margin.
 
-    Can detect: an untrained (or random-readout) representation posing as learned (fails (b)), a deep NTK
-    change that does not fall with width, a dot product that does not diverge.  Cannot detect: how close
-    PCA and the trained network are (A's claim; measured 0.37 vs 0.45, reported only), nor the exact
-    M^{-1/2} rate for the deep network."""
+    Can detect: an untrained (or random-readout) representation posing as learned (fails (b)), a deep
+    NTK change that does not fall with width, a dot product that does not diverge.  Cannot detect: how
+    close PCA and the trained network are (A's claim; measured 0.37 vs 0.45, full 0.49 vs 0.70; reported
+    only), nor the exact M^{-1/2} rate for the deep network."""
     return _check_fig5(fast)
