@@ -79,7 +79,7 @@ def s_fig2_wide_stepwise(*, fast: bool = False):
     empirical NTK at initialisation and its initial outputs, each mode advanced by the GD step of S12 at
     the trainer's lr (``wide_checks.discrete_singular_values``): (A) loss Σ_j (1 − λ_j^pred)² (S14),
     (B) λ_j^pred = γ_j s_j².  (C) sup_{t, j} |λ_j^net − λ_j^pred| over the check's widths (circles), and
-    the same against S10 at t = lr × step (squares: the gradient-flow clock, 1.2 % fast for mode 1).
+    the same against S10 at t = lr × step (squares: the gradient-flow clock, ahead of GD by O(γ_1 lr)).
 
     Returns
     -------
@@ -169,7 +169,7 @@ def s_fig2_wide_stepwise(*, fast: bool = False):
         f"Network: two-layer ReLU f(x) = W^T relu(Vx)/√M, NTK parametrisation, no biases, d = {d}, V ~ N(0, 1), "
         f"W ~ {_fmt_e(run_defaults['readout_scale'])}·N(0, 1) (small init), init seed {run_defaults['seed']}. "
         f"Experiment (solid): full-batch gradient descent on the Barlow Twins loss, width M = {M}, lr = "
-        f"0.05/(8γ_1) = {hist.lr:.4g}, {int(hist.step[-1]):,} steps ({run_defaults['horizon']} × the largest "
+        f"{wide_checks.STEPWISE_LR_SCALE:g}/(8γ_1) = {hist.lr:.4g}, {int(hist.step[-1]):,} steps ({run_defaults['horizon']} × the largest "
         f"predicted τ_j), {int(keep.sum())} log-spaced records. Theory (dashed): the kernelised small-init "
         "dynamics S40–S42 with the kernel K̃ = the network's own empirical NTK at initialisation (trace over "
         "outputs; with the readout at 1e-5 it is essentially the random-features kernel relu(Vx)·relu(Vx')/M) and its "
