@@ -13,9 +13,6 @@ import pytest
 from dynamics import contrastive, networks
 from dynamics.theorems import contrastive_checks as cc
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
 # ---------------------------------------------------------------------------- wrong ingredients
 # (module-level functions: the checks' runs are cached on them)
 
