@@ -170,7 +170,7 @@ def _check_not_subnormal(y0):
 def _check_field_output(vector_field, t0, y0, args):
     """Evaluate the field's output shape once (abstractly, no computation) and name a mismatch."""
     try:
-        out = jax.eval_shape(lambda t, y, a: vector_field(t, y, a), jnp.asarray(t0, y0.dtype), y0, args)
+        out = jax.eval_shape(vector_field, jnp.asarray(t0, y0.dtype), y0, args)
     except (ValueError, TypeError) as exc:
         # The field's own named errors (e.g. a shape check) are kept, prefixed with where they arose.
         cls = TypeError if isinstance(exc, TypeError) else ValueError

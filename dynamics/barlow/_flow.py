@@ -89,15 +89,18 @@ def _linear_phase_end(M, e, lam, a, t_end, delta):
     log_delta = float(np.log(delta))
     if _linear_error_log(t_end, log_c, lam, a) <= log_delta:
         return float(t_end)
-    lo, hi = 0.0, float(t_end)
-    for _ in range(80):
+    # Less than one e-fold of growth gains nothing: start the numerical solve at 0 (the usual, O(1e-3) init).
+    efold = 1.0 / (a * float(np.max(np.abs(lam))))
+    if efold >= t_end or _linear_error_log(efold, log_c, lam, a) > log_delta:
+        return 0.0
+    lo, hi = efold, float(t_end)
+    for _ in range(60):
         mid = 0.5 * (lo + hi)
         if _linear_error_log(mid, log_c, lam, a) <= log_delta:
             lo = mid
         else:
             hi = mid
-    # Less than one e-fold of growth gains nothing: start the numerical solve at 0.
-    return lo if a * float(np.max(np.abs(lam))) * lo > 1.0 else 0.0
+    return lo
 
 
 def _linear_solution(M, e, lam, a, times):
