@@ -753,7 +753,7 @@ def barlow_twins_predict(K_train, *, n_components=None, rtol: float = 1e-10, eig
 
 
 def function_space_flow(K_train, f_train_0, t, *, k_test_train=None, f_test_0=None, backend="diffrax",
-                        solver="dopri8", rtol=1e-10, atol=1e-14, max_steps=1_000_000):
+                        solver="dopri8", rtol=1e-10, atol=None, max_steps=None):
     """Integrate the kernel gradient flow of Barlow Twins, dF/dt = −K̃ ∇_F L(F) (S §5, exact dynamics).
 
     For a model linear in features, f(x) = W φ(x) with dW/dt = −∇_W L (S6), the embeddings on the
@@ -772,8 +772,11 @@ def function_space_flow(K_train, f_train_0, t, *, k_test_train=None, f_test_0=No
     Returns
     -------
     (T, 2n, d), or ((T, 2n, d), (T, N, d)) when ``k_test_train`` is given.
+
+    ``atol=None`` and ``max_steps=None`` take the integrator's defaults (a tolerance that follows the
+    scale of ``f_train_0``, so small initialisations are resolved; a step budget that stops quickly).
     """
-    from .flows import barlow_twins_function_loss
+    from .flows import DEFAULT_MAX_STEPS, barlow_twins_function_loss
     from .flows import function_space_flow as _generic_flow
 
     K_tilde = _check_joint(K_train, "K_train")
@@ -794,7 +797,7 @@ def function_space_flow(K_train, f_train_0, t, *, k_test_train=None, f_test_0=No
                                  f"got {f_test_0.shape}")
     return _generic_flow(K_tilde, f0, barlow_twins_function_loss(two_n // 2), t, K_test=k_test_train,
                          F_test0=f_test_0, backend=backend, solver=solver, rtol=rtol, atol=atol,
-                         max_steps=max_steps)
+                         max_steps=DEFAULT_MAX_STEPS if max_steps is None else max_steps)
 
 
 # ---------------------------------------------------------------------------------------------
