@@ -141,7 +141,7 @@ def check_linear_equivalence(fast: bool = True) -> CheckResult:
 # ---------------------------------------------------------------------------- Prop 5.1c
 
 
-def _regularised_kernel_minimiser(K_tilde, n, d, eps, B0, gtol=1e-10):
+def _regularised_kernel_minimiser(K_tilde, n, d, eps, B0, gtol=1e-10, K_sqrt=None):
     """argmin_f L(f) + ε‖f‖² over f in the span of K(·, data), by L-BFGS: no eigendecomposition of K_Γ.
 
     Parametrised by B = K̃^{1/2} A^T (so F = K̃ A^T = K̃^{1/2} B and ‖f‖² = Tr(A K̃ A^T) = ‖B‖²_F), which
@@ -149,7 +149,7 @@ def _regularised_kernel_minimiser(K_tilde, n, d, eps, B0, gtol=1e-10):
     """
     from scipy.optimize import minimize
 
-    S = kernel.sqrt_psd(K_tilde)
+    S = kernel.sqrt_psd(K_tilde) if K_sqrt is None else K_sqrt
 
     def fun(b):
         B = b.reshape(2 * n, d)
@@ -219,9 +219,10 @@ def _check_rkhs_minimal(fast, *, solution_fn=_claimed_top_spectral):
     F_claimed = small.K_tilde_ @ np.asarray(solution_fn(small))
     G_small = F_claimed @ F_claimed.T
     epsilons, dist = [1e-2, 1e-3, 1e-4], []
+    S_small = kernel.sqrt_psd(small.K_tilde_)
     for eps in epsilons:
         F = _regularised_kernel_minimiser(small.K_tilde_, n_small, d_small, eps,
-                                          0.01 * rng.standard_normal((2 * n_small, d_small)))
+                                          0.01 * rng.standard_normal((2 * n_small, d_small)), K_sqrt=S_small)
         dist.append(float(np.linalg.norm(F @ F.T - G_small) / np.linalg.norm(G_small)))
     slope = float(np.polyfit(np.log(epsilons), np.log(dist), 1)[0])
 
