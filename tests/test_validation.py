@@ -511,6 +511,8 @@ CASES = [
          V_ERR, "output must be one of"),
     case("contrastive.deep_ntk_fn-x_nan", lambda: ctr.deep_ntk_fn(X_NAN, X), V_ERR, "x1 must be finite"),
     case("contrastive.deep_ntk_fn-x_shape", lambda: ctr.deep_ntk_fn(X, np.ones((2, 4))), V_ERR, "x1 and x2 must have"),
+    case("contrastive.safe_norm-nan", lambda: ctr.safe_norm(np.array([[np.nan, 1.0]])), V_ERR,
+         "f must be finite"),
     case("contrastive.similarity-kind", lambda: ctr.similarity(jnp.ones((2, 3)), jnp.ones((2, 3)), "x"), V_ERR,
          r"kind must be one of .* \(the similarity\)"),
     case("contrastive.similarity-shape", lambda: ctr.similarity(jnp.ones((2, 3)), jnp.ones((2, 4))), V_ERR,
@@ -764,7 +766,7 @@ EXEMPT = {
     "sweep": {"SweepCacheWarning"},
     "ntk": {"CLOSED_FORMS"},
     "kernel": {"KERNEL_NAMES", "PSD_TOL"},
-    "contrastive": {"DEFAULT_DELTA", "REDUCTIONS", "SIMILARITIES", "safe_norm"},
+    "contrastive": {"DEFAULT_DELTA", "REDUCTIONS", "SIMILARITIES"},
     "grassmann": {"ACTIVATION_SCALES", "horizontal"},
     "networks": {"ACTIVATIONS"},
 }
