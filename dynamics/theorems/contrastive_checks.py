@@ -26,20 +26,12 @@ import numpy as np
 
 from .. import contrastive, flows, networks, ntk, trainer
 from ._registry import CheckResult, register
+from ._trends import fit_slope as _fit_slope
+from ._trends import loo_slopes as _loo_slopes
 
 Z_OUT = 10  # output dimension (A: Z = 10)
 
 
-def _fit_slope(x, values):
-    return float(np.polyfit(np.log(x), np.log(values), 1)[0])
-
-
-def _loo_slopes(x, values, log_y=True):
-    """Slopes of log values (or values) against log x fitted with each point left out in turn."""
-    x, v = np.log(np.asarray(x, float)), np.asarray(values, float)
-    if log_y:
-        v = np.log(v)
-    return [float(np.polyfit(np.delete(x, i), np.delete(v, i), 1)[0]) for i in range(len(x))]
 
 
 def _window_distance(values, window):

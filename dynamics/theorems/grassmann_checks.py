@@ -16,6 +16,8 @@ import numpy as np
 
 from .. import data, grassmann, kernel, trainer
 from ._registry import CheckResult, register
+from ._trends import fit_slope as _fit_slope
+from ._trends import loo_slopes as _pair_slopes
 
 # ---------------------------------------------------------------------------------------------
 # shared data
@@ -61,8 +63,6 @@ def digits_two_classes(classes=(3, 8), per_class: int = 170, noise: float = 0.1,
     return X, Xp, Xn, labels[idx]
 
 
-def _fit_slope(x, y) -> float:
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 def _random_symmetric(eigenvalues, seed):
@@ -78,10 +78,6 @@ def _rel(a, b) -> float:
 # 1. Theorem 2: the flow of Θ is width independent and is what projected GD follows
 
 
-def _pair_slopes(x, y):
-    """Log–log slopes of y on x fitted with each point left out in turn (all pairs when there are 3)."""
-    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
-    return [float(np.polyfit(np.delete(lx, i), np.delete(ly, i), 1)[0]) for i in range(len(lx))]
 
 
 @register("e_theorem2_width_independent_flow", paper="E", reference="Thm 2 (E9) vs E11",

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import data, networks, ntk
 from ._registry import CheckResult, register
+from ._trends import loo_slopes
 
 Z_OUT = 10  # output dimension (embedding size of the S / A experiments)
 
@@ -117,8 +118,7 @@ def _check_ntk_init(fast, *, analytic_fn=ntk.analytic_ntk):
             err = width_errors(x, act, widths, n_seeds, analytic_fn=analytic_fn)
             c = clt_constant(x, act, n_neurons=n_neurons)
             ratio = err * np.sqrt(widths) / c
-            logw, loge = np.log(widths), np.log(err)
-            loo = [float(np.polyfit(np.delete(logw, i), np.delete(loge, i), 1)[0]) for i in range(len(widths))]
+            loo = loo_slopes(widths, err)
             details[f"rel_err_{key}"] = err
             details[f"err_times_sqrtM_{key}"] = err * np.sqrt(widths)
             details[f"clt_constant_{key}"] = c

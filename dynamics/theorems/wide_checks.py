@@ -21,6 +21,8 @@ import numpy as np
 
 from .. import barlow, data, flows, kernel, networks, ntk, trainer
 from ._registry import CheckResult, register
+from ._trends import fit_slope as _fit_slope
+from ._trends import loo_slopes as _loo_slopes
 
 ACTIVATION = "relu"
 
@@ -40,17 +42,11 @@ def _apply(params, inp):
     return networks.two_layer_apply(params, inp, ACTIVATION)
 
 
-def _fit_slope(widths, values):
-    return float(np.polyfit(np.log(widths), np.log(values), 1)[0])
 
 
 # ---------------------------------------------------------------------------- S Fig 2 A–B
 
 
-def _loo_slopes(widths, values):
-    """Log–log slopes fitted with each width left out in turn (a trend that rests on one point fails)."""
-    lw, lv = np.log(np.asarray(widths, float)), np.log(np.asarray(values, float))
-    return [float(np.polyfit(np.delete(lw, i), np.delete(lv, i), 1)[0]) for i in range(len(lw))]
 
 
 def stepwise_widths(fast: bool):
