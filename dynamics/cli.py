@@ -12,7 +12,14 @@ def _fmt(x: float) -> str:
 
 
 def _verify(args) -> int:
-    from .theorems import list_checks, run_checks
+    from .theorems import checks_table, list_checks, run_checks
+
+    if args.list:
+        print(checks_table(markdown=args.markdown), end="")
+        return 0
+    if args.markdown:
+        print("--markdown goes with --list", file=sys.stderr)
+        return 2
 
     known = {c.name for c in list_checks()}
     unknown = [n for n in args.names if n not in known]
@@ -64,6 +71,9 @@ def main(argv=None) -> int:
     v.add_argument("names", nargs="*", help="checks to run (default: all)")
     v.add_argument("--fast", action="store_true", help="smaller variants of every check (minutes, not hours)")
     v.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    v.add_argument("--list", action="store_true",
+                   help="print the declared checks (what each compares, tolerance, pass rule) without running them")
+    v.add_argument("--markdown", action="store_true", help="with --list: the Markdown table of the README")
     v.set_defaults(func=_verify)
     f = sub.add_parser("figures", help="regenerate the paper figures (PNG and PDF)")
     f.add_argument("names", nargs="*", help="figures to make (default: all)")

@@ -5,6 +5,6 @@ calls the theory functions (closed forms, integrated flows) and the reference
 trainer, and reports one metric against one tolerance.
 """
 
-from ._registry import REGISTRY, CheckResult, TheoremCheck, get_check, list_checks, register, run_checks
+from ._registry import REGISTRY, CheckResult, Outcome, TheoremCheck, checks_table, get_check, list_checks, register, run_checks
 
-__all__ = ["REGISTRY", "CheckResult", "TheoremCheck", "get_check", "list_checks", "register", "run_checks"]
+__all__ = ["REGISTRY", "CheckResult", "Outcome", "TheoremCheck", "checks_table", "get_check", "list_checks", "register", "run_checks"]

@@ -1,38 +1,64 @@
 """Registry of theorem checks: each compares two independently computed things.
 
-A check is a function ``check(fast: bool) -> CheckResult`` registered with
-:func:`register`.  ``fast=True`` runs a smaller variant that still compares the
-same two things; ``python -m dynamics verify`` and the test suite run them.
+A check is declared once, with everything that decides it::
+
+    @register("prop_4_1_aligned_flow", paper="S", reference="Prop 4.1, S6 vs S10",
+              compares="S6 integrated vs the closed form S10", tolerance=1e-8, sense="<",
+              gate="rel. error < 1e-8 over the run")
+    def check_aligned_flow(fast=True):
+        ...
+        return Outcome(metric, conditions={"no_nan": ok}, details={...})
+
+The check computes and returns an :class:`Outcome` — its metric, any extra named conditions (each a
+bool that must hold, e.g. "decreasing with width") and details to report; the registry decides
+``passed = (metric <sense> tolerance) and all(conditions)``.  ``tolerance`` is a number or
+``{"fast": a, "full": b}`` when the smaller fast variant is gated differently.  ``fast=True`` runs a
+smaller variant that still compares the same two things; ``python -m dynamics verify`` and the test
+suite run them, and ``python -m dynamics verify --list`` prints the declarations as a table (the
+README's table of checks is generated from it: :func:`checks_table`).
 """
 
 from __future__ import annotations
 
+import math
+import operator
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Callable
+
+SENSES = {"<": operator.lt, "<=": operator.le, ">=": operator.ge, ">": operator.gt}
+
+
+@dataclass
+class Outcome:
+    """What a check computed: its ``metric``, extra ``conditions`` (name -> bool, all must hold) and
+    ``details`` (anything worth reporting).  The registry compares the metric with the declared
+    tolerance and turns the outcome into a :class:`CheckResult`."""
+
+    metric: float
+    conditions: dict = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
 
 
 @dataclass
 class CheckResult:
-    """Outcome of one comparison: a single metric against a single tolerance.
-
-    ``passed`` is decided by the check itself (some checks combine the metric
-    with a trend condition, stated in ``details``).  ``sense`` says how the
-    metric is compared with the tolerance: "<" (an error below a bound, the
-    default), "<=" or ">=" (e.g. a fitted slope at most −0.35, an alignment
-    at least 0.9).
-    """
+    """Outcome of one comparison as decided by the registry: a single metric against a single
+    tolerance (``sense`` "<", "<=", ">=" or ">"), plus the named ``conditions`` the check declared.
+    ``passed`` is true iff the metric satisfies the tolerance and every condition holds."""
 
     metric: float
     tolerance: float
     passed: bool
     details: dict = field(default_factory=dict)
     sense: str = "<"
+    conditions: dict = field(default_factory=dict)
     name: str = ""
     paper: str = ""
     reference: str = ""
     description: str = ""
+    compares: str = ""
     seconds: float = 0.0
 
     def to_json(self) -> dict:
@@ -42,6 +68,7 @@ class CheckResult:
         d["tolerance"] = _jsonable(float(self.tolerance))
         d["passed"] = bool(self.passed)
         d["details"] = _jsonable(self.details)
+        d["conditions"] = {str(k): bool(v) for k, v in self.conditions.items()}
         return d
 
 
@@ -63,44 +90,102 @@ def _jsonable(obj):
     return obj
 
 
+def _check_tolerance(tolerance, name):
+    if isinstance(tolerance, Mapping):
+        if set(tolerance) != {"fast", "full"}:
+            raise ValueError(f"check {name!r}: tolerance must be a number or {{'fast': a, 'full': b}}, got keys "
+                             f"{sorted(tolerance)}")
+        return {k: _check_tolerance(v, name) for k, v in tolerance.items()}
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not math.isfinite(tolerance):
+        raise ValueError(f"check {name!r}: tolerance must be a finite number, got {tolerance!r}")
+    return float(tolerance)
+
+
 @dataclass(frozen=True)
 class TheoremCheck:
+    """A registered check: the comparison function and its declaration (what it compares, the
+    tolerance and sense that decide it, and ``gate``, the whole pass rule in words)."""
+
     name: str
     paper: str
     reference: str
     description: str
     func: Callable
+    tolerance: object = 0.0
+    sense: str = "<"
+    compares: str = ""
+    gate: str = ""
     slow_only: bool = False
 
+    def tolerance_for(self, fast: bool) -> float:
+        if self.tolerance is None:  # TRANSITION
+            return float("nan")
+        if isinstance(self.tolerance, Mapping):
+            return self.tolerance["fast" if fast else "full"]
+        return self.tolerance
+
+    def judge(self, outcome: Outcome, fast: bool = True) -> CheckResult:
+        """The registry's decision on an outcome: metric <sense> tolerance and every condition."""
+        if isinstance(outcome, CheckResult):  # TRANSITION: checks not yet declarative
+            return outcome
+        if not isinstance(outcome, Outcome):
+            raise TypeError(f"check {self.name!r} returned {type(outcome).__name__}, not an Outcome")
+        metric = float(outcome.metric)
+        tol = self.tolerance_for(fast)
+        conditions = {str(k): bool(v) for k, v in outcome.conditions.items()}
+        passed = bool(math.isfinite(metric) and SENSES[self.sense](metric, tol) and all(conditions.values()))
+        return CheckResult(metric, tol, passed, dict(outcome.details), self.sense, conditions, self.name,
+                           self.paper, self.reference, self.description, self.compares)
+
+    def evaluate(self, fast: bool = True, **ingredients) -> CheckResult:
+        """Run the comparison and judge it; exceptions propagate.  ``ingredients`` are passed to the
+        check function (the mutation tests replace a kernel, a rate or an init with a wrong one)."""
+        start = time.perf_counter()
+        res = self.judge(self.func(fast=fast, **ingredients), fast)
+        res.seconds = time.perf_counter() - start
+        return res
+
     def run(self, fast: bool = True) -> CheckResult:
-        """Run the check in isolation: an exception (or a result that is not a :class:`CheckResult`)
-        becomes a failed result whose ``details["error"]`` holds the message, so one crashing check
-        never hides the others' results."""
+        """Run the check in isolation: an exception becomes a failed result whose ``details["error"]``
+        holds the message, so one crashing check never hides the others' results."""
         start = time.perf_counter()
         try:
-            res = self.func(fast=fast)
-            if not isinstance(res, CheckResult):
-                raise TypeError(f"check returned {type(res).__name__}, not a CheckResult")
+            res = self.evaluate(fast=fast)
         except Exception as exc:  # noqa: BLE001 - every failure of a check is reported, not raised
-            res = CheckResult(float("nan"), float("nan"), False,
+            res = CheckResult(float("nan"), self.tolerance_for(fast), False,
                               {"error": f"{type(exc).__name__}: {exc}",
-                               "traceback": traceback.format_exc(limit=8)})
+                               "traceback": traceback.format_exc(limit=8)},
+                              self.sense, {}, self.name, self.paper, self.reference, self.description, self.compares)
         res.seconds = time.perf_counter() - start
-        res.name, res.paper, res.reference, res.description = self.name, self.paper, self.reference, self.description
         return res
 
 
 REGISTRY: dict[str, TheoremCheck] = {}
 
 
-def register(name: str, *, paper: str, reference: str, description: str = "", slow_only: bool = False):
-    """Decorator registering ``func(fast) -> CheckResult`` under ``name``."""
+def register(name: str, *, paper: str, reference: str, tolerance=None, sense: str = "<", compares: str = "",
+             gate: str = "", description: str = "", slow_only: bool = False):
+    """Decorator declaring ``func(fast, **ingredients) -> Outcome`` as the check ``name``.
+
+    Parameters
+    ----------
+    paper, reference : the paper ("S", "E", "A", "F") and the equation / figure checked.
+    tolerance : number, or ``{"fast": a, "full": b}``.
+    sense : how the metric is compared with the tolerance: "<" (an error below a bound), "<=", ">=", ">".
+    compares : the two independently computed things, in words (README table, ``verify --list``).
+    gate : the whole pass rule in words, including the named conditions.
+    description : one line; default the first line of the docstring.
+    """
+    if sense not in SENSES:
+        raise ValueError(f"check {name!r}: sense must be one of {list(SENSES)}, got {sense!r}")
+    tolerance = None if tolerance is None else _check_tolerance(tolerance, name)  # TRANSITION: required
 
     def deco(func):
         if name in REGISTRY:
             raise ValueError(f"a check named {name!r} is already registered")
-        REGISTRY[name] = TheoremCheck(name, paper, reference, description or (func.__doc__ or "").strip().split("\n")[0],
-                                      func, slow_only)
+        desc = description or (func.__doc__ or "").strip().split("\n")[0]
+        REGISTRY[name] = TheoremCheck(name, paper, reference, desc, func, tolerance, sense, compares,
+                                      gate or f"metric {sense} {tolerance}", slow_only)
         return func
 
     return deco
@@ -133,6 +218,30 @@ def run_checks(names=None, *, fast: bool = True, on_result=None) -> list[CheckRe
         if on_result is not None:
             on_result(res)
     return results
+
+
+def _fmt_tol(tol) -> str:
+    if isinstance(tol, Mapping):
+        return f"{tol['fast']:g} (full {tol['full']:g})"
+    return f"{tol:g}"
+
+
+def checks_table(markdown: bool = True) -> str:
+    """The declarations of all checks as a table: name, paper, reference, what it compares, tolerance
+    and the pass rule.  ``markdown=True`` gives the README's table (generated, never copied by hand)."""
+    checks = list_checks()
+    if markdown:
+        lines = ["| check | paper | reference | compares | metric gate | pass rule |", "|---|---|---|---|---|---|"]
+        for c in checks:
+            cells = [f"`{c.name}`", c.paper, c.reference, c.compares, f"{c.sense} {_fmt_tol(c.tolerance)}", c.gate]
+            lines.append("| " + " | ".join(s.replace("|", "\\|") for s in cells) + " |")
+        return "\n".join(lines) + "\n"
+    width = max(len(c.name) for c in checks)
+    lines = [f"{'check':<{width}}  paper  {'tolerance':<22}  compares / pass rule"]
+    for c in checks:
+        lines.append(f"{c.name:<{width}}  {c.paper:<5}  {c.sense + ' ' + _fmt_tol(c.tolerance):<22}  {c.compares}")
+        lines.append(f"{'':<{width}}  {'':<5}  {'':<22}  pass: {c.gate}")
+    return "\n".join(lines) + "\n"
 
 
 CHECK_MODULES = ("barlow_checks", "ntk_checks", "kernel_checks", "wide_checks", "grassmann_checks", "contrastive_checks")
