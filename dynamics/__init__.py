@@ -1,15 +1,25 @@
 """dynamics: learning dynamics of self-supervised learning, solved, integrated and trained.
 
-Importing the package enables float64 in JAX (``jax_enable_x64``): the theory
-checks compare closed forms with integrated flows to 1e-8 and better, which
-float32 cannot resolve.  Pass float32 arrays explicitly where speed matters more.
+Importing the package leaves JAX's configuration alone.  The package's own computations run in
+float64, scoped to each call (``jax.enable_x64``; see :mod:`dynamics._x64`): a user's float32 model
+code stays float32 after ``import dynamics``.  Functions meant to be traced inside a user's program
+(the losses, the network ``apply`` functions, the Stiefel geometry) compute in the dtype of their
+inputs.
 """
 
-import jax as _jax
+from . import _x64
+from . import barlow, contrastive, data, flows, grassmann, kernel, networks, ntk, stiefel, trainer
 
-_jax.config.update("jax_enable_x64", True)
+# Scope every public entry point of the theory and trainer modules to float64; the traceable
+# building blocks keep the caller's precision.
+_TRACEABLE = [obj for n, obj in vars(stiefel).items() if not n.startswith("_")]
+_TRACEABLE += [obj for n, obj in vars(networks).items() if not n.startswith(("_", "init"))]
+for _mod in (barlow, contrastive, data, flows, grassmann, kernel, ntk, trainer):
+    _x64.scope_module(_mod, keep=_TRACEABLE)
+for _n in [n for n in vars(networks) if n.startswith("init")]:
+    setattr(networks, _n, _x64.float64(getattr(networks, _n)))
+del _mod, _n
 
-from . import barlow, contrastive, data, flows, grassmann, kernel, networks, ntk, trainer  # noqa: E402
-
-__all__ = ["barlow", "contrastive", "data", "flows", "grassmann", "kernel", "networks", "ntk", "trainer", "__version__"]
+__all__ = ["barlow", "contrastive", "data", "flows", "grassmann", "kernel", "networks", "ntk", "stiefel", "trainer",
+           "__version__"]
 __version__ = "0.1.0"

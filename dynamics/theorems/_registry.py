@@ -140,8 +140,12 @@ class TheoremCheck:
     def evaluate(self, fast: bool = True, **ingredients) -> CheckResult:
         """Run the comparison and judge it; exceptions propagate.  ``ingredients`` are passed to the
         check function (the mutation tests replace a kernel, a rate or an init with a wrong one)."""
+        import jax
+
         start = time.perf_counter()
-        res = self.judge(self.func(fast=fast, **ingredients), fast)
+        with jax.enable_x64(True):  # the checks compare to 1e-8 and better; the caller's setting is left alone
+            outcome = self.func(fast=fast, **ingredients)
+        res = self.judge(outcome, fast)
         res.seconds = time.perf_counter() - start
         return res
 
