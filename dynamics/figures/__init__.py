@@ -28,6 +28,7 @@ from ._contrastive import (
 )
 from ._grassmann import e_fig1_half_moons, e_fig2_nonlinear_vs_linear, e_fig3_flow_vs_gd, e_fig4_cost_and_svm
 from ._wide import f_alignment_vs_width, f_ntk_drift_vs_width, s_fig2_wide_stepwise, s_kernel_pca_special_case
+from .._x64 import float64 as _float64
 
 FIGURES = {
     "s_fig1_stepwise": s_fig1_stepwise,
@@ -47,6 +48,9 @@ FIGURES = {
     "a_fig5_downstream": a_fig5_downstream,
     "cross_paper_ntk_drift": cross_paper_ntk_drift,
 }
+# Each figure computes in float64 (scoped: the caller's JAX configuration is left alone).
+FIGURES = {name: _float64(fn) for name, fn in FIGURES.items()}
+globals().update(FIGURES)
 
 
 def make_all(out="paper_figures", *, fast: bool = False, names=None) -> list[pathlib.Path]:
