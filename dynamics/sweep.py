@@ -74,7 +74,7 @@ def point_key(point: dict) -> str:
     return f"{readable}_{digest}"
 
 
-def _validate_result(result, point: dict) -> dict:
+def validate_result(result, point: dict) -> dict:
     """Numeric arrays only: what ``np.load(allow_pickle=False)`` can read back exactly."""
     if not isinstance(result, dict):
         raise TypeError(f"fn must return a dict of arrays, got {type(result).__name__} at point {point!r}")
@@ -176,7 +176,7 @@ def run_sweep(fn, points, cache_dir, *, progress: bool = True, desc: str = "swee
                 warnings.warn(f"sweep cache file {path} cannot be used ({exc}); recomputing point {point!r}",
                               SweepCacheWarning, stacklevel=2)
         if result is None:
-            result = _validate_result(fn(**point), point)
+            result = validate_result(fn(**point), point)
             _save(path, point, result)
             result = _load(path, point)
         out.append((point, result))
