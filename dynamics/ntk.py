@@ -44,7 +44,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ._validation import as_array, as_matrix, check_choice, check_positive_int
-from .networks import ACTIVATIONS
+from .networks import ACTIVATIONS, check_two_layer
 
 __all__ = [
     "analytic_ntk",
@@ -97,18 +97,9 @@ def _resolve_activation(activation):
 
 
 def _check_params(params):
-    """The two-layer parameter dict {"V": (M, D), "W": (M, Z)} (finite), as JAX arrays."""
-    if not isinstance(params, dict) or not {"V", "W"} <= set(params):
-        raise ValueError("params must be a dict with 'V' (M, D) and 'W' (M, Z) of the two-layer network")
-    V, W = jnp.asarray(params["V"]), jnp.asarray(params["W"])
-    if V.ndim != 2 or W.ndim != 2:
-        raise ValueError(f"params['V'] and params['W'] must be 2-D, got shapes {V.shape} and {W.shape}")
-    if V.shape[0] != W.shape[0]:
-        raise ValueError(f"params['V'] (M, D) and params['W'] (M, Z) must share the width M, "
-                         f"got {V.shape} and {W.shape}")
-    if not (bool(jnp.all(jnp.isfinite(V))) and bool(jnp.all(jnp.isfinite(W)))):
-        raise ValueError("params must be finite, got NaN or inf in 'V' or 'W'")
-    return V, W
+    """The two-layer parameters {"V": (M, D), "W": (M, Z)} (finite), as JAX arrays: :func:`networks.check_two_layer`."""
+    V, W = check_two_layer(params)
+    return jnp.asarray(V), jnp.asarray(W)
 
 
 def _check_block_size(block_size, n):

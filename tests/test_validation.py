@@ -757,6 +757,8 @@ EXISTING = {
     "kernel": {"inv_sqrt_psd": "test_kernel", "resolve_kernel": "test_kernel"},
     "contrastive": {"blowup_time": "test_contrastive", "contrastive_digits": "test_contrastive"},
     "grassmann": {},
+    "networks": {"TwoLayerParams": "test_networks", "check_weights": "test_networks",
+                 "check_two_layer": "test_networks", "scaled_activation": "test_networks"},
 }
 
 #: Not validated on purpose: constants, result containers, and identity/utility maps used inside jit whose
