@@ -1,9 +1,9 @@
 """Mutation tests: each check below, fed one deliberately wrong ingredient, must fail.
 
-The registered check calls a private ``_check_*`` with the right ingredient; here the same function is
-called with a wrong one (a critical time off by 10%, the wrong initial singular values, a flow with a
-wrong step or init or term, a wrong activation or linear comparison model) and must report
-``passed = False``.  Fast mode / small sizes only.
+The registered check forwards its ingredients to the comparison; here the registry runs and judges it
+(``get_check(name).evaluate(True, ingredient=...)``) with a wrong one (a critical time off by 10%, the
+wrong initial singular values, a flow with a wrong step or init or term, a wrong activation or linear
+comparison model) and must report ``passed = False``.  Fast mode / small sizes only.
 """
 
 import numpy as np
@@ -11,13 +11,18 @@ import pytest
 
 from dynamics import barlow, grassmann
 from dynamics.theorems import barlow_checks as bc
-from dynamics.theorems import grassmann_checks as gc
+from dynamics.theorems import get_check
+
+S20 = get_check("s20_stepwise_loss")
+FLOW_VS_GD = get_check("e_flow_vs_projected_gd_digits")
+THEOREM2 = get_check("e_theorem2_width_independent_flow")
+THEOREM1 = get_check("e_theorem1_nonlinear_vs_linear")
 
 # ---------------------------------------------------------------------------- s20_stepwise_loss
 
 
 def test_s20_right_ingredients_pass():
-    res = bc._check_stepwise(True)
+    res = S20.evaluate(True)
     assert res.passed and res.metric < res.tolerance
 
 
@@ -30,7 +35,7 @@ def test_s20_wrong_critical_times_fail(mutation):
         "s0_times_2": {"initial_values": lambda W0, Gamma, sigma: 2.0 * barlow.effective_initial_singular_values(
             W0, Gamma)},
     }[mutation]
-    res = bc._check_stepwise(True, **kwargs)
+    res = S20.evaluate(True, **kwargs)
     assert not res.passed, (mutation, res.metric, res.details["max_relative_offset_to_half_level_times"])
     if mutation == "tau_times_1.1":  # the primary metric itself (S16 within 5%) catches it
         assert res.metric > res.tolerance
@@ -48,13 +53,13 @@ def _flow_unrelated_init(C, theta0, **kwargs):
 
 
 def test_flow_vs_gd_right_flow_passes():
-    res = gc._check_flow_vs_gd_digits(True, timing=False)
+    res = FLOW_VS_GD.evaluate(True, timing=False)
     assert res.passed and res.metric < res.tolerance
 
 
 @pytest.mark.parametrize("flow", [_flow_step_1_5, _flow_unrelated_init], ids=["step_1.5x", "unrelated_init"])
 def test_flow_vs_gd_wrong_flow_fails(flow):
-    res = gc._check_flow_vs_gd_digits(True, flow=flow, timing=False)
+    res = FLOW_VS_GD.evaluate(True, flow=flow, timing=False)
     assert not res.passed and res.metric > res.tolerance, res.metric
 
 
@@ -71,14 +76,14 @@ def _flow_rate_off_5_percent(C, theta0, ts):
 
 
 def test_theorem2_right_flow_passes_on_small_widths():
-    res = gc._check_theorem2(True, widths=[4, 8])
+    res = THEOREM2.evaluate(True, widths=[4, 8])
     assert res.passed and res.metric < res.tolerance
 
 
 @pytest.mark.parametrize("flow", [_flow_without_projection, _flow_rate_off_5_percent],
                          ids=["no_projection_term", "rate_0.95"])
 def test_theorem2_wrong_flow_fails(flow):
-    res = gc._check_theorem2(True, flow=flow, widths=[4, 8])
+    res = THEOREM2.evaluate(True, flow=flow, widths=[4, 8])
     assert not res.passed and res.metric > res.tolerance, (res.metric, res.details["slope_range"])
     assert res.details["slope_range"][0] < 0.8  # the error no longer falls like lr
 
@@ -99,7 +104,7 @@ def _linear_times_0_95(params, X):
 
 
 def test_theorem1_right_models_pass_init_gates():
-    res = gc._check_theorem1(True, train=False)
+    res = THEOREM1.evaluate(True, train=False)
     assert res.passed and res.metric < res.tolerance
 
 
@@ -107,5 +112,5 @@ def test_theorem1_right_models_pass_init_gates():
                                        {"linear": _linear_times_0_95}],
                          ids=["tanh_plus_u2_over_2", "relu_for_tanh", "linear_times_0.95"])
 def test_theorem1_wrong_model_fails(apply_fns):
-    res = gc._check_theorem1(True, apply_fns=apply_fns, train=False)
+    res = THEOREM1.evaluate(True, apply_fns=apply_fns, train=False)
     assert not res.passed and res.metric > res.tolerance, res.details["rate_loo_slopes_at_init"]

@@ -1,8 +1,8 @@
 """Mutation tests of the wide-network, NTK and RKHS checks: fed a deliberately wrong ingredient, each must fail.
 
-Each check is a private ``_check_x(fast, *, ingredient=...)`` that the registered check calls with the right
-ingredient; here it is called with a wrong one (a wrong kernel, the wrong clock, a non-minimal solution, a
-closed form 5 % off) in fast mode.  The right ingredient is run too, so that each test shows the same check
+Each registered check forwards its ingredients to the comparison; here the registry runs and judges it
+(``get_check(name).evaluate(True, ingredient=...)``) with a wrong one (a wrong kernel, the wrong clock, a
+non-minimal solution, a closed form 5 % off) in fast mode.  The right ingredient is run too, so that each test shows the same check
 passing and failing; the training runs are cached, so tests/test_theorems.py reuses them.
 """
 
@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 from dynamics import kernel, ntk
-from dynamics.theorems import kernel_checks, ntk_checks, wide_checks
+from dynamics.theorems import get_check, wide_checks
+
+STEPWISE = get_check("wide_stepwise_kernel_prediction")
+KERNEL_LIMIT = get_check("fleissner_kernel_limit")
+RKHS_MINIMAL = get_check("prop_5_1c_rkhs_minimal")
+NTK_INIT = get_check("ntk_init_convergence")
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -55,7 +60,7 @@ def _non_minimal_solution(est):
 
 
 def test_stepwise_right_ingredients_pass():
-    res = wide_checks._check_wide_stepwise(True)
+    res = STEPWISE.evaluate(True)
     assert res.passed, res.details
     assert max(res.details["leave_one_out_slopes"]) <= wide_checks.STEPWISE_MAX_SLOPE
 
@@ -63,14 +68,14 @@ def test_stepwise_right_ingredients_pass():
 @pytest.mark.parametrize("kwargs", [{"kernel_fn": _infinite_width_ntk}, {"kernel_fn": _own_ntk_times_1_05},
                                     {"time_map": "flow"}], ids=["infinite_width_ntk", "ntk_x1.05", "flow_clock"])
 def test_stepwise_wrong_ingredient_fails(kwargs):
-    res = wide_checks._check_wide_stepwise(True, **kwargs)
+    res = STEPWISE.evaluate(True, **kwargs)
     assert not res.passed, res.details
     assert res.metric >= res.tolerance  # the widest-width error itself gives it away
 
 
 def test_stepwise_flow_clock_plateaus():
     """S10 at t = lr × step: the error stops falling with width (the step-size artefact of issue #11)."""
-    res = wide_checks._check_wide_stepwise(True, time_map="flow")
+    res = STEPWISE.evaluate(True, time_map="flow")
     err = res.details["sup_eigenvalue_error"]
     assert err[-1] > 0.05 and err[-1] > 0.9 * err[-2]
 
@@ -79,13 +84,13 @@ def test_stepwise_flow_clock_plateaus():
 
 
 def test_kernel_limit_right_kernel_passes():
-    res = wide_checks._check_kernel_limit(True)
+    res = KERNEL_LIMIT.evaluate(True)
     assert res.passed, res.details
     assert len(res.details["seeds"]) >= 3 and len(res.details["widths"]) >= 4
 
 
 def test_kernel_limit_nngp_alone_fails():
-    res = wide_checks._check_kernel_limit(True, theta_fn=_relu_nngp)
+    res = KERNEL_LIMIT.evaluate(True, theta_fn=_relu_nngp)
     assert not res.passed, res.details
     assert res.details["loss_curve_gap"][-1] > 0.3  # far above the 0.1 gate
     assert max(res.details["leave_one_out_slopes_loss_curve_gap"]) > -0.2
@@ -96,13 +101,13 @@ def test_kernel_limit_nngp_alone_fails():
 
 
 def test_rkhs_minimal_right_solution_passes():
-    res = kernel_checks._check_rkhs_minimal(True)
+    res = RKHS_MINIMAL.evaluate(True)
     assert res.passed, res.details
     assert res.details["regularised_rel_dist_FFt"][-1] < 1e-2
 
 
 def test_rkhs_minimal_non_minimal_solution_fails():
-    res = kernel_checks._check_rkhs_minimal(True, solution_fn=_non_minimal_solution)
+    res = RKHS_MINIMAL.evaluate(True, solution_fn=_non_minimal_solution)
     assert not res.passed, res.details
     assert res.details["max_loss_compared"] < 1e-10  # it is a zero-loss solution ...
     assert res.details["min_relative_excess_norm2"] < 0  # ... with a larger norm than S24 ...
@@ -113,13 +118,13 @@ def test_rkhs_minimal_non_minimal_solution_fails():
 
 
 def test_ntk_init_right_closed_form_passes():
-    res = ntk_checks._check_ntk_init(True)
+    res = NTK_INIT.evaluate(True)
     assert res.passed, res.details
 
 
 @pytest.mark.parametrize("analytic_fn", [_analytic_ntk_times_1_05, _erf_blind_to_norms],
                          ids=["analytic_x1.05", "erf_blind_to_norms"])
 def test_ntk_init_wrong_closed_form_fails(analytic_fn):
-    res = ntk_checks._check_ntk_init(True, analytic_fn=analytic_fn)
+    res = NTK_INIT.evaluate(True, analytic_fn=analytic_fn)
     assert not res.passed, res.details
     assert res.metric > res.tolerance

@@ -119,20 +119,20 @@ def test_old_format_files_still_load(tmp_path):
 
 
 def _fake_checks(monkeypatch):
-    from dynamics.theorems import CheckResult, _registry
+    from dynamics.theorems import Outcome, _registry
 
     def crashes(fast):
         raise RuntimeError("solver exploded")
 
     fakes = {
-        "fake_ok": lambda fast: CheckResult(0.1, 0.5, True),
+        "fake_ok": lambda fast: Outcome(0.1),
         "fake_crash": crashes,
-        "fake_nan": lambda fast: CheckResult(float("nan"), 0.5, False, {"curve": [1.0, float("inf")]}),
+        "fake_nan": lambda fast: Outcome(float("nan"), details={"curve": [1.0, float("inf")]}),
         "fake_wrong_type": lambda fast: 3.0,
-        "fake_after": lambda fast: CheckResult(0.2, 0.5, True),
+        "fake_after": lambda fast: Outcome(0.2),
     }
     for name, func in fakes.items():
-        monkeypatch.setitem(_registry.REGISTRY, name, _registry.TheoremCheck(name, "S", "none", name, func))
+        monkeypatch.setitem(_registry.REGISTRY, name, _registry.TheoremCheck(name, "S", "none", name, func, 0.5))
     return list(fakes)
 
 
@@ -145,7 +145,7 @@ def test_a_crashing_check_is_a_failed_row_and_the_run_continues(monkeypatch, cap
     assert [r.name for r in results] == names
     assert [r.passed for r in results] == [True, False, False, False, True]
     assert "RuntimeError: solver exploded" in results[1].details["error"]
-    assert "not a CheckResult" in results[3].details["error"]
+    assert "not an Outcome" in results[3].details["error"]
     assert cli.main(["verify", *names]) == 1
     out = capsys.readouterr().out
     assert "error: RuntimeError: solver exploded" in out and "2 passed, 3 failed" in out

@@ -1,12 +1,15 @@
 """Every registered theorem check passes in fast mode, and the verify command reports it."""
 
 import json
+import math
+import pathlib
+import re
 import subprocess
 import sys
 
 import pytest
 
-from dynamics.theorems import CheckResult, list_checks, run_checks
+from dynamics.theorems import CheckResult, Outcome, TheoremCheck, checks_table, list_checks, register, run_checks
 
 FAST_CHECKS = [c.name for c in list_checks() if not c.slow_only]
 
@@ -16,7 +19,13 @@ def test_check_passes_fast(name):
     (res,) = run_checks([name], fast=True)
     assert isinstance(res, CheckResult)
     assert res.metric == res.metric, "metric is NaN"
-    assert res.passed, f"{name}: metric {res.metric:.3g} vs tolerance {res.tolerance:.3g}; {res.details}"
+    assert res.passed, (f"{name}: metric {res.metric:.3g} vs tolerance {res.tolerance:.3g}; conditions "
+                        f"{res.conditions}; {res.details}")
+    # the pass rule in words names every condition the check returns ("*_suffix" stands for a family)
+    check = next(c for c in list_checks() if c.name == name)
+    families = [w[1:] for w in re.findall(r"\*\w+", check.gate)]
+    for cond in res.conditions:
+        assert cond in check.gate or any(cond.endswith(f) for f in families), (name, cond, check.gate)
     # Pass/fail must not hinge on the last bits: another BLAS/XLA thread configuration moves results by
     # 1e-16 ... 1e-13, so the metric must clear its tolerance by far more than that.
     margin = abs(res.metric - res.tolerance)
@@ -28,6 +37,93 @@ def test_check_passes_fast(name):
 def test_registry_entries_cite_a_paper():
     for c in list_checks():
         assert c.paper in {"S", "E", "A", "F"} and c.reference and c.description
+
+
+def test_every_check_declares_what_decides_it():
+    for c in list_checks():
+        assert c.compares.strip() and c.gate.strip(), c.name
+        tols = c.tolerance.values() if isinstance(c.tolerance, dict) else [c.tolerance]
+        assert all(isinstance(t, float) and math.isfinite(t) for t in tols), c.name
+
+
+def test_readme_checks_table_is_the_generated_one():
+    """The README's table of checks is ``checks_table()`` (``verify --list --markdown``) verbatim."""
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"<!-- checks-table:start -->\n(.*?)<!-- checks-table:end -->", text, flags=re.S)
+    assert m, "README.md lacks the <!-- checks-table:start/end --> markers"
+    assert m.group(1) == checks_table(markdown=True), (
+        "README checks table is stale: paste the output of `python -m dynamics verify --list --markdown`")
+    assert "python -m dynamics verify --list --markdown" in text
+
+
+@pytest.mark.parametrize("markdown", [False, True], ids=["text", "markdown"])
+def test_verify_list(markdown):
+    out = subprocess.run([sys.executable, "-m", "dynamics", "verify", "--list", *(["--markdown"] if markdown else [])],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    for c in list_checks():
+        assert (f"`{c.name}`" if markdown else c.name) in out.stdout
+    if markdown:
+        assert out.stdout == checks_table(markdown=True)
+
+
+def _fake(outcome, tolerance=0.5, sense="<"):
+    return TheoremCheck("fake", "S", "none", "a fake check", lambda fast: outcome, tolerance, sense)
+
+
+def test_registry_decides_on_metric_sense_and_tolerance():
+    below, at, above = Outcome(0.4), Outcome(0.5), Outcome(0.6)
+    expected = {"<": (True, False, False), "<=": (True, True, False), ">=": (False, True, True),
+                ">": (False, False, True)}
+    for sense, verdicts in expected.items():
+        got = tuple(_fake(o, sense=sense).evaluate().passed for o in (below, at, above))
+        assert got == verdicts, sense
+    res = _fake(Outcome(0.4, details={"x": 1})).evaluate()
+    assert (res.metric, res.tolerance, res.sense, res.details, res.name) == (0.4, 0.5, "<", {"x": 1}, "fake")
+
+
+def test_registry_requires_every_condition():
+    assert _fake(Outcome(0.1, conditions={"a": True, "b": True})).evaluate().passed
+    res = _fake(Outcome(0.1, conditions={"a": True, "slope_positive": False})).evaluate()
+    assert not res.passed and res.conditions == {"a": True, "slope_positive": False}
+    import numpy as np
+
+    assert not _fake(Outcome(0.1, conditions={"a": np.bool_(False)})).evaluate().passed
+    with pytest.raises(TypeError, match="condition 'c' must be a bool"):
+        _fake(Outcome(0.1, conditions={"c": float("nan")})).evaluate()  # bool(nan) would be True
+
+
+@pytest.mark.parametrize("metric", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("sense", ["<", "<=", ">=", ">"])
+def test_registry_fails_a_non_finite_metric(metric, sense):
+    assert not _fake(Outcome(metric), sense=sense).evaluate().passed
+
+
+def test_registry_fast_and_full_tolerances():
+    check = _fake(Outcome(0.03), tolerance={"fast": 0.05, "full": 0.02})
+    fast, full = check.evaluate(fast=True), check.evaluate(fast=False)
+    assert fast.passed and fast.tolerance == 0.05
+    assert not full.passed and full.tolerance == 0.02
+    assert check.tolerance_for(False) == 0.02
+
+
+def test_registry_rejects_bad_declarations_and_results():
+    with pytest.raises(TypeError):
+        register("no_tolerance", paper="S", reference="r", compares="a vs b", gate="g")
+    with pytest.raises(ValueError, match="tolerance"):
+        register("bad_keys", paper="S", reference="r", tolerance={"fast": 1.0}, compares="a vs b", gate="g")
+    with pytest.raises(ValueError, match="tolerance"):
+        register("nan_tol", paper="S", reference="r", tolerance=float("nan"), compares="a vs b", gate="g")
+    with pytest.raises(ValueError, match="sense"):
+        register("bad_sense", paper="S", reference="r", tolerance=1.0, sense="==", compares="a vs b", gate="g")
+    with pytest.raises(ValueError, match="compares"):
+        register("no_compares", paper="S", reference="r", tolerance=1.0, compares=" ", gate="g")
+    with pytest.raises(ValueError, match="tolerance"):
+        TheoremCheck("fake", "S", "none", "d", lambda fast: Outcome(0.0), None)
+    with pytest.raises(TypeError, match="not an Outcome"):  # deciding is the registry's job
+        _fake(CheckResult(0.1, 0.5, True)).evaluate()
+    res = _fake(CheckResult(0.1, 0.5, True)).run()
+    assert not res.passed and "not an Outcome" in res.details["error"]
 
 
 def test_verify_cli_json_and_exit_code():
@@ -50,7 +146,7 @@ def test_failing_check_gives_nonzero_exit(monkeypatch, capsys):
     from dynamics.theorems import _registry
 
     fake = _registry.TheoremCheck("always_fails", "S", "none", "a check that fails",
-                                  lambda fast: CheckResult(1.0, 0.5, False))
+                                  lambda fast: Outcome(1.0), 0.5)
     monkeypatch.setitem(_registry.REGISTRY, "always_fails", fake)
     assert cli.main(["verify", "always_fails"]) == 1
     assert "0 passed, 1 failed" in capsys.readouterr().out

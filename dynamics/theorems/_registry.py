@@ -2,20 +2,30 @@
 
 A check is declared once, with everything that decides it::
 
-    @register("prop_4_1_aligned_flow", paper="S", reference="Prop 4.1, S6 vs S10",
-              compares="S6 integrated vs the closed form S10", tolerance=1e-8, sense="<",
-              gate="rel. error < 1e-8 over the run")
-    def check_aligned_flow(fast=True):
+    @register("s20_stepwise_loss", paper="S", reference="S16, S19, S20",
+              compares="trainer loss drops vs the critical times τ_j of S16", tolerance=0.05, sense="<",
+              gate="every drop within 5 % of τ_j; initial loss within 1e-3 of d (initial_loss_is_d)")
+    def check_stepwise(fast=True, **ingredients):
+        return _check_stepwise(fast, **ingredients)
+
+    def _check_stepwise(fast, *, critical_times=barlow.critical_times):
         ...
-        return Outcome(metric, conditions={"no_nan": ok}, details={...})
+        return Outcome(metric, conditions={"initial_loss_is_d": abs(L[0] - d) < 1e-3}, details={...})
 
 The check computes and returns an :class:`Outcome` — its metric, any extra named conditions (each a
-bool that must hold, e.g. "decreasing with width") and details to report; the registry decides
-``passed = (metric <sense> tolerance) and all(conditions)``.  ``tolerance`` is a number or
-``{"fast": a, "full": b}`` when the smaller fast variant is gated differently.  ``fast=True`` runs a
-smaller variant that still compares the same two things; ``python -m dynamics verify`` and the test
-suite run them, and ``python -m dynamics verify --list`` prints the declarations as a table (the
-README's table of checks is generated from it: :func:`checks_table`).
+bool that must hold, named for what it says, e.g. "monotone_in_sigma") and details to report; the
+registry decides ``passed = (metric <sense> tolerance) and all(conditions)``, and a metric that is NaN
+or infinite always fails.  ``tolerance`` is a number or ``{"fast": a, "full": b}`` when the smaller
+fast variant is gated differently.  ``fast=True`` runs a smaller variant that still compares the same
+two things; ``python -m dynamics verify`` and the test suite run them, and ``python -m dynamics verify
+--list`` prints the declarations as a table (the README's table of checks is generated from it:
+:func:`checks_table`).
+
+*Ingredients.*  A check whose comparison is worth attacking keeps it in a private function whose
+keyword arguments are its ingredients (the kernel, the critical times, the flow, ...), and the
+registered function forwards ``**ingredients`` to it.  The mutation tests
+(``tests/test_check_mutations_*.py``) call ``get_check(name).evaluate(True, kernel_fn=wrong)`` with a
+deliberately wrong ingredient and require the registry's verdict to be a failure.
 """
 
 from __future__ import annotations
@@ -111,27 +121,34 @@ class TheoremCheck:
     reference: str
     description: str
     func: Callable
-    tolerance: object = 0.0
+    tolerance: object
     sense: str = "<"
     compares: str = ""
     gate: str = ""
     slow_only: bool = False
 
+    def __post_init__(self):
+        if self.sense not in SENSES:
+            raise ValueError(f"check {self.name!r}: sense must be one of {list(SENSES)}, got {self.sense!r}")
+        object.__setattr__(self, "tolerance", _check_tolerance(self.tolerance, self.name))
+
     def tolerance_for(self, fast: bool) -> float:
-        if self.tolerance is None:  # TRANSITION
-            return float("nan")
+        """The declared tolerance of the fast or the full variant."""
         if isinstance(self.tolerance, Mapping):
             return self.tolerance["fast" if fast else "full"]
         return self.tolerance
 
     def judge(self, outcome: Outcome, fast: bool = True) -> CheckResult:
-        """The registry's decision on an outcome: metric <sense> tolerance and every condition."""
-        if isinstance(outcome, CheckResult):  # TRANSITION: checks not yet declarative
-            return outcome
+        """The registry's decision on an outcome: a finite metric <sense> tolerance, and every condition."""
+        import numpy as np
+
         if not isinstance(outcome, Outcome):
             raise TypeError(f"check {self.name!r} returned {type(outcome).__name__}, not an Outcome")
         metric = float(outcome.metric)
         tol = self.tolerance_for(fast)
+        for k, v in outcome.conditions.items():
+            if not isinstance(v, (bool, np.bool_)):  # a float condition would pass when NaN (bool(nan) is True)
+                raise TypeError(f"check {self.name!r}: condition {k!r} must be a bool, got {type(v).__name__}")
         conditions = {str(k): bool(v) for k, v in outcome.conditions.items()}
         passed = bool(math.isfinite(metric) and SENSES[self.sense](metric, tol) and all(conditions.values()))
         return CheckResult(metric, tol, passed, dict(outcome.details), self.sense, conditions, self.name,
@@ -167,29 +184,31 @@ class TheoremCheck:
 REGISTRY: dict[str, TheoremCheck] = {}
 
 
-def register(name: str, *, paper: str, reference: str, tolerance=None, sense: str = "<", compares: str = "",
-             gate: str = "", description: str = "", slow_only: bool = False):
+def register(name: str, *, paper: str, reference: str, tolerance, compares: str, gate: str, sense: str = "<",
+             description: str = "", slow_only: bool = False):
     """Decorator declaring ``func(fast, **ingredients) -> Outcome`` as the check ``name``.
 
     Parameters
     ----------
     paper, reference : the paper ("S", "E", "A", "F") and the equation / figure checked.
     tolerance : number, or ``{"fast": a, "full": b}``.
-    sense : how the metric is compared with the tolerance: "<" (an error below a bound), "<=", ">=", ">".
     compares : the two independently computed things, in words (README table, ``verify --list``).
-    gate : the whole pass rule in words, including the named conditions.
+    gate : the whole pass rule in words, naming the conditions the check returns.
+    sense : how the metric is compared with the tolerance: "<" (an error below a bound), "<=", ">=", ">".
     description : one line; default the first line of the docstring.
     """
     if sense not in SENSES:
         raise ValueError(f"check {name!r}: sense must be one of {list(SENSES)}, got {sense!r}")
-    tolerance = None if tolerance is None else _check_tolerance(tolerance, name)  # TRANSITION: required
+    tolerance = _check_tolerance(tolerance, name)
+    for arg, text in (("compares", compares), ("gate", gate)):
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"check {name!r}: {arg} must be a non-empty string, got {text!r}")
 
     def deco(func):
         if name in REGISTRY:
             raise ValueError(f"a check named {name!r} is already registered")
         desc = description or (func.__doc__ or "").strip().split("\n")[0]
-        REGISTRY[name] = TheoremCheck(name, paper, reference, desc, func, tolerance, sense, compares,
-                                      gate or f"metric {sense} {tolerance}", slow_only)
+        REGISTRY[name] = TheoremCheck(name, paper, reference, desc, func, tolerance, sense, compares, gate, slow_only)
         return func
 
     return deco
@@ -224,21 +243,30 @@ def run_checks(names=None, *, fast: bool = True, on_result=None) -> list[CheckRe
     return results
 
 
+def _fmt_number(x: float) -> str:
+    """``1e-08`` -> ``1e-8``; other numbers as ``:g`` writes them."""
+    import re
+
+    return re.sub(r"e([+-])0*(\d)", lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2), f"{x:g}")
+
+
 def _fmt_tol(tol) -> str:
     if isinstance(tol, Mapping):
-        return f"{tol['fast']:g} (full {tol['full']:g})"
-    return f"{tol:g}"
+        return f"{_fmt_number(tol['fast'])} (full {_fmt_number(tol['full'])})"
+    return _fmt_number(tol)
 
 
 def checks_table(markdown: bool = True) -> str:
-    """The declarations of all checks as a table: name, paper, reference, what it compares, tolerance
-    and the pass rule.  ``markdown=True`` gives the README's table (generated, never copied by hand)."""
+    """The declarations of all checks as a table: name, paper, reference, what it compares, the metric's
+    gate (sense and tolerance) and the whole pass rule.  ``markdown=True`` gives the README's table
+    (generated, never copied by hand; ``python -m dynamics verify --list --markdown``)."""
     checks = list_checks()
     if markdown:
-        lines = ["| check | paper | reference | compares | metric gate | pass rule |", "|---|---|---|---|---|---|"]
+        lines = ["| check | paper | reference | compares | metric | pass rule |", "|---|---|---|---|---|---|"]
         for c in checks:
             cells = [f"`{c.name}`", c.paper, c.reference, c.compares, f"{c.sense} {_fmt_tol(c.tolerance)}", c.gate]
-            lines.append("| " + " | ".join(s.replace("|", "\\|") for s in cells) + " |")
+            # "|" would end the cell and "*" (W*, the wildcard condition names) start an emphasis
+            lines.append("| " + " | ".join(s.replace("|", "\\|").replace("*", "\\*") for s in cells) + " |")
         return "\n".join(lines) + "\n"
     width = max(len(c.name) for c in checks)
     lines = [f"{'check':<{width}}  paper  {'tolerance':<22}  compares / pass rule"]

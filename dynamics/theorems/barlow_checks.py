@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from .. import barlow, data, trainer
-from ._registry import CheckResult, register
+from ._registry import Outcome, register
 
 D = 10  # embedding dimension of the S experiments
 
@@ -34,8 +34,11 @@ def _random_orthogonal(d, rng):
 
 
 @register("prop_4_1_aligned_flow", paper="S", reference="Prop 4.1, S6 vs S10",
-          description="gradient flow S6 from an aligned init follows the closed form S10")
-def check_aligned_flow(fast: bool = True) -> CheckResult:
+          description="gradient flow S6 from an aligned init follows the closed form S10",
+          compares="S6 integrated (diffrax; scipy DOP853 in full mode) from an aligned init vs the closed form S10",
+          tolerance=1e-8, sense="<",
+          gate="relative error < 1e-8 at every time of the run (both integrators in full mode)")
+def check_aligned_flow(fast: bool = True) -> Outcome:
     """Integrate S6 (diffrax, and scipy as a cross-check) from W0 = U S0 Γ^{(<=d)}; compare with S9–S10."""
     _, _, Gamma = digits_setup()
     gammas, V = barlow.spectrum(Gamma)
@@ -55,7 +58,7 @@ def check_aligned_flow(fast: bool = True) -> CheckResult:
         W_sp = barlow.gradient_flow(W0, Gamma, t, backend="scipy", solver="DOP853", rtol=1e-12, atol=1e-18)
         details["max_rel_err_scipy_DOP853"] = (np.linalg.norm(W_sp - W_theory, axis=(1, 2)) / norms).max()
     metric = max(err.max(), details.get("max_rel_err_scipy_DOP853", 0.0))
-    return CheckResult(metric, 1e-8, bool(metric < 1e-8), details)
+    return Outcome(metric, details=details)
 
 
 # ---------------------------------------------------------------------------- 2
@@ -73,8 +76,13 @@ def _mpmath_log_s(t, gamma, s0, dps=60):
 
 
 @register("s10_stability", paper="S", reference="S10, S13",
-          description="S10 evaluated stably vs mpmath: no overflow/NaN over the stated ranges")
-def check_closed_form_stability(fast: bool = True) -> CheckResult:
+          description="S10 evaluated stably vs mpmath: no overflow/NaN over the stated ranges",
+          compares="S10 as evaluated vs the literal S10 in 60-digit mpmath, γ ∈ ±[1e-3, 1e3] ∪ {0}, "
+                   "s(0) ∈ [1e-12, 10], t ≤ 1e6/|γ|; the S13 limits at t = 1e6/|γ|",
+          tolerance=1e-10, sense="<",
+          gate="largest relative error of s, of log|s| and of the S13 limits < 1e-10; no NaN/inf anywhere "
+               "(no_non_finite)")
+def check_closed_form_stability(fast: bool = True) -> Outcome:
     """S10 on a grid of γ in ±[1e-3, 1e3] ∪ {0}, s(0) in [1e-12, 10], t in [0, 1e6/|γ|] vs 60-digit mpmath.
 
     Relative error of s where the exact value is a normal float; relative
@@ -111,15 +119,21 @@ def check_closed_form_stability(fast: bool = True) -> CheckResult:
     metric = max(worst_s, worst_log, lim_err)
     details = {"max_rel_err_s": worst_s, "max_rel_err_log_s": worst_log, "S13_limit_err": lim_err,
                "non_finite": n_bad, "points": n_points}
-    return CheckResult(metric, 1e-10, bool(metric < 1e-10 and n_bad == 0), details)
+    return Outcome(metric, conditions={"no_non_finite": n_bad == 0}, details=details)
 
 
 # ---------------------------------------------------------------------------- 3
 
 
 @register("prop_4_3_min_norm", paper="S", reference="Prop 4.3 (S15)",
-          description="top-spectral W has the smallest Frobenius norm among zero-loss W")
-def check_min_norm(fast: bool = True) -> CheckResult:
+          description="top-spectral W has the smallest Frobenius norm among zero-loss W",
+          compares="top-spectral ‖W‖ vs other zero-loss solutions; L-BFGS minimiser of L + ε‖W‖² vs the "
+                   "top-spectral WᵀW as ε → 0",
+          tolerance=1e-3, sense="<",
+          gate="relative WᵀW distance < 1e-3 at ε = 1e-5; every compared solution has zero loss (< 1e-12, "
+               "compared_solutions_zero_loss) and a larger norm (top_spectral_norm_smallest); log–log slope "
+               "of the distance in ε > 0.5 (distance_falls_with_eps)")
+def check_min_norm(fast: bool = True) -> Outcome:
     """Compare ||W_top||_F with (a) other zero-loss families and (b) a lightly regularised minimiser.
 
     (a) Every W with W Γ W^T = I restricted to Γ's positive eigenspace is
@@ -167,8 +181,9 @@ def check_min_norm(fast: bool = True) -> CheckResult:
                "max_loss_of_compared_solutions": max_loss, "n_compared": len(excess),
                "regularisation_eps": epsilons, "regularised_rel_dist_WtW": reg_dist,
                "regularised_loss": reg_loss, "loglog_slope_dist_vs_eps": slope}
-    passed = min_excess > 0 and max_loss < 1e-12 and reg_dist[-1] < 1e-3 and slope > 0.5
-    return CheckResult(reg_dist[-1], 1e-3, bool(passed), details)
+    conditions = {"top_spectral_norm_smallest": min_excess > 0, "compared_solutions_zero_loss": max_loss < 1e-12,
+                  "distance_falls_with_eps": slope > 0.5}
+    return Outcome(reg_dist[-1], conditions=conditions, details=details)
 
 
 def _regularised_minimiser(Gamma, d, eps, W_init):
@@ -204,8 +219,13 @@ def digits_small_init_run(sigma: float, lr: float = 2e-3, horizon: float = 1.5, 
 
 
 @register("result_4_6_small_init", paper="S", reference="Result 4.6, Def 4.5, S19",
-          description="trainer from small init follows the aligned prediction; error shrinks with σ")
-def check_small_init(fast: bool = True) -> CheckResult:
+          description="trainer from small init follows the aligned prediction; error shrinks with σ",
+          compares="reference trainer (digits, n = 500, d = 10) vs `small_init_prediction` for σ = 1e-2, 1e-4, "
+                   "1e-6 (and 1e-8 in full mode)",
+          tolerance=0.1, sense="<",
+          gate="sup_t ‖W − W*‖/‖W*(∞)‖ < 0.1 at σ = 1e-6; the error falls with every σ step (monotone_in_sigma) "
+               "and its log–log slope in σ is positive (slope_positive)")
+def check_small_init(fast: bool = True) -> Outcome:
     """Reference trainer (GD on digits pairs, n = 500, m = 49, d = 10) vs ``small_init_prediction``.
 
     Metric: sup_t ||W(t) − W*(t)||_F / ||W*(∞)||_F at σ = 1e-6 — Result 4.6
@@ -232,9 +252,8 @@ def check_small_init(fast: bool = True) -> CheckResult:
     monotone = all(a > b for a, b in zip(sup_err, sup_err[1:]))
     details = {"sigmas": sigmas, "sup_err_over_norm_Winf": sup_err, "max_rel_err_after_tau1": late_rel,
                "loglog_slope_err_vs_sigma": slope, "monotone_in_sigma": monotone}
-    tol = 0.1
     at_1e6 = sup_err[sigmas.index(1e-6)]
-    return CheckResult(at_1e6, tol, bool(at_1e6 < tol and monotone and slope > 0), details)
+    return Outcome(at_1e6, conditions={"monotone_in_sigma": monotone, "slope_positive": slope > 0}, details=details)
 
 
 def _drop_times(t, L, d):
@@ -265,8 +284,13 @@ def _s19_initial_values(W0, Gamma, sigma):
 
 
 @register("s20_stepwise_loss", paper="S", reference="S16, S19, S20 (S10 half-level)",
-          description="trainer loss steps d, d-1, ...; drop j within 5% of τ_j (S16 with the S19 s_j(0))")
-def check_stepwise(fast: bool = True) -> CheckResult:
+          description="trainer loss steps d, d-1, ...; drop j within 5% of τ_j (S16 with the S19 s_j(0))",
+          compares="trainer loss drops vs τ_j (S16 with the realised S19 initial values); drops vs the S10 "
+                   "half-level times",
+          tolerance=0.05, sense="<",
+          gate="every drop within 5 % of τ_j; every drop within 2 % of the S10 half-level time "
+               "(within_2_percent_of_half_level_times); initial loss within 1e-3 of d (initial_loss_is_d)")
+def check_stepwise(fast: bool = True, **ingredients) -> Outcome:
     """Loss of the reference trainer (σ = 1e-6, digits pairs, d = 10) vs the critical times of S16.
 
     The j-th drop is the first time the loss falls below d − j + 1/2 (log-linear interpolation between
@@ -282,11 +306,11 @@ def check_stepwise(fast: bool = True) -> CheckResult:
     values, s_j(0) × 2), a trainer whose modes are learned at other times.  Cannot detect: errors in the
     loss between the drops beyond the reported plateau levels, or in modes j > d.
     """
-    return _check_stepwise(fast)
+    return _check_stepwise(fast, **ingredients)
 
 
 def _check_stepwise(fast: bool = True, *, critical_times=barlow.critical_times,
-                    initial_values=_s19_initial_values) -> CheckResult:
+                    initial_values=_s19_initial_values) -> Outcome:
     """:func:`check_stepwise` with its ingredients as parameters: ``critical_times(gammas, s0)`` (S16) and
     ``initial_values(W0, Gamma, sigma)`` (S19).  The run is the same in both modes."""
     sigma = 1e-6
@@ -312,10 +336,9 @@ def _check_stepwise(fast: bool = True, *, critical_times=barlow.critical_times,
                "relative_offsets_with_S21_s0_reported": np.abs(drops - tau_s21) / tau_s21,
                "initial_loss": L[0], "plateau_levels_at_midpoints": plateau,
                "plateau_expected": D - np.arange(1, D)}
-    metric = float(rel.max())
-    tol = 0.05
-    passed = metric < tol and float(rel_half.max()) < 0.02 and abs(L[0] - D) < 1e-3
-    return CheckResult(metric, tol, bool(passed), details)
+    conditions = {"within_2_percent_of_half_level_times": float(rel_half.max()) < 0.02,
+                  "initial_loss_is_d": abs(L[0] - D) < 1e-3}
+    return Outcome(float(rel.max()), conditions=conditions, details=details)
 
 
 # ---------------------------------------------------------------------------- 6
@@ -329,8 +352,12 @@ def appendix_c_setup(d: int = 3, m: int = 5, alpha: float = 1e-9, seed: int = 3)
 
 
 @register("appendix_c_upper_triangular", paper="S", reference="App. C, S45 vs S47–S48 (Fig 6)",
-          description="integrated S45 vs S47–S48 from an upper-triangular init of scale 1e-9")
-def check_appendix_c(fast: bool = True) -> CheckResult:
+          description="integrated S45 vs S47–S48 from an upper-triangular init of scale 1e-9",
+          compares="integrated S45 vs S47–S48, d = 3, m = 5, γ_j = 2^−j, A(0) upper-triangular of scale 1e-9",
+          tolerance=1e-6, sense="<",
+          gate="relative error of the diagonal (S47) < 1e-6; entries a_jk with k > d within 1e-2 of S48 "
+               "(a_jk_beyond_d_follow_S48); every off-diagonal entry < 1e-3, i.e. o(1) (off_diagonal_small)")
+def check_appendix_c(fast: bool = True) -> Outcome:
     """d = 3, m = 5, γ_j = 2^{-j}, A(0) random upper-triangular of scale 1e-9 (S Fig 6).
 
     Metric: the largest relative error of the diagonal s_j(t) of S47 against
@@ -361,6 +388,5 @@ def check_appendix_c(fast: bool = True) -> CheckResult:
                "max_abs_off_diagonal": off_max, "max_abs_lower_entry": lower_max,
                "a_jk_j_lt_k_le_d_flow_over_S48_range": [float(ratio.min()), float(ratio.max())],
                "final_diag": np.diag(A_flow[-1]), "final_diag_expected": gammas[:d] ** -0.5}
-    tol = 1e-6
-    passed = diag_err < tol and beyond.max() < 1e-2 and off_max < 1e-3
-    return CheckResult(diag_err, tol, bool(passed), details)
+    conditions = {"a_jk_beyond_d_follow_S48": beyond.max() < 1e-2, "off_diagonal_small": off_max < 1e-3}
+    return Outcome(diag_err, conditions=conditions, details=details)

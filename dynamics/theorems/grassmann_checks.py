@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import data, grassmann, kernel, trainer
-from ._registry import CheckResult, register
+from ._registry import Outcome, register
 from ._trends import fit_slope as _fit_slope
 from ._trends import loo_slopes as _pair_slopes
 
@@ -81,8 +81,14 @@ def _rel(a, b) -> float:
 
 
 @register("e_theorem2_width_independent_flow", paper="E", reference="Thm 2 (E9) vs E11",
-          description="projected GD of V, W for h = 4, 8 (< d) and 16, 64 converges to the one width-free Θ flow")
-def check_theorem2(fast: bool = True) -> CheckResult:
+          description="projected GD of V, W for h = 4, 8 (< d) and 16, 64 converges to the one width-free Θ flow",
+          compares="Θ flow (E9) vs projected GD for h = 4, 8 (< d: width independence) and 16, 64 (≥ d: V fixed, "
+                   "E11 = E12)",
+          tolerance=2e-3, sense="<",
+          gate="error at the smallest lr < 2e-3; leave-one-out slopes of error vs step in [0.8, 1.2] "
+               "(first_order_in_lr); spread of GD over h < 1e-5 (width_independent); >= 2 widths below d "
+               "(two_widths_below_d)")
+def check_theorem2(fast: bool = True, **ingredients) -> Outcome:
     """Grassmannian projected GD (E11) of the two-layer linear net vs the integrated flow E9 of Θ = V W.
 
     Gaussian triplets (n = 400, d = 16, z = 3), C from the data (E7) scaled to ‖C‖_op = 1.  For each width
@@ -106,10 +112,10 @@ def check_theorem2(fast: bool = True) -> CheckResult:
     width-dependent E11 for h < d, an E11 that is not first order.  Cannot detect: errors below ~1e-3 of
     the flow at t <= 2, or width dependence for h between the widths run.
     """
-    return _check_theorem2(fast)
+    return _check_theorem2(fast, **ingredients)
 
 
-def _check_theorem2(fast: bool = True, *, flow=grassmann.trajectory, widths=None) -> CheckResult:
+def _check_theorem2(fast: bool = True, *, flow=grassmann.trajectory, widths=None) -> Outcome:
     """:func:`check_theorem2` with the reference flow as a parameter: ``flow(C, theta0, ts)`` -> (T, d, z),
     E9 integrated (:func:`grassmann.trajectory`).  ``widths`` overrides the widths (cheap tests); at
     least two must be below d = 16 for a pass."""
@@ -171,10 +177,9 @@ def _check_theorem2(fast: bool = True, *, flow=grassmann.trajectory, widths=None
     worst = max(e[-1] for e in errors.values())
     all_slopes = [s for v in slopes.values() for s in v]
     details["slope_range"] = [min(all_slopes), max(all_slopes)]
-    tol = 2e-3
-    passed = (0.8 <= min(all_slopes) and max(all_slopes) <= 1.2 and worst < tol and spread < 1e-5
-              and len(below) >= 2)
-    return CheckResult(worst, tol, bool(passed), details)
+    conditions = {"first_order_in_lr": 0.8 <= min(all_slopes) and max(all_slopes) <= 1.2,
+                  "width_independent": spread < 1e-5, "two_widths_below_d": len(below) >= 2}
+    return Outcome(worst, conditions=conditions, details=details)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,8 +187,14 @@ def _check_theorem2(fast: bool = True, *, flow=grassmann.trajectory, widths=None
 
 
 @register("e_theorem3_sphere_and_ball", paper="E", reference="Thm 3 (E10), Prop 3 ball",
-          description="z = 1: sphere flow → ± eigenvector of the smallest eigenvalue; ball flow → 0 if C ≻ 0")
-def check_theorem3(fast: bool = True) -> CheckResult:
+          description="z = 1: sphere flow → ± eigenvector of the smallest eigenvalue; ball flow → 0 if C ≻ 0",
+          compares="50 random inits: sphere flow vs ± the eigenvector of the smallest eigenvalue (eigh); ball flow "
+                   "and projected GD of wide nets → 0 when all eigenvalues are positive",
+          tolerance=1e-8, sense="<",
+          gate="max of 1 − |cos| to the bottom eigenvector and of the final ball norms < 1e-8; with C ≻ 0 the "
+               "sphere flow also ends at ± its bottom eigenvector to 1e-8 "
+               "(positive_C_sphere_ends_at_bottom_eigenvector)")
+def check_theorem3(fast: bool = True) -> Outcome:
     """Thm 3 from many random initialisations (50 fast, 200 full), d = 5.
 
     (a) C with a negative eigenvalue (spectrum −1, −0.3, 0.5, 1, 2 in a random basis): E10 on the sphere,
@@ -237,8 +248,8 @@ def check_theorem3(fast: bool = True) -> CheckResult:
         "c_positive_sphere_max_1_minus_abs_cos_u1": float(miss_c.max()),
         "c_positive_sphere_min_final_norm": float(np.linalg.norm(theta_c, axis=1).min()),
     }
-    passed = metric < 1e-8 and miss_c.max() < 1e-8
-    return CheckResult(metric, 1e-8, bool(passed), details)
+    return Outcome(metric, conditions={"positive_C_sphere_ends_at_bottom_eigenvector": miss_c.max() < 1e-8},
+                   details=details)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,8 +257,14 @@ def check_theorem3(fast: bool = True) -> CheckResult:
 
 
 @register("e_prop1_collapse", paper="E", reference="Lemma 1, Prop 1, Rem 3, Props 2–3",
-          description="unconstrained linear and RBF-kernel dynamics collapse to rank one; Prop 2/3 optima")
-def check_collapse(fast: bool = True) -> CheckResult:
+          description="unconstrained linear and RBF-kernel dynamics collapse to rank one; Prop 2/3 optima",
+          compares="unconstrained linear and RBF-kernel dynamics: σ₂/σ₁ of the outputs → 0; Prop 2 and Prop 3 "
+                   "optima vs eigenvectors of C",
+          tolerance=1e-6, sense="<",
+          gate="final collapse ratios and 1 − alignments < 1e-6; ratios decrease (collapse_ratios_decrease); "
+               "kernel flow = expm to 1e-6 (kernel_flow_matches_expm); GD = its discrete closed form to 1e-8 "
+               "(gd_matches_discrete_closed_form) and collapses to < 1e-6 (gd_collapses)")
+def check_collapse(fast: bool = True) -> Outcome:
     """Dimension collapse and the constrained optima.
 
     Linear (Prop 1): closed form Θ(t) = exp(−2Ct) Θ0 and plain GD on the E1 loss of f(x) = Θ^T x
@@ -345,8 +362,9 @@ def check_collapse(fast: bool = True) -> CheckResult:
                    kernel_collapse_ratio=ratio_k, kernel_flow_vs_expm_max_rel_err=kernel_err,
                    fixed_projector_collapse_ratio=ratio_p, ratios_decrease_monotonically=monotone,
                    linear_t_max=float(rec[-1] * lr), kernel_t_max=float(tk[-1]), constrained_steps=steps)
-    passed = metric < 1e-6 and monotone and kernel_err < 1e-6 and gd_vs_discrete < 1e-8 and ratio_gd[-1] < 1e-6
-    return CheckResult(metric, 1e-6, bool(passed), details)
+    conditions = {"collapse_ratios_decrease": monotone, "kernel_flow_matches_expm": kernel_err < 1e-6,
+                  "gd_matches_discrete_closed_form": gd_vs_discrete < 1e-8, "gd_collapses": ratio_gd[-1] < 1e-6}
+    return Outcome(metric, conditions=conditions, details=details)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,8 +372,14 @@ def check_collapse(fast: bool = True) -> CheckResult:
 
 
 @register("e_example1_half_moons", paper="E", reference="Example 1, Fig 1",
-          description="half moons: unconstrained GD diverges, constrained GD reaches one fixed subspace")
-def check_half_moons(fast: bool = True) -> CheckResult:
+          description="half moons: unconstrained GD diverges, constrained GD reaches one fixed subspace",
+          compares="half moons: unconstrained GD diverges, constrained GD (projected and scaled loss) vs ± the "
+                   "eigenvector u_1 of C, from 20 inits",
+          tolerance=1e-6, sense="<",
+          gate="max 1 − cos²(θ, u_1) < 1e-6 over inits and both constrained trainers; every two-layer "
+               "unconstrained run blows up (two_layer_unconstrained_blows_up); the one-layer model grows "
+               "monotonically (one_layer_growth_monotone) by > 1e6 (one_layer_grows_over_1e6)")
+def check_half_moons(fast: bool = True) -> Outcome:
     """E Fig 1 on sklearn half moons (n = 200, positives x + N(0, 0.1²), random negatives), z = 1.
 
     From 20 (fast) / 100 (full) random inits of the two-layer linear net with h = 8 (> d = 2, so
@@ -424,8 +448,9 @@ def check_half_moons(fast: bool = True) -> CheckResult:
                "projected_GD_max_1_minus_cos2_u1": float(miss_proj.max()),
                "scaled_loss_GD_max_1_minus_cos2_u1": float(miss_scaled.max()),
                "fraction_ending_at_plus_u1": float(np.mean(th @ u1 > 0))}
-    passed = metric < 1e-6 and all(b is not None for b in blow_up) and growth.min() > 1e6 and monotone
-    return CheckResult(metric, 1e-6, bool(passed), details)
+    conditions = {"two_layer_unconstrained_blows_up": all(b is not None for b in blow_up),
+                  "one_layer_grows_over_1e6": growth.min() > 1e6, "one_layer_growth_monotone": monotone}
+    return Outcome(metric, conditions=conditions, details=details)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -492,8 +517,14 @@ def _differences_at_init(apply_fns, acts, X, z, widths, n_nets, seed=0, budget=2
 
 
 @register("e_theorem1_nonlinear_vs_linear", paper="E", reference="Thm 1, Conj 1, Fig 2",
-          description="‖f_φ − f_lin‖ vs width h at init: slopes −3/2 tanh, −1/2 relu, 0 sigmoid; order after training")
-def check_theorem1(fast: bool = True) -> CheckResult:
+          description="‖f_φ − f_lin‖ vs width h at init: slopes −3/2 tanh, −1/2 relu, 0 sigmoid; order after training",
+          compares="‖f_nonlinear − f_linear‖ vs hidden width at init (7 widths, 128 nets each) and after training",
+          tolerance=1.0, sense="<",
+          gate="leave-one-out slopes at init within −1.5 ± 0.25 (tanh), −0.5 ± 0.15 (relu), 0 ± 0.15 (sigmoid), "
+               "i.e. metric (largest deviation in half-windows) < 1; relu/sigmoid sizes within 20 % of the exact "
+               "values (relu_sigmoid_sizes_within_20_percent); after training tanh < relu < 0 < sigmoid "
+               "(order_after_training)")
+def check_theorem1(fast: bool = True, **ingredients) -> Outcome:
     """‖f_φ(x) − f_lin(x)‖ (mean over the data) vs hidden width h, at initialisation and after training.
 
     Data: digits, pixels / 16, 2×2-average-pooled to d = 16, 100 images (fast) / 300 (full); positives
@@ -526,10 +557,10 @@ def check_theorem1(fast: bool = True) -> CheckResult:
     detect: the constant of the tanh difference (only its rate is gated), anything after training beyond
     the order of the slopes, or a wrong training that keeps that order.
     """
-    return _check_theorem1(fast)
+    return _check_theorem1(fast, **ingredients)
 
 
-def _check_theorem1(fast: bool = True, *, apply_fns=None, train: bool = True) -> CheckResult:
+def _check_theorem1(fast: bool = True, *, apply_fns=None, train: bool = True) -> Outcome:
     """:func:`check_theorem1` with the models as parameters: ``apply_fns`` maps "tanh", "relu", "sigmoid",
     "linear" to ``apply(params, X)`` (default :func:`grassmann.make_apply`; entries given replace those).
     ``train=False`` skips the training part (Conj 1) and its gates, for cheap tests of the init gates."""
@@ -560,10 +591,10 @@ def _check_theorem1(fast: bool = True, *, apply_fns=None, train: bool = True) ->
                "relu_rms_over_exact_sqrt_z_over_2h_times_rms_x": relu_ratio,
                "sigmoid_rms_over_exact_2_sqrt_z": sigmoid_ratio, "values_within_20_percent": values_ok,
                "trained": train}
-    passed = metric < 1.0 and values_ok
+    conditions = {"relu_sigmoid_sizes_within_20_percent": values_ok}
     if train:
-        passed = _theorem1_training(applies, acts, models, X, Xp, Xn, fast, details) and passed
-    return CheckResult(metric, 1.0, bool(passed), details)
+        conditions["order_after_training"] = _theorem1_training(applies, acts, models, X, Xp, Xn, fast, details)
+    return Outcome(metric, conditions=conditions, details=details)
 
 
 def _theorem1_training(applies, acts, models, X, Xp, Xn, fast, details) -> bool:
@@ -632,8 +663,14 @@ def _step_timings(C, theta0, X, Xp, Xn, lr, z):
 
 
 @register("e_flow_vs_projected_gd_digits", paper="E", reference="E11 vs E12, Figs 3–4",
-          description="digits: discretised flow E12 ≈ projected GD E11 (outputs to 1e-3, loss, SVM); flow cost width-free")
-def check_flow_vs_gd_digits(fast: bool = True) -> CheckResult:
+          description="digits: discretised flow E12 ≈ projected GD E11 (outputs to 1e-3, loss, SVM); flow cost width-free",
+          compares="discretised flow (E12) vs projected GD (E11) on digits 3 vs 8: outputs along training, loss, "
+                   "linear-SVM accuracy; per-step cost vs h",
+          tolerance=1e-3, sense="<",
+          gate="max relative output difference < 1e-3; final loss within 1e-3 (final_loss_within_1e-3); SVM "
+               "accuracy within 2 points (svm_accuracy_within_2_points); GD(4096)/GD(64) step time > 2 "
+               "(gd_cost_grows_with_width)")
+def check_flow_vs_gd_digits(fast: bool = True, **ingredients) -> Outcome:
     """E12 (Euler + retraction on Θ, O(d² z) per step) vs E11 (projected GD of the two-layer linear net).
 
     Digits classes 3 and 8 (170 each, d = 64), positives = 1-pixel shifts + noise, random negatives, z = 4;
@@ -650,10 +687,10 @@ def check_flow_vs_gd_digits(fast: bool = True) -> CheckResult:
     Cannot detect: output differences below 1e-3, differences in directions the anchors X do not see, or a
     GD that is slow for other reasons than h (the timing gate only says GD cost grows with h).
     """
-    return _check_flow_vs_gd_digits(fast)
+    return _check_flow_vs_gd_digits(fast, **ingredients)
 
 
-def _check_flow_vs_gd_digits(fast: bool = True, *, flow=grassmann.discretised_flow, timing: bool = True) -> CheckResult:
+def _check_flow_vs_gd_digits(fast: bool = True, *, flow=grassmann.discretised_flow, timing: bool = True) -> Outcome:
     """:func:`check_flow_vs_gd_digits` with the flow as a parameter: ``flow(C, theta0, lr=, n_steps=,
     record_steps=)`` -> (final Θ, history with "theta") — E12, :func:`grassmann.discretised_flow`.
     ``timing=False`` skips the per-step timings and their gate (for cheap tests of the comparison)."""
@@ -699,8 +736,9 @@ def _check_flow_vs_gd_digits(fast: bool = True, *, flow=grassmann.discretised_fl
                "svm_5fold_acc_GD": acc_gd, "svm_5fold_acc_flow": acc_fl, "svm_5fold_acc_raw_pixels": acc_raw,
                "seconds_per_step_flow": t_flow, "seconds_per_step_GD_by_width": t_gd,
                "GD_time_ratio_4096_over_64": ratio, "jax_backend": jax.default_backend()}
-    tol = 1e-3
     details["timing_gated"] = timing
-    passed = out_diff < tol and rel_loss < 1e-3 and abs(acc_gd - acc_fl) <= 0.02 and (ratio > 2 or not timing)
-    return CheckResult(out_diff, tol, bool(passed), details)
+    conditions = {"final_loss_within_1e-3": rel_loss < 1e-3,
+                  "svm_accuracy_within_2_points": abs(acc_gd - acc_fl) <= 0.02,
+                  "gd_cost_grows_with_width": ratio > 2 or not timing}
+    return Outcome(out_diff, conditions=conditions, details=details)
 

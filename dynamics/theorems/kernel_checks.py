@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from .. import barlow, data, kernel
-from ._registry import CheckResult, register
+from ._registry import Outcome, register
 from .barlow_checks import digits_setup
 
 D = 10  # embedding dimension, as in barlow_checks
@@ -50,8 +50,13 @@ def _blocks(x, xp, k):
 
 
 @register("prop_5_1a_spectrum", paper="S", reference="Prop 5.1(a), S22–S23",
-          description="non-zero eigenvalues of K_Γ (kernel values only) equal those of Γ (explicit features)")
-def check_spectrum(fast: bool = True) -> CheckResult:
+          description="non-zero eigenvalues of K_Γ (kernel values only) equal those of Γ (explicit features)",
+          compares="non-zero spectrum of K_Γ (inverse-free and literal S23 forms) vs that of Γ, linear kernel and "
+                   "random ReLU features",
+          tolerance=1e-9, sense="<",
+          gate="same number of non-zero eigenvalues; each within 1e-9 relative (the literal form relative to "
+               "max|γ|)")
+def check_spectrum(fast: bool = True) -> Outcome:
     """Eigenvalues of Γ (S4, from explicit features) vs those of K_Γ built from kernel values only.
 
     Features: (i) the digits pairs themselves (linear kernel), (ii) random ReLU features
@@ -97,8 +102,7 @@ def check_spectrum(fast: bool = True) -> CheckResult:
         evk = np.linalg.eigvalsh(K_tilde)
         details[f"{name}_cond_K_tilde_on_its_range"] = float(evk[-1] / evk[evk > 1e-10 * evk[-1]][0])
         details[f"{name}_Gamma_extremes"] = [float(g[0]), float(g[-1])]
-    tol = 1e-9
-    return CheckResult(worst, tol, bool(worst < tol), details)
+    return Outcome(worst, details=details)
 
 
 # ---------------------------------------------------------------------------- Prop 5.1b
@@ -110,8 +114,11 @@ def _gram_rel_err(F1, F2):
 
 
 @register("prop_5_1b_linear_equivalence", paper="S", reference="Prop 5.1(b), S24 vs Def 4.2",
-          description="linear-kernel KernelBarlowTwins embeds train and held-out points like the top-spectral W")
-def check_linear_equivalence(fast: bool = True) -> CheckResult:
+          description="linear-kernel KernelBarlowTwins embeds train and held-out points like the top-spectral W",
+          compares="`KernelBarlowTwins` (linear kernel) vs the explicit top-spectral W: Gram matrices on train and "
+                   "held-out points",
+          tolerance=1e-8, sense="<", gate="largest relative Gram-matrix error < 1e-8")
+def check_linear_equivalence(fast: bool = True) -> Outcome:
     """``KernelBarlowTwins(kernel="linear")`` vs x @ top_spectral_solution(Γ, d)^T, digits pairs, d = 10.
 
     Compared through Gram matrices F F^T (free of the rotation U) on the 2n training points, on
@@ -134,8 +141,7 @@ def check_linear_equivalence(fast: bool = True) -> CheckResult:
     details = {f"gram_rel_err_{k}": v for k, v in errs.items()}
     details.update(n_pairs=x.shape[0], n_held_out=x_test.shape[0], gammas=est.gammas_,
                    gammas_explicit=barlow.spectrum(Gamma)[0][:D])
-    tol = 1e-8
-    return CheckResult(metric, tol, bool(metric < tol), details)
+    return Outcome(metric, details=details)
 
 
 # ---------------------------------------------------------------------------- Prop 5.1c
@@ -170,7 +176,7 @@ def _claimed_top_spectral(est):
     return est.dual_coef_
 
 
-def _check_rkhs_minimal(fast, *, solution_fn=_claimed_top_spectral):
+def _check_rkhs_minimal(fast, *, solution_fn=_claimed_top_spectral) -> Outcome:
     """The comparison for the zero-loss solution ``solution_fn(est)`` (A^T, (2n, d)) of a fitted RBF
     ``KernelBarlowTwins`` (the registered check: its own S24 coefficients)."""
     x, xp, _ = digits_setup(n=_n_pairs(fast))
@@ -234,13 +240,20 @@ def _check_rkhs_minimal(fast, *, solution_fn=_claimed_top_spectral):
                "criterion": "all compared zero-loss (< 1e-10), every one with a larger RKHS norm than the claimed "
                             "solution; L-BFGS minimiser of L + eps ||f||^2: distance of F F^T to the claimed one "
                             "< 1e-2 at eps = 1e-4 and log-log slope in eps within [0.8, 1.2]"}
-    passed = max_loss < 1e-10 and min_excess > 0 and dist[-1] < 1e-2 and 0.8 <= slope <= 1.2
-    return CheckResult(max_loss, 1e-10, bool(passed), details)
+    conditions = {"claimed_norm_smallest": min_excess > 0, "regularised_distance_below_1e-2": dist[-1] < 1e-2,
+                  "regularised_slope_in_0.8_1.2": 0.8 <= slope <= 1.2}
+    return Outcome(max_loss, conditions=conditions, details=details)
 
 
 @register("prop_5_1c_rkhs_minimal", paper="S", reference="Prop 5.1(c), S25",
-          description="RBF kernel: the S24 embeddings have the smallest RKHS norm among zero-loss embeddings")
-def check_rkhs_minimal(fast: bool = True) -> CheckResult:
+          description="RBF kernel: the S24 embeddings have the smallest RKHS norm among zero-loss embeddings",
+          compares="RKHS norm of the kernel solution vs other zero-loss kernel solutions (RBF); L-BFGS minimiser "
+                   "of L + ε‖f‖² as ε → 0 (fast mode too, n = 40)",
+          tolerance=1e-10, sense="<",
+          gate="every compared solution zero-loss (< 1e-10) with a larger RKHS norm (claimed_norm_smallest); "
+               "F Fᵀ distance < 1e-2 at ε = 1e-4 (regularised_distance_below_1e-2), slope in ε within "
+               "[0.8, 1.2] (regularised_slope_in_0.8_1.2)")
+def check_rkhs_minimal(fast: bool = True, **ingredients) -> Outcome:
     """RKHS norms ‖f‖² = Tr(A K̃ A^T) of zero-loss kernel machines f = A K(·, data), RBF kernel, digits pairs.
 
     By the representer theorem a component of f orthogonal to the span of K(·, data) leaves the loss
@@ -262,7 +275,7 @@ def check_rkhs_minimal(fast: bool = True) -> CheckResult:
     with the same F F^T (S24 is unique only up to the rotation U), or a norm excess below the L-BFGS
     tolerance.
     """
-    return _check_rkhs_minimal(fast)
+    return _check_rkhs_minimal(fast, **ingredients)
 
 
 # ---------------------------------------------------------------------------- special cases
@@ -282,8 +295,16 @@ def _two_pathway_kernel(a, b):
 
 @register("kernel_pca_special_case", paper="S", reference="S §5.2 (𝒳 = 𝒳', two-pathway), App. E",
           description="𝒳 = 𝒳' gives uncentred kernel PCA of K̃ (and sklearn KernelPCA on centred data); "
-                      "K_𝒳𝒳' = 0 still gives a zero-loss, non-vacuous solution")
-def check_special_cases(fast: bool = True) -> CheckResult:
+                      "K_𝒳𝒳' = 0 still gives a zero-loss, non-vacuous solution",
+          compares="𝒳 = 𝒳' vs eigh of K̃ and scikit-learn `KernelPCA`; two-pathway K_𝒳𝒳' = 0 vs its canonical "
+                   "correlations",
+          tolerance=1e-8, sense="<",
+          gate="largest of 1 − alignment (eigh, KernelPCA) and the two-pathway loss < 1e-8; each of them below "
+               "its own bound (same_views_eigh_alignment_1_to_1e-10, centred_linear_KernelPCA_alignment_1_to_1e-8, "
+               "two_pathway_zero_loss); two-pathway embeddings finite (two_pathway_finite), of full rank "
+               "(two_pathway_full_rank), cross block exactly 0 (two_pathway_cross_block_zero), γ_j = canonical "
+               "correlations to 1e-8 (two_pathway_gammas_are_canonical_correlations)")
+def check_special_cases(fast: bool = True) -> Outcome:
     """Special cases of S §5.2, digits pairs.
 
     (a) 𝒳 = 𝒳' (RBF kernel): K_Γ = K̃ / 2n (the paper's K_Γ = K̃ up to the 1/2n of its Γ), so the
@@ -332,9 +353,13 @@ def check_special_cases(fast: bool = True) -> CheckResult:
                "two_pathway_spectrum_symmetry": float(np.max(np.abs(est_c.eigenvalues_ + est_c.eigenvalues_[::-1]))
                                                       / est_c.eigenvalues_[0])}
     metric = max(dev_a, dev_b, loss_c)
-    passed = (dev_a < 1e-10 and dev_b < 1e-8 and loss_c < 1e-8 and finite and sing[-1] > 1e-6
-              and details["two_pathway_cross_block_max"] == 0.0 and cca_diff < 1e-8)
-    return CheckResult(metric, 1e-8, bool(passed), details)
+    conditions = {"same_views_eigh_alignment_1_to_1e-10": dev_a < 1e-10,
+                  "centred_linear_KernelPCA_alignment_1_to_1e-8": dev_b < 1e-8,
+                  "two_pathway_zero_loss": loss_c < 1e-8, "two_pathway_finite": finite,
+                  "two_pathway_full_rank": sing[-1] > 1e-6,
+                  "two_pathway_cross_block_zero": details["two_pathway_cross_block_max"] == 0.0,
+                  "two_pathway_gammas_are_canonical_correlations": cca_diff < 1e-8}
+    return Outcome(metric, conditions=conditions, details=details)
 
 
 # ---------------------------------------------------------------------------- S40–S42
@@ -346,8 +371,17 @@ def _rel_err_over_time(A, B):
 
 @register("kernel_small_init_dynamics", paper="S", reference="S40–S42, Result 4.6 kernelised",
           description="kernel predict_fn = linear small_init_prediction; RBF: approaches the integrated "
-                      "kernel flow as σ → 0 and ends at the KernelBarlowTwins solution")
-def check_small_init_dynamics(fast: bool = True) -> CheckResult:
+                      "kernel flow as σ → 0 and ends at the KernelBarlowTwins solution",
+          compares="kernel `predict_fn` (linear kernel) vs `small_init_prediction`; RBF prediction vs the "
+                   "integrated kernel flow as σ → 0",
+          tolerance=1e-8, sense="<",
+          gate="linear: relative error < 1e-8 over time (train, held out, m > 2n) and eigenvalues to 1e-8 "
+               "(linear_eigenvalues_match); RBF: error falls with σ (rbf_monotone_in_sigma) and is < 0.1 at "
+               "σ = 1e-6 (rbf_error_below_0.1_at_sigma_1e-6); predicted t → ∞ embeddings zero-loss to 1e-10 "
+               "(rbf_predicted_zero_loss_at_t_inf) spanning the KernelBarlowTwins ones to 1e-8 "
+               "(rbf_predicted_spans_kernel_solution); the flow's final span approaches them as σ → 0 "
+               "(rbf_flow_span_approaches_kernel_solution)")
+def check_small_init_dynamics(fast: bool = True) -> Outcome:
     """Kernelised small-init dynamics (S40–S42) from ``barlow_twins_predict``.
 
     (a) Linear kernel, digits pairs, W(0) ~ N(0, σ²), σ = 1e-6, f_train_0 = [X; X'] W(0)^T: train and
@@ -421,7 +455,9 @@ def check_small_init_dynamics(fast: bool = True) -> CheckResult:
                    rbf_flow_final_loss=flow_loss, rbf_predicted_loss_t_inf=loss_inf,
                    rbf_predicted_1_minus_alignment_t_inf=dev_inf)
     at_1e6 = sup_err[sigmas.index(1e-6)]
-    passed = (linear_metric < 1e-8 and details["linear_eigenvalues_max_abs_err"] < 1e-8 and monotone
-              and at_1e6 < 0.1 and loss_inf < 1e-10 and dev_inf < 1e-8
-              and all(p > q for p, q in zip(flow_dev, flow_dev[1:])))
-    return CheckResult(linear_metric, 1e-8, bool(passed), details)
+    conditions = {"linear_eigenvalues_match": details["linear_eigenvalues_max_abs_err"] < 1e-8,
+                  "rbf_monotone_in_sigma": monotone, "rbf_error_below_0.1_at_sigma_1e-6": at_1e6 < 0.1,
+                  "rbf_predicted_zero_loss_at_t_inf": loss_inf < 1e-10,
+                  "rbf_predicted_spans_kernel_solution": dev_inf < 1e-8,
+                  "rbf_flow_span_approaches_kernel_solution": all(p > q for p, q in zip(flow_dev, flow_dev[1:]))}
+    return Outcome(linear_metric, conditions=conditions, details=details)

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import barlow, data, flows, kernel, networks, ntk, trainer
-from ._registry import CheckResult, register
+from ._registry import Outcome, register
 from ._trends import fit_slope as _fit_slope
 from ._trends import loo_slopes as _loo_slopes
 
@@ -146,7 +146,7 @@ STEPWISE_TOLERANCE = {True: 0.05, False: 0.02}
 STEPWISE_MAX_SLOPE = -0.5
 
 
-def _check_wide_stepwise(fast, *, kernel_fn=own_initial_ntk, time_map="steps"):
+def _check_wide_stepwise(fast, *, kernel_fn=own_initial_ntk, time_map="steps") -> Outcome:
     """The comparison with the kernel ``kernel_fn`` and time map ``time_map`` (see :func:`stepwise_prediction`)."""
     widths = stepwise_widths(fast)
     tol = STEPWISE_TOLERANCE[fast]
@@ -171,13 +171,20 @@ def _check_wide_stepwise(fast, *, kernel_fn=own_initial_ntk, time_map="steps"):
                "plateau_level_error": plateau_err, "ntk_drift_at_end": drift,
                "criterion": f"error at the widest width < {tol}, every leave-one-out slope <= "
                             f"{STEPWISE_MAX_SLOPE}, plateau levels within 0.25"}
-    passed = errors[-1] < tol and max(loo) <= STEPWISE_MAX_SLOPE and max(plateau_err) < 0.25
-    return CheckResult(errors[-1], tol, bool(passed), details)
+    conditions = {"leave_one_out_slopes_at_most_max": max(loo) <= STEPWISE_MAX_SLOPE,
+                  "plateau_levels_within_0.25": max(plateau_err) < 0.25}
+    return Outcome(errors[-1], conditions=conditions, details=details)
 
 
 @register("wide_stepwise_kernel_prediction", paper="S", reference="S Fig 2 A–B, App. D.1, S40–S42",
-          description="small-init wide network learns stepwise; eigenvalues match the initial-NTK prediction")
-def check_wide_stepwise(fast: bool = True) -> CheckResult:
+          description="small-init wide network learns stepwise; eigenvalues match the initial-NTK prediction",
+          compares="small-init ReLU network (widths 128–1024; 256–4096 full) vs the GD-step recursion of S12 with "
+                   "the S42 initial values from its initial NTK",
+          tolerance={"fast": STEPWISE_TOLERANCE[True], "full": STEPWISE_TOLERANCE[False]}, sense="<",
+          gate="sup eigenvalue error < 0.05 (full 0.02) at the widest width; every leave-one-out log–log slope "
+               "over width <= −0.5 (leave_one_out_slopes_at_most_max); loss within 0.25 of the plateau levels "
+               "(plateau_levels_within_0.25)")
+def check_wide_stepwise(fast: bool = True, **ingredients) -> Outcome:
     """Two-layer ReLU network, readout init 1e-5, d = 3, 100 digit pairs, trained by GD with the Barlow Twins loss.
 
     Prediction: the kernelised small-init dynamics (S40–S42) with the network's own empirical NTK at
@@ -198,7 +205,7 @@ def check_wide_stepwise(fast: bool = True) -> CheckResult:
     small-init limit, Result 4.6: at readout 1e-5 the error stops at ≈ 0.013 from M = 2048 to 4096,
     while readout 1e-7 gives 0.007 at M = 4096); one init seed and one data set.
     """
-    return _check_wide_stepwise(fast)
+    return _check_wide_stepwise(fast, **ingredients)
 
 
 # ---------------------------------------------------------------------------- Fleissner et al.
@@ -238,8 +245,10 @@ def _fleissner_widths(fast):
 
 
 @register("fleissner_ntk_constancy", paper="F", reference="F abstract (Thm: constant NTK under BT); A Fig 3 style",
-          description="under Barlow Twins the NTK drift at a fixed time falls with width (slope <= -0.35)")
-def check_ntk_constancy(fast: bool = True) -> CheckResult:
+          description="under Barlow Twins the NTK drift at a fixed time falls with width (slope <= -0.35)",
+          compares="NTK drift at a fixed time vs width under Barlow Twins (supervised MSE reported alongside)",
+          tolerance=-0.35, sense="<=", gate="fitted log–log slope of the drift over >= 4 widths <= −0.35")
+def check_ntk_constancy(fast: bool = True) -> Outcome:
     """NTK drift ||K(T) − K(0)||_F / ||K(0)||_F at T = 50 (lr 0.02) vs width, standard init, Barlow Twins.
 
     Metric: fitted log–log slope of the seed-averaged drift over at least four widths; tolerance −0.35
@@ -253,7 +262,7 @@ def check_ntk_constancy(fast: bool = True) -> CheckResult:
     details = {"widths": widths, "seeds": seeds, "drift_barlow_twins": bt, "drift_supervised_mse": sup,
                "slope_barlow_twins": slope, "slope_supervised": slope_sup,
                "final_loss_barlow_twins": [standard_init_run(M, seeds[0])[0].loss[-1] for M in widths]}
-    return CheckResult(slope, -0.35, bool(slope <= -0.35), details, sense="<=")
+    return Outcome(slope, details=details)
 
 
 def kernel_limit_widths_seeds(fast: bool):
@@ -298,7 +307,7 @@ KERNEL_LIMIT_GATES = {"loss_curve_gap": 0.1, "relative_embedding_error": 0.075, 
                       "alignment": 0.99}
 
 
-def _check_kernel_limit(fast, *, theta_fn=relu_ntk):
+def _check_kernel_limit(fast, *, theta_fn=relu_ntk) -> Outcome:
     """The comparison with the kernel model of Θ = ``theta_fn(X)`` (the registered check: ``relu_ntk``)."""
     widths, seeds = kernel_limit_widths_seeds(fast)
     g = KERNEL_LIMIT_GATES
@@ -316,15 +325,22 @@ def _check_kernel_limit(fast, *, theta_fn=relu_ntk):
                "leave_one_out_slopes_loss_curve_gap": loo_gap,
                "per_seed_loss_curve_gap": [[runs[M, s]["loss_curve_gap"] for s in seeds] for M in widths],
                "chance_alignment": 3 / (2 * x.shape[0])}
-    passed = (gap[-1] < g["loss_curve_gap"] and rel_err[-1] < g["relative_embedding_error"]
-              and max(loo_gap) <= g["max_leave_one_out_slope"] and max(loo_rel) <= g["max_leave_one_out_slope"]
-              and align[-1] >= g["alignment"])
-    return CheckResult(gap[-1], g["loss_curve_gap"], bool(passed), details)
+    conditions = {"embedding_error_below_gate": rel_err[-1] < g["relative_embedding_error"],
+                  "loss_curve_gap_loo_slopes_at_most_max": max(loo_gap) <= g["max_leave_one_out_slope"],
+                  "embedding_error_loo_slopes_at_most_max": max(loo_rel) <= g["max_leave_one_out_slope"],
+                  "alignment_at_least_gate": align[-1] >= g["alignment"]}
+    return Outcome(gap[-1], conditions=conditions, details=details)
 
 
 @register("fleissner_kernel_limit", paper="F", reference="F abstract; S App. E alignment",
-          description="wide networks under BT approach the kernel model: training curve and embeddings")
-def check_kernel_limit(fast: bool = True) -> CheckResult:
+          description="wide networks under BT approach the kernel model: training curve and embeddings",
+          compares="trained network vs the infinite-width kernel model from the same F(0), widths 64–1024 "
+                   "(full 4096), 3 seeds",
+          tolerance=KERNEL_LIMIT_GATES["loss_curve_gap"], sense="<",
+          gate="at the widest width: loss-curve gap < 0.1, embedding error < 0.075 (embedding_error_below_gate), "
+               "alignment >= 0.99 (alignment_at_least_gate); leave-one-out slopes of gap and error <= −0.2 "
+               "(*_loo_slopes_at_most_max)")
+def check_kernel_limit(fast: bool = True, **ingredients) -> Outcome:
     """Trained network vs the infinite-width kernel model from the same initial outputs (:func:`kernel_limit_run`).
 
     Standard init, Barlow Twins, GD lr 0.02 to T = 50; kernel model with Θ = ``analytic_ntk`` (relu).
@@ -342,4 +358,4 @@ def check_kernel_limit(fast: bool = True) -> CheckResult:
     (gap ≈ 0.04, embedding error ≈ 0.04 at M = 1024); the alignment alone is 0.98 already at M = 64
     and barely tells kernels apart.
     """
-    return _check_kernel_limit(fast)
+    return _check_kernel_limit(fast, **ingredients)
