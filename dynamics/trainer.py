@@ -1,18 +1,28 @@
-"""Reference trainer: full-batch gradient descent with recorded history.
+"""Reference trainer: full-batch gradient descent with a recorded history.
 
-The trainer is deliberately plain — ``params ← params − lr ∇L(params)``,
-optionally followed by a projection back onto a constraint — so that it is
-an independent check of the theory: it never sees Γ or any closed form, only
-the loss computed from the model's outputs on the data.
+One loop for every paper's trainer.  The step is deliberately plain,
 
-Time is reported in gradient-flow units, t = lr × step, as in the papers.
-Between record points the steps run inside one compiled ``lax.fori_loop``;
-on a non-finite loss or parameter the run is replayed step by step from the
-last good record to name the first bad step.  The data and the learning rate
-are arguments of the compiled programs, which :func:`train_barlow`,
-:func:`train_supervised` and :func:`train_barlow_linear` cache per model
-function: a second run of the same model on data of the same shapes (another
-seed, learning rate or data set) does not compile again.
+    θ_{k+1} = P(θ_k − lr ∇_θ L(θ_k)),    t_k = lr × k,
+
+the explicit Euler discretisation of the gradient flow dθ/dt = −∇L that the papers' theories
+describe (Simon et al. (2023), "On the Stepwise Nature of Self-Supervised Learning", ICML 2023,
+arXiv:2303.15438, eqs. S1–S3 and S6; Esser, Mukherjee, Ghoshdastidar (2023), "Representation Learning
+Dynamics of Self-Supervised Models", E11 with P the retraction onto the Stiefel manifold; Anil, Esser,
+Ghoshdastidar (2024), "When can we Approximate Wide Contrastive Models with Neural Tangent Kernels and
+Principal Component Analysis?", Lemma 16).  P is an optional projection (identity by default); an
+optax ``GradientTransformation`` may replace the plain step.  The trainer is an independent check of
+the theory: it never sees Γ, C or any closed form, only the loss of the model's outputs on the data.
+
+Time is reported in gradient-flow units, t = lr × step, as in the papers.  Between record points the
+steps run inside one compiled ``lax.fori_loop``; on a non-finite loss or parameter the run is replayed
+step by step from the last good record to name the first bad step.
+
+:func:`gradient_descent` with ``data`` takes ``loss_fn(params, data)``: the data, the learning rate and
+the number of steps are arguments of the compiled programs, which are cached on the functions (loss,
+projection, observers, optimizer), so a second run with the same functions on data of the same shapes
+(another seed, learning rate or data set) compiles nothing.  :func:`train_barlow`,
+:func:`train_supervised` and :func:`train_barlow_linear` build their losses once per model function
+(module-level builders) and run through it.  Observers may return any pytree of arrays.
 """
 
 from __future__ import annotations
@@ -98,24 +108,154 @@ def _check_record_steps(record_steps) -> np.ndarray:
     return steps
 
 
-def _check_initial_params(loss_fn, params):
-    """The initial parameters are finite and ``loss_fn(params)`` is a scalar (shapes only, nothing compiled)."""
+def _tree_finite(tree) -> jax.Array:
+    leaves = jax.tree_util.tree_leaves(tree)
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+
+
+def _check_data(data):
+    """``data`` as a pytree of JAX arrays: every leaf a real numeric array, finite (checked once, here)."""
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(data)
+    if not leaves:
+        raise ValueError("data must contain at least one array (give data=None for the form loss_fn(params))")
+    out = []
+    for path, leaf in leaves:
+        where = "data" + jax.tree_util.keystr(path)
+        if isinstance(leaf, (str, bytes)) or not (np.isscalar(leaf) or hasattr(leaf, "shape")):
+            raise TypeError(f"data must be a pytree of numeric arrays, got {type(leaf).__name__} at {where}")
+        arr = leaf if isinstance(leaf, jax.Array) else np.asarray(leaf)
+        kind = np.dtype(arr.dtype).kind
+        if kind not in "biuf":
+            raise TypeError(f"data must be a pytree of real numeric arrays, got dtype {np.dtype(arr.dtype)} at {where}")
+        if kind == "f" and not bool(jnp.all(jnp.isfinite(arr))):
+            raise ValueError(f"data must be finite, got NaN or inf in {where}")
+        out.append(jnp.asarray(arr))
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def _check_observers(observers, signature):
+    if observers is None:
+        return {}
+    if not isinstance(observers, dict):
+        raise TypeError(f"observers must be a dict name -> callable {signature}, got {type(observers).__name__}")
+    for name, fn in observers.items():
+        if not isinstance(name, str):
+            raise TypeError(f"observers must be keyed by names (str), got key {name!r}")
+        check_callable(fn, f"observers[{name!r}]", f"{signature} -> array or pytree of arrays")
+    if "loss" in observers:
+        raise ValueError("observers must not be named 'loss': the loss is always recorded")
+    return dict(observers)
+
+
+def _check_optimizer(optimizer):
+    """``None`` (plain GD) or an optax ``GradientTransformation``: ``init(params)`` and
+    ``update(grads, state, params) -> (updates, state)`` (duck-typed: optax itself is not imported)."""
+    if optimizer is None:
+        return None
+    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+        raise TypeError(f"optimizer must be an optax GradientTransformation (with init(params) and "
+                        f"update(grads, state, params)), got {type(optimizer).__name__}")
+    return optimizer
+
+
+def gradient_descent(loss_fn, params, data=None, *, lr, n_steps=None, record_steps=None, observers=None,
+                     project=None, optimizer=None, progress=False, desc="training") -> tuple[object, History]:
+    """Run full-batch gradient descent on ``loss_fn`` and record a history.
+
+    Each step is θ ← P(θ − lr ∇_θ L(θ)), with P the optional projection back onto a constraint
+    (identity by default), i.e. explicit Euler steps of the gradient flow dθ/dt = −∇L (projected
+    gradient descent on a manifold when P is a retraction, Esser et al. E11, Anil et al. Lemma 16);
+    times are reported as t = lr × step.  With ``optimizer`` (an optax ``GradientTransformation``)
+    the step is θ ← P(θ + u), (u, state) = optimizer.update(∇L, state, θ); ``optax.sgd(lr)`` is the
+    plain step above.
+
+    Two forms:
+
+    * ``data`` given (any pytree of arrays): ``loss_fn(params, data)`` and observers
+      ``fn(params, data)``.  The data, the learning rate and the number of steps are *arguments* of
+      the compiled programs, which are cached on (``loss_fn``, ``project``, ``observers``,
+      ``optimizer``): a second run with the same functions (module-level, hashable) and data of the
+      same shapes and dtypes compiles nothing — another seed, learning rate or data set reuses the
+      programs.
+    * ``data=None``: ``loss_fn(params)`` and ``fn(params)`` with the data closed over; programs are
+      built afresh for every run (a closure cannot key a cache safely, nor be kept alive in one).
+
+    Parameters
+    ----------
+    loss_fn : callable -> real scalar, written with ``jax.numpy``.
+    params : initial parameters (any pytree of arrays); the steps keep each leaf's dtype.
+    data : optional pytree of arrays passed to ``loss_fn`` and the observers (checked finite once).
+    lr : learning rate (> 0); with ``optimizer``, only the clock t = lr × step (give the optimizer the
+        same rate).
+    n_steps : number of steps; or give ``record_steps`` whose last entry is the final step.
+    record_steps : increasing steps at which to record (default: :func:`record_schedule`).
+    observers : mapping name -> callable returning an array or any pytree of arrays (a dict, a tuple ...);
+        ``History.records[name]`` holds that pytree with each leaf stacked over the R records.
+    project : optional callable params -> params applied after every step (projected GD).
+    optimizer : optional optax ``GradientTransformation`` (default: plain GD).
+    progress : show a tqdm progress bar over record segments.
+
+    Returns
+    -------
+    (final params, :class:`History`)
+
+    Raises
+    ------
+    NonFiniteError
+        naming the first step whose loss or parameters are not finite.
+    """
+    if data is None:
+        check_callable(loss_fn, "loss_fn", "loss_fn(params) -> scalar")
+        observers = _check_observers(observers, "fn(params)")
+        loss_fn = _closure_loss(loss_fn)
+        observers = {k: _closure_observer(fn) for k, fn in observers.items()}
+        cache, what = False, "loss_fn(params)"
+    else:
+        check_callable(loss_fn, "loss_fn", "loss_fn(params, data) -> scalar")
+        observers = _check_observers(observers, "fn(params, data)")
+        data = _check_data(data)
+        cache, what = True, "loss_fn(params, data)"
+    if project is not None:
+        check_callable(project, "project", "project(params) -> params")
+    optimizer = _check_optimizer(optimizer)
+    return _run(loss_fn, params, data, lr=lr, n_steps=n_steps, record_steps=record_steps, observers=observers,
+                project=project, optimizer=optimizer, progress=progress, desc=desc, cache=cache, what=what)
+
+
+def _closure_loss(loss_fn):
+    return lambda p, data: loss_fn(p)
+
+
+def _closure_observer(fn):
+    return lambda p, data: fn(p)
+
+
+def _check_initial(loss_fn, params, data, observers, what):
+    """Finite initial parameters; ``loss_fn`` a real scalar and every observer traceable on (params, data).
+
+    Shapes only, nothing compiled; ``jax.eval_shape`` caches its trace on the function and the shapes, so a
+    repeated run of the same (cached) functions traces nothing here either."""
     leaves = jax.tree_util.tree_leaves(params)
     if not leaves:
         raise ValueError("params must contain at least one array")
     if not bool(_tree_finite(params)):
         raise ValueError("params must be finite at step 0 (the initial parameters contain NaN or inf)")
-    out = _eval_shape(loss_fn, params, "loss_fn(params)", "a real scalar written with jax.numpy")
+    out = _eval_shape(loss_fn, (params, data), what, "a real scalar written with jax.numpy", data is not None)
     if not hasattr(out, "shape") or tuple(out.shape) != ():
         shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
-        raise ValueError(f"loss_fn(params) must return a scalar, got {shape}")
+        raise ValueError(f"{what} must return a scalar, got {shape}")
     if not jnp.issubdtype(out.dtype, jnp.floating):
-        raise TypeError(f"loss_fn(params) must return a real floating-point scalar (gradient descent "
+        raise TypeError(f"{what} must return a real floating-point scalar (gradient descent "
                         f"differentiates it), got dtype {np.dtype(out.dtype)}")
+    args = "params, data" if data is not None else "params"
+    for name, fn in observers.items():
+        _eval_shape(fn, (params, data), f"observer {name!r} ({args})",
+                    "an array (or pytree of arrays) function written with jax.numpy", data is not None)
 
 
-def _eval_shape(fn, args, what, expected):
-    """``jax.eval_shape(fn, *args)`` with JAX's tracing errors turned into a TypeError naming ``what``."""
+def _eval_shape(fn, args, what, expected, with_data=False):
+    """``jax.eval_shape(fn, *args)`` with JAX's tracing errors turned into a TypeError naming ``what``
+    (and, for the data form, a ValueError saying that the data do not fit the parameters)."""
     args = args if isinstance(args, tuple) else (args,)
     try:
         return jax.eval_shape(fn, *args)
@@ -124,7 +264,11 @@ def _eval_shape(fn, args, what, expected):
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise TypeError(f"{what} could not be traced by JAX: it must be {expected} (no NumPy calls, float() "
                         f"or Python branches on values): {type(exc).__name__}: {first}") from exc
-    except TypeError as exc:
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        if with_data:
+            shapes = jax.tree_util.tree_map(lambda a: tuple(np.shape(a)), args[1])
+            raise ValueError(f"{what} failed on data of shapes {shapes} — check that the data fit params "
+                             f"(keys, number of features): {type(exc).__name__}: {exc}") from exc
         raise TypeError(f"{what} failed when traced by JAX (it must be {expected}): {exc}") from exc
 
 
@@ -143,58 +287,11 @@ def _check_apply(apply_fn, params, x, name="x"):
     return out
 
 
-def _tree_finite(tree) -> jax.Array:
-    leaves = jax.tree_util.tree_leaves(tree)
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
-
-
-def gradient_descent(loss_fn, params, *, lr, n_steps=None, record_steps=None, observers=None,
-                     project=None, progress=False, desc="training") -> tuple[object, History]:
-    """Run full-batch gradient descent on ``loss_fn(params)`` and record a history.
-
-    Parameters
-    ----------
-    loss_fn : callable params -> scalar, written with ``jax.numpy`` (data closed over).
-    params : initial parameters (any pytree of arrays).
-    lr : learning rate (> 0).
-    n_steps : number of steps; or give ``record_steps`` whose last entry is the final step.
-    record_steps : increasing steps at which to record (default: :func:`record_schedule`).
-    observers : mapping name -> callable params -> array, recorded at every record step.
-    project : optional callable params -> params applied after every step (projected GD).
-    progress : show a tqdm progress bar over record segments.
-
-    Returns
-    -------
-    (final params, :class:`History`)
-
-    Raises
-    ------
-    NonFiniteError
-        naming the first step whose loss or parameters are not finite.
-    """
-    check_callable(loss_fn, "loss_fn", "loss_fn(params) -> scalar")
-    if observers is not None and not isinstance(observers, dict):
-        raise TypeError(f"observers must be a dict name -> callable(params), got {type(observers).__name__}")
-    for name, fn in (observers or {}).items():
-        check_callable(fn, f"observers[{name!r}]", "fn(params) -> array")
-    # Programs built afresh: a closure over data cannot be reused safely (nor kept alive in a cache).
-    return _run(_closure_loss(loss_fn), params, None, lr=lr, n_steps=n_steps, record_steps=record_steps,
-                observers={k: _closure_observer(fn) for k, fn in (observers or {}).items()}, project=project,
-                progress=progress, desc=desc, cache=False)
-
-
-def _closure_loss(loss_fn):
-    return lambda p, data: loss_fn(p)
-
-
-def _closure_observer(fn):
-    return lambda p, data: fn(p)
-
-
-def _run(loss_fn, params, data, *, lr, n_steps, record_steps, observers, project, progress, desc, cache):
+def _run(loss_fn, params, data, *, lr, n_steps, record_steps, observers, project, optimizer, progress, desc,
+         cache, what):
     """GD on ``loss_fn(params, data)`` with observers ``fn(params, data)``; data and lr are arguments of the
-    compiled programs, so with ``cache=True`` (hashable module-level loss builders) a second run with the
-    same functions and shapes reuses the compiled code."""
+    compiled programs, so with ``cache=True`` (hashable functions) a second run with the same functions and
+    shapes reuses the compiled code."""
     lr = check_positive(lr, "lr")
     if n_steps is not None:
         n_steps = check_positive_int(n_steps, "n_steps")
@@ -205,55 +302,58 @@ def _run(loss_fn, params, data, *, lr, n_steps, record_steps, observers, project
     record_steps = _check_record_steps(record_steps)
     if n_steps is not None and record_steps[-1] != n_steps:
         raise ValueError(f"record_steps must end at n_steps={n_steps}, ends at {record_steps[-1]}")
-    if project is not None:
-        check_callable(project, "project", "project(params) -> params")
-    if "loss" in observers:
-        raise ValueError("observers must not be named 'loss': the loss is always recorded")
-    _check_initial_params(lambda p: loss_fn(p, data), params)
-    for name, fn in observers.items():
-        _eval_shape(lambda p, fn=fn: fn(p, data), params, f"observer {name!r} (params)",
-                    "an array function written with jax.numpy")
+    _check_initial(loss_fn, params, data, observers, what)
 
-    key = (loss_fn, project, tuple(observers.items()))
+    key = (loss_fn, project, tuple(observers.items()), optimizer)
     advance, observe, step_one = _cached(_programs, *key) if cache else _programs.__wrapped__(*key)
     lr_arg = jnp.asarray(lr)
-    recs = {}
+    state = (params, () if optimizer is None else optimizer.init(params))
+    recs = []
     iterator = range(len(record_steps))
     if progress:
         from tqdm.auto import tqdm
 
         iterator = tqdm(iterator, desc=desc, leave=False)
-    current, p = 0, params
+    current = 0
     for r in iterator:
         target = int(record_steps[r])
-        good = p
+        good = state
         if target > current:
-            p = advance(p, target - current, lr_arg, data)
-        out, ok = observe(p, data)
+            state = advance(state, target - current, lr_arg, data)
+        out, ok = observe(state[0], data)
         if not bool(ok):
-            _raise_first_bad_step(lambda q: step_one(q, lr_arg, data), lambda q: observe(q, data), good, current,
+            _raise_first_bad_step(lambda s: step_one(s, lr_arg, data), lambda q: observe(q, data), good, current,
                                   target)
         current = target
-        for name, val in out.items():
-            recs.setdefault(name, []).append(np.asarray(val))
-    history = History(step=record_steps.copy(), t=lr * record_steps.astype(float),
-                      records={k: np.stack(v) for k, v in recs.items()}, lr=lr)
-    return p, history
+        recs.append(out)
+    recs = jax.device_get(recs)
+    records = {name: jax.tree_util.tree_map(lambda *xs: np.stack(xs), *(rec[name] for rec in recs))
+               for name in recs[0]}
+    history = History(step=record_steps.copy(), t=lr * record_steps.astype(float), records=records, lr=lr)
+    return state[0], history
 
 
-@functools.lru_cache(maxsize=32)
-def _programs(loss_fn, project, observer_items):
-    """Compiled (advance, observe, step) for GD on ``loss_fn(params, data)``; cached on the functions."""
+@functools.lru_cache(maxsize=64)
+def _programs(loss_fn, project, observer_items, optimizer):
+    """Compiled (advance, observe, step) for GD on ``loss_fn(params, data)``; cached on the functions.
+
+    The carried state is (params, optimizer state); plain GD has the empty state ()."""
     observers = dict(observer_items)
     proj = project if project is not None else (lambda p: p)
 
-    def one_step(p, lr, data):
+    def one_step(state, lr, data):
+        p, opt_state = state
         g = jax.grad(loss_fn)(p, data)
-        return proj(jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g))
+        if optimizer is None:  # the step size in each leaf's dtype: float32 parameters stay float32
+            p = jax.tree_util.tree_map(lambda a, b: a - lr.astype(a.dtype) * b, p, g)
+        else:
+            updates, opt_state = optimizer.update(g, opt_state, p)
+            p = jax.tree_util.tree_map(lambda a, u: (a + u).astype(a.dtype), p, updates)
+        return proj(p), opt_state
 
     @jax.jit
-    def advance(p, k, lr, data):
-        return jax.lax.fori_loop(0, k, lambda i, q: one_step(q, lr, data), p)
+    def advance(state, k, lr, data):
+        return jax.lax.fori_loop(0, k, lambda i, s: one_step(s, lr, data), state)
 
     @jax.jit
     def observe(p, data):
@@ -265,13 +365,13 @@ def _programs(loss_fn, project, observer_items):
     return advance, observe, jax.jit(one_step)
 
 
-def _raise_first_bad_step(step_one, observe, p, start, stop):
-    _, ok = observe(p)
+def _raise_first_bad_step(step_one, observe, state, start, stop):
+    _, ok = observe(state[0])
     if not bool(ok):  # only when ``start`` was never recorded: the initial state (step 0)
         raise NonFiniteError(start, "loss or parameters")
     for s in range(start + 1, stop + 1):
-        p = step_one(p)
-        _, ok = observe(p)
+        state = step_one(state)
+        _, ok = observe(state[0])
         if not bool(ok):
             raise NonFiniteError(s, "loss or parameters")
     raise NonFiniteError(stop, "loss or parameters")
@@ -320,8 +420,8 @@ def _train_model(loss_fn, params, data, obs, ntk_fn, *, lr, n_steps, record_step
         obs["ntk_drift"], data["K0"] = _drift_observer(ntk_fn, params)
     if record_steps is None:
         record_steps = record_schedule(n_steps, n_records)
-    return _run(loss_fn, params, data, lr=lr, n_steps=n_steps, record_steps=record_steps, observers=obs,
-                project=project, progress=progress, desc=desc, cache=True)
+    return gradient_descent(loss_fn, params, data, lr=lr, n_steps=n_steps, record_steps=record_steps,
+                            observers=obs, project=project, progress=progress, desc=desc)
 
 
 def _cached(builder, *fns):

@@ -156,3 +156,134 @@ def test_unhashable_model_function_still_trains():
     _, h1 = trainer.train_barlow(Model(), jnp.asarray(W0), x, xp, lr=1e-2, n_steps=30, n_records=4)
     _, h2 = trainer.train_barlow_linear(x, xp, W0=W0, lr=1e-2, n_steps=30, record_steps=h1.step)
     assert np.allclose(h1.loss, h2.loss, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- gradient_descent with data
+
+
+def _quad_loss(w, data):
+    """½‖A w − b‖² / n: a module-level loss so that its compiled programs are cached."""
+    _quad_loss.traces += 1  # counts Python traces (eval_shape, jit, grad): a compiled run adds none
+    r = data["A"] @ w - data["b"]
+    return 0.5 * jnp.mean(r**2)
+
+
+_quad_loss.traces = 0
+
+
+def _quad_data(seed, n=30, m=4):
+    rng = np.random.default_rng(seed)
+    return {"A": rng.standard_normal((n, m)), "b": rng.standard_normal(n)}
+
+
+def _norm_and_parts(w, data):
+    return {"norm": jnp.linalg.norm(w), "parts": (w[:2], jnp.sum(data["A"] @ w))}
+
+
+def test_data_form_equals_closure_form_bit_for_bit():
+    data = _quad_data(0)
+    w0 = jnp.asarray(np.random.default_rng(1).standard_normal(4))
+    Aj, bj = jnp.asarray(data["A"]), jnp.asarray(data["b"])
+    steps = [0, 1, 7, 40, 100]
+    w1, h1 = trainer.gradient_descent(_quad_loss, w0, data, lr=0.05, record_steps=steps,
+                                      observers={"w": lambda w, d: w})
+    w2, h2 = trainer.gradient_descent(lambda w: _quad_loss(w, {"A": Aj, "b": bj}), w0, lr=0.05, record_steps=steps,
+                                      observers={"w": lambda w: w})
+    assert np.array_equal(np.asarray(w1), np.asarray(w2))
+    assert np.array_equal(h1.loss, h2.loss) and np.array_equal(h1["w"], h2["w"])
+    assert np.array_equal(h1.step, steps) and np.allclose(h1.t, 0.05 * np.asarray(steps))
+
+
+def test_second_run_with_new_data_of_same_shapes_compiles_nothing():
+    observers = {"summary": _norm_and_parts}
+    w0 = jnp.zeros(4)
+    trainer.gradient_descent(_quad_loss, w0, _quad_data(1), lr=0.1, n_steps=20, observers=observers)
+    traces = _quad_loss.traces
+    before = trainer._programs.cache_info()
+    # new data, new init, new lr and a new schedule: same shapes, so nothing is traced or compiled
+    w, hist = trainer.gradient_descent(_quad_loss, jnp.ones(4), _quad_data(2), lr=0.02,
+                                       record_steps=[0, 3, 50], observers=observers)
+    after = trainer._programs.cache_info()
+    assert _quad_loss.traces == traces
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+    # ... and the cached programs did run on the new data: plain NumPy GD gives the same weights
+    d = _quad_data(2)
+    v = np.ones(4)
+    for _ in range(50):
+        v = v - 0.02 * d["A"].T @ (d["A"] @ v - d["b"]) / d["A"].shape[0]
+    assert np.allclose(np.asarray(w), v, rtol=1e-12, atol=1e-14)
+    # new shapes do trace again
+    trainer.gradient_descent(_quad_loss, jnp.ones(4), _quad_data(3, n=31), lr=0.02, n_steps=2)
+    assert _quad_loss.traces > traces
+
+
+def test_pytree_observers_are_stacked_leaf_by_leaf():
+    data = _quad_data(4)
+    w, hist = trainer.gradient_descent(_quad_loss, jnp.ones(4), data, lr=0.1, record_steps=[0, 5, 10],
+                                       observers={"summary": _norm_and_parts, "tuple": lambda w, d: (w, w @ w)})
+    s = hist["summary"]
+    assert set(s) == {"norm", "parts"} and s["norm"].shape == (3,)
+    assert s["parts"][0].shape == (3, 2) and s["parts"][1].shape == (3,)
+    assert isinstance(s["norm"], np.ndarray)
+    assert s["norm"][-1] == pytest.approx(float(jnp.linalg.norm(w)), rel=1e-14)
+    assert np.allclose(s["parts"][1][-1], np.sum(data["A"] @ np.asarray(w)), rtol=1e-12)
+    W, sq = hist["tuple"]
+    assert W.shape == (3, 4) and np.allclose(sq, np.sum(W**2, axis=1), rtol=1e-14)
+    assert np.array_equal(W[-1], np.asarray(w))
+
+
+def test_float32_parameters_stay_float32():
+    data = {k: v.astype(np.float32) for k, v in _quad_data(5).items()}
+    w, hist = trainer.gradient_descent(_quad_loss, jnp.ones(4, dtype=jnp.float32), data, lr=0.1, n_steps=10,
+                                       observers={"w": lambda w, d: w})
+    assert w.dtype == jnp.float32 and hist["w"].dtype == np.float32 and hist.loss.dtype == np.float32
+
+
+def test_optax_sgd_equals_plain_gradient_descent():
+    optax = pytest.importorskip("optax")
+    data = _quad_data(6)
+    steps = [0, 10, 60]
+    w1, h1 = trainer.gradient_descent(_quad_loss, jnp.ones(4), data, lr=0.07, record_steps=steps)
+    w2, h2 = trainer.gradient_descent(_quad_loss, jnp.ones(4), data, lr=0.07, record_steps=steps,
+                                      optimizer=optax.sgd(0.07))
+    assert np.array_equal(np.asarray(w1), np.asarray(w2)) and np.array_equal(h1.loss, h2.loss)
+    # a stateful optimizer runs too (momentum), and its non-finite runs still name the step
+    w3, h3 = trainer.gradient_descent(_quad_loss, jnp.ones(4), data, lr=0.07, record_steps=steps,
+                                      optimizer=optax.sgd(0.07, momentum=0.9))
+    assert h3.loss[-1] < h3.loss[0] and not np.array_equal(np.asarray(w3), np.asarray(w1))
+    with pytest.raises(trainer.NonFiniteError, match=r"at step \d+"):
+        trainer.gradient_descent(_quad_loss, jnp.ones(4), {"A": 1e3 * data["A"], "b": data["b"]}, lr=1.0,
+                                 n_steps=2000, record_steps=[0, 2000], optimizer=optax.sgd(1.0, momentum=0.9))
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: trainer.gradient_descent(_quad_loss, jnp.ones(5), _quad_data(0), lr=0.1, n_steps=2), ValueError,
+         r"loss_fn\(params, data\) failed on data of shapes .* check that the data fit params"),
+        (lambda: trainer.gradient_descent(_quad_loss, jnp.ones(4), {"A": np.ones((3, 4))}, lr=0.1, n_steps=2),
+         ValueError, "data fit params"),
+        (lambda: trainer.gradient_descent(_quad_loss, jnp.ones(4), {"A": np.ones((3, 4)), "b": "abc"}, lr=0.1,
+                                          n_steps=2), TypeError, r"data must be a pytree of numeric arrays.*\['b'\]"),
+        (lambda: trainer.gradient_descent(_quad_loss, jnp.ones(4), {"A": np.full((3, 4), np.nan), "b": np.ones(3)},
+                                          lr=0.1, n_steps=2), ValueError, r"data must be finite.*\['A'\]"),
+        (lambda: trainer.gradient_descent(_quad_loss, jnp.ones(4), {}, lr=0.1, n_steps=2), ValueError,
+         "data must contain at least one array"),
+        (lambda: trainer.gradient_descent(_quad_loss, jnp.ones(4), _quad_data(0), lr=0.1, n_steps=2,
+                                          observers={"x": 3}), TypeError, r"observers\['x'\] must be callable"),
+        (lambda: trainer.gradient_descent(_quad_loss, jnp.ones(4), _quad_data(0), lr=0.1, n_steps=2,
+                                          observers=[_norm_and_parts]), TypeError, "observers must be a dict"),
+        (lambda: trainer.gradient_descent(_quad_loss, jnp.ones(4), _quad_data(0), lr=0.1, n_steps=2,
+                                          observers={"loss": _norm_and_parts}), ValueError, "must not be named 'loss'"),
+        (lambda: trainer.gradient_descent(_quad_loss, jnp.ones(4), _quad_data(0), lr=0.1, n_steps=2,
+                                          observers={"bad": lambda w, d: d["missing"]}), ValueError,
+         r"observer 'bad' \(params, data\) failed on data"),
+        (lambda: trainer.gradient_descent(_quad_loss, jnp.ones(4), _quad_data(0), lr=0.1, n_steps=2, optimizer=3),
+         TypeError, "optimizer must be an optax GradientTransformation"),
+        (lambda: trainer.gradient_descent(3, jnp.ones(4), _quad_data(0), lr=0.1, n_steps=2), TypeError,
+         r"loss_fn must be callable loss_fn\(params, data\)"),
+    ],
+)
+def test_gradient_descent_with_data_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
