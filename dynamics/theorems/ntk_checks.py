@@ -136,7 +136,7 @@ def _check_ntk_init(fast, *, analytic_fn=ntk.analytic_ntk) -> Outcome:
     return Outcome(worst, conditions=conditions, details=details)
 
 
-@register("ntk_init_convergence", paper="A", reference="theory.md §4 NTK; Jacot et al.",
+@register("ntk_init_convergence", paper="A", reference="NTK at init (A Lemma 9's kernel; S App. D.5)",
           description="empirical NTK at init converges to the infinite-width NTK at the CLT rate c/√M (relu, erf)",
           compares="structured empirical NTK at init vs `analytic_ntk`, widths 64–4096 (full to 16384), relu and "
                    "erf, inputs with row norms 0.5–2",
