@@ -3,7 +3,8 @@
 Time to predict the whole trajectory with ``small_init_prediction`` (closed form)
 and with ``gradient_flow`` (integrated S6), against the reference trainer
 reaching the same time t = 1.5 τ_d at the agreement the ``result_4_6_small_init``
-check accepts.  Targets: closed form >= 1000x, flow >= 20x faster than training.
+check accepts.  Targets: closed form >= 1000x, flow >= 20x faster than training.  Data, σ, lr, seed
+and length are those of the check's run (:mod:`dynamics.experiments.stepwise`, Simon et al. 2023 §4.4).
 """
 
 from __future__ import annotations
@@ -11,20 +12,28 @@ from __future__ import annotations
 import numpy as np
 
 from dynamics import barlow, trainer
-from dynamics.theorems.barlow_checks import D, digits_setup
+from dynamics.experiments.stepwise import (
+    D,
+    SMALL_INIT_LR,
+    SMALL_INIT_RECORDS,
+    SMALL_INIT_SEED,
+    STEPWISE_SIGMA,
+    digits_setup,
+    small_init_steps,
+)
 
 from ._harness import Row, best_time, timed
 
 
 def run(quick: bool = False) -> list[Row]:
     x, xp, Gamma = digits_setup()
-    sigma, lr = 1e-6, 2e-3
-    gammas, _ = barlow.spectrum(Gamma)
-    W0 = trainer.init_linear(D, x.shape[1], sigma, seed=1)
-    tau = barlow.critical_times(gammas[:D], barlow.random_init_singular_values(D, sigma))
-    n_steps = 1000 if quick else int(np.ceil(1.5 * tau[-1] / lr))
+    sigma, lr = STEPWISE_SIGMA, SMALL_INIT_LR
+    W0 = trainer.init_linear(D, x.shape[1], sigma, seed=SMALL_INIT_SEED)
+    n_steps = 1000 if quick else small_init_steps(sigma, lr)
+    # timed here (the cached ``digits_small_init_run`` would not be): the same run as the check's
     (_, hist), t_train = timed(lambda: trainer.train_barlow_linear(x, xp, W0=W0, lr=lr, n_steps=n_steps,
-                                                                     n_records=300, record_weights=True))
+                                                                     n_records=SMALL_INIT_RECORDS,
+                                                                     record_weights=True))
     t = hist.t
     t_closed = best_time(lambda: barlow.small_init_prediction(W0, Gamma, t), repeat=5)
     barlow.gradient_flow(W0, Gamma, t, rtol=1e-8, atol=1e-14)  # compile

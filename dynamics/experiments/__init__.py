@@ -17,5 +17,7 @@ resumes.
 """
 
 from ._grid import cache_dir, current_cache_dir, run_grid
+from . import kernels, stepwise, wide
+from . import contrastive, grassmann
 
-__all__ = ["cache_dir", "current_cache_dir", "run_grid"]
+__all__ = ["cache_dir", "current_cache_dir", "run_grid", "kernels", "stepwise", "wide", "contrastive", "grassmann"]

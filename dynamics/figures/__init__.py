@@ -15,6 +15,7 @@ Figures of Simon et al., *On the Stepwise Nature of SSL* (S):
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 
 from ._barlow import s_fig1_stepwise, s_fig6_appendix_c, s_fig8_symmetry_breaking
@@ -28,6 +29,7 @@ from ._contrastive import (
 )
 from ._grassmann import e_fig1_half_moons, e_fig2_nonlinear_vs_linear, e_fig3_flow_vs_gd, e_fig4_cost_and_svm
 from ._wide import f_alignment_vs_width, f_ntk_drift_vs_width, s_fig2_wide_stepwise, s_kernel_pca_special_case
+from .. import experiments
 from .._x64 import float64 as _float64
 
 FIGURES = {
@@ -53,7 +55,10 @@ FIGURES = {name: _float64(fn) for name, fn in FIGURES.items()}
 globals().update(FIGURES)
 
 
-def make_all(out="paper_figures", *, fast: bool = False, names=None) -> list[pathlib.Path]:
+CACHE_FOLDER = ".cache"
+
+
+def make_all(out="paper_figures", *, fast: bool = False, names=None, cache=True) -> list[pathlib.Path]:
     """Make the figures ``names`` (default: all) and write them into ``out``.
 
     Each figure is written as ``out/<name>.png`` (dpi 150) and ``out/<name>.pdf``;
@@ -61,6 +66,12 @@ def make_all(out="paper_figures", *, fast: bool = False, names=None) -> list[pat
     sections of figures not made this time are kept.  ``out`` is created if
     missing.  ``fast=True`` uses coarser time grids (every figure in seconds);
     the training run behind Fig 1 is the same in both modes (and cached).
+
+    The width × seed runs behind the figures (:func:`dynamics.experiments.run_grid`) are stored
+    point by point under ``out/.cache`` (``cache=True``, the default; a path stores them there
+    instead; ``False`` keeps them in memory only): an interrupted run resumes where it stopped, and
+    a second run reads the stored points instead of training again.  The stored points are keyed
+    by their settings only — delete the folder after changing an experiment's code.
 
     Returns
     -------
@@ -82,12 +93,21 @@ def make_all(out="paper_figures", *, fast: bool = False, names=None) -> list[pat
                          f"known names: {', '.join(FIGURES)}")
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if cache is True:
+        cache = out / CACHE_FOLDER
+    if cache:
+        cache = pathlib.Path(cache)
+        cache.mkdir(parents=True, exist_ok=True)
+        ignore = cache / ".gitignore"  # stored runs are not part of the figures
+        if not ignore.exists():
+            ignore.write_text("*\n", encoding="utf-8")
     paths, entries = [], {}
-    for name in names:
-        fig, caption = FIGURES[name](fast=fast)
-        files = save_figure(fig, name, out)
-        entries[name] = (files, caption)
-        paths.extend(files)
+    with experiments.cache_dir(cache) if cache else contextlib.nullcontext():
+        for name in names:
+            fig, caption = FIGURES[name](fast=fast)
+            files = save_figure(fig, name, out)
+            entries[name] = (files, caption)
+            paths.extend(files)
     paths.append(update_captions(out, entries, order=list(FIGURES)))
     return paths
 

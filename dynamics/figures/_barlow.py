@@ -1,4 +1,9 @@
-"""Figures of Simon et al., *On the Stepwise Nature of SSL*: Fig 1 A–B, Fig 6 (App. C), Fig 8 (App. F)."""
+"""Figures of Simon et al., *On the Stepwise Nature of SSL*: Fig 1 A–B, Fig 6 (App. C), Fig 8 (App. F).
+
+J. B. Simon, M. Knutins, L. Ziyin, D. Geisz, A. J. Fetterman, J. Albrecht, ICML 2023 (arXiv:2303.15438).
+Data, sizes, seeds and the training run are those of :mod:`dynamics.experiments.stepwise`, which the
+checks of :mod:`dynamics.theorems.barlow_checks` use too.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +15,23 @@ from matplotlib import colormaps
 
 from .. import barlow
 from .._integrate import integrate
-from ..theorems.barlow_checks import D, digits_setup, digits_small_init_run
+from ..experiments.stepwise import STEPWISE_SIGMA, D, appendix_c_setup, digits_setup, digits_small_init_run
 from ._common import EXPERIMENT, THEORY, add_caption, new_figure, panel_label, style_handles
 
-FIG1_SIGMA = 1e-6
+FIG1_SIGMA = STEPWISE_SIGMA  # the run of the stepwise-loss check (s20_stepwise_loss)
 
 
-def _defaults(func) -> dict:
+def setting_defaults(func) -> dict:
     """Default keyword values of ``func`` (unwrapping ``lru_cache``) so captions state the real settings."""
     sig = inspect.signature(getattr(func, "__wrapped__", func))
     return {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
 
 
-def _mode_colors(k: int, cmap: str = "viridis"):
+def mode_colors(k: int, cmap: str = "viridis"):
     return colormaps[cmap](np.linspace(0.0, 0.9, k))
 
 
-def _fmt_e(x: float) -> str:
+def fmt_e(x: float) -> str:
     mant, exp = f"{x:.0e}".split("e")
     return f"{mant}e{int(exp)}" if mant != "1" else f"1e{int(exp)}"
 
@@ -53,8 +58,8 @@ def s_fig1_stepwise(*, fast: bool = False):
     """
     x, _, Gamma = digits_setup()
     n, m = x.shape
-    setup = _defaults(digits_setup)
-    run = _defaults(digits_small_init_run)
+    setup = setting_defaults(digits_setup)
+    run = setting_defaults(digits_small_init_run)
     W0, hist = digits_small_init_run(FIG1_SIGMA)
     gammas, _ = barlow.spectrum(Gamma)
     g = gammas[:D]
@@ -93,7 +98,7 @@ def s_fig1_stepwise(*, fast: bool = False):
     ax_a.grid(alpha=0.25, which="major")
     panel_label(ax_a, "A")
 
-    colors = _mode_colors(D)
+    colors = mode_colors(D)
     for j in range(D):
         ax_b.plot(t_exp, eig_exp[:, j], color=colors[j], **EXPERIMENT)
     for j in range(D):
@@ -118,7 +123,7 @@ def s_fig1_stepwise(*, fast: bool = False):
         "S Fig 1 A–B (Simon et al. §4.4), reproduced on built-in data. Data: scikit-learn digits, "
         f"n = {n} images drawn with seed {setup['seed']}, two random {setup['crop_size']}×{setup['crop_size']} "
         f"crops each, centred (m = {m}). Model f(x) = Wx, d = {D}, W(0) i.i.d. N(0, σ²) with σ = "
-        f"{_fmt_e(FIG1_SIGMA)}, init seed {run['seed']}. Experiment (solid): full-batch gradient descent on the "
+        f"{fmt_e(FIG1_SIGMA)}, init seed {run['seed']}. Experiment (solid): full-batch gradient descent on the "
         f"Barlow Twins loss of the embeddings (λ = 1, no batch norm), lr = {hist.lr:g}, {int(hist.step[-1]):,} "
         f"steps, {int(keep.sum())} log-spaced records. Theory (dashed): (A) loss of the predicted trajectory "
         "W*(t) of Result 4.6 (alignment transform of W(0), singular values from S10); (B) λ_j(t) = γ_j s_j*(t)² "
@@ -133,16 +138,16 @@ def s_fig1_stepwise(*, fast: bool = False):
 
 # ---------------------------------------------------------------------------- Fig 6 (App. C)
 
-FIG6_D, FIG6_M, FIG6_ALPHA, FIG6_SEED = 3, 5, 1e-9, 3
+# the setup of ``check_appendix_c``: d = 3, m = 5, α = 1e-9, seed 3
+FIG6_D, FIG6_M, FIG6_ALPHA, FIG6_SEED = (setting_defaults(appendix_c_setup)[k] for k in ("d", "m", "alpha", "seed"))
 # scipy's DOP853 here, while ``check_appendix_c`` integrates with diffrax Dopri8: the figure is then a second,
 # independent integration of S45 (and needs no multi-second compilation).
 FIG6_ODE_OPTIONS = {"backend": "scipy", "solver": "DOP853", "rtol": 1e-11, "atol": 1e-30}
 
 
 def appendix_c_init(d: int = FIG6_D, m: int = FIG6_M, alpha: float = FIG6_ALPHA, seed: int = FIG6_SEED):
-    """A(0) and γ of S Fig 6, built by the same function as ``check_appendix_c``."""
-    from ..theorems.barlow_checks import appendix_c_setup
-
+    """A(0) and γ of S Fig 6, built by the same function as ``check_appendix_c``
+    (:func:`dynamics.experiments.stepwise.appendix_c_setup`)."""
     return appendix_c_setup(d, m, alpha, seed)
 
 
@@ -215,7 +220,7 @@ def s_fig6_appendix_c(*, fast: bool = False):
 
     caption = (
         f"S Fig 6 (Simon et al. App. C). A(t) in W(t) = U A(t) Γ^(≤m) for d = {d}, m = {m}, γ_j = 2^-j, "
-        f"A(0) upper-triangular with entries {_fmt_e(FIG6_ALPHA)} × U(0.5, 1.5), seed {FIG6_SEED} (no data, no "
+        f"A(0) upper-triangular with entries {fmt_e(FIG6_ALPHA)} × U(0.5, 1.5), seed {FIG6_SEED} (no data, no "
         "training). Solid: the unapproximated dynamics dA/dt = (I − AΛAᵀ)AΛ (S45) integrated with scipy DOP853 "
         "(rtol 1e-11, atol 1e-30; the registered check uses diffrax Dopri8); dashed: the small-init solution "
         "S47 (diagonal, A) and S48 (j < k, B). "
@@ -345,14 +350,14 @@ def s_fig8_symmetry_breaking(*, fast: bool = False):
         "S Fig 8 A–D (Simon et al. App. F): SSL is symmetry breaking, supervised learning is not. No data and no "
         "training: single-mode dynamics. (A) Barlow Twins modewise loss in s̄_j = √γ_j s_j, (1 − s̄_j²)² (S14), "
         "a double well. (B) Linearised supervised analogue (c̄* − c̄_j)² with c̄_j = γ_j c_j, c̄* = 1, a single well. "
-        f"(C) s̄_j(t) for γ_j = {', '.join(f'{x:g}' for x in g)} from s̄_j(0) = ±{_fmt_e(FIG8_INIT)}: dashed = closed "
+        f"(C) s̄_j(t) for γ_j = {', '.join(f'{x:g}' for x in g)} from s̄_j(0) = ±{fmt_e(FIG8_INIT)}: dashed = closed "
         "form S10 (aligned_singular_values, s_j(0) = s̄_j(0)/√γ_j; a negative start mirrors the trajectory), "
         "markers = S12, ds̄/dt = 4γ_j(1 − s̄²)s̄, integrated numerically (scipy DOP853 through "
         "dynamics._integrate, rtol 1e-10) — an independent check. Dotted: escape times "
         "τ_j = −log|s̄_j(0)|/(4γ_j). (D) Supervised learning of mode j "
         "normalised to the same linear rate 4γ_j as S12 near the origin: dc̄/dt = 4γ_j(c̄* − c̄), closed form "
         "c̄(t) = c̄* + (c̄(0) − c̄*) exp(−4γ_j t) (dashed) and integrated (markers), from the same c̄(0) = ±"
-        f"{_fmt_e(FIG8_INIT)}. Plateaus in C, none in D; both signs reach +1 in D. Time: gradient-flow time "
+        f"{fmt_e(FIG8_INIT)}. Plateaus in C, none in D; both signs reach +1 in D. Time: gradient-flow time "
         "(= lr × step for gradient descent); no seeds involved."
     )
     add_caption(fig, caption)

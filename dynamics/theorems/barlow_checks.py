@@ -3,27 +3,24 @@
 Each check compares two independent computations: an integrated ODE against a
 closed form, a closed form against arbitrary-precision arithmetic, an
 eigendecomposition against an optimiser, or the reference trainer (which only
-sees the data and the loss of the embeddings) against a prediction.
+sees the data and the loss of the embeddings) against a prediction.  The data, sizes,
+seeds and training runs are those of :mod:`dynamics.experiments.stepwise`.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from .. import barlow, data, trainer
+from .. import barlow
+from ..experiments.stepwise import (
+    D,
+    STEPWISE_SIGMA,
+    appendix_c_setup,
+    digits_setup,
+    digits_small_init_run,
+    small_init_sigmas,
+)
 from ._registry import Outcome, register
-
-D = 10  # embedding dimension of the S experiments
-
-
-@functools.lru_cache(maxsize=None)
-def digits_setup(n: int = 500, crop_size: int = 7, seed: int = 0):
-    """Built-in positive pairs: centred random 7x7 crops of scikit-learn digits, and their Γ (S4)."""
-    x, xp = data.digits_pairs(n=n, crop_size=crop_size, center=True, seed=seed)
-    return x, xp, barlow.cross_correlation(x, xp)
-
 
 def _random_orthogonal(d, rng):
     q, r = np.linalg.qr(rng.standard_normal((d, d)))
@@ -205,19 +202,6 @@ def _regularised_minimiser(Gamma, d, eps, W_init):
 # ---------------------------------------------------------------------------- 4 & 5
 
 
-@functools.lru_cache(maxsize=None)
-def digits_small_init_run(sigma: float, lr: float = 2e-3, horizon: float = 1.5, seed: int = 1):
-    """Train the linear model on built-in digits pairs from N(0, σ²) init up to horizon × τ_d."""
-    x, xp, Gamma = digits_setup()
-    gammas, _ = barlow.spectrum(Gamma)
-    W0 = trainer.init_linear(D, x.shape[1], sigma, seed)
-    tau = barlow.critical_times(gammas[:D], barlow.random_init_singular_values(D, sigma))
-    n_steps = int(np.ceil(horizon * tau[-1] / lr))
-    _, hist = trainer.train_barlow_linear(x, xp, W0=W0, lr=lr, n_steps=n_steps, n_records=300,
-                                          record_weights=True)
-    return W0, hist
-
-
 @register("result_4_6_small_init", paper="S", reference="Result 4.6, Def 4.5, S19",
           description="trainer from small init follows the aligned prediction; error shrinks with σ",
           compares="reference trainer (digits, n = 500, d = 10) vs `small_init_prediction` for σ = 1e-2, 1e-4, "
@@ -238,7 +222,7 @@ def check_small_init(fast: bool = True) -> Outcome:
     _, _, Gamma = digits_setup()
     gammas, _ = barlow.spectrum(Gamma)
     scale = np.linalg.norm(barlow.top_spectral_solution(Gamma, D))
-    sigmas = [1e-2, 1e-4, 1e-6] if fast else [1e-2, 1e-4, 1e-6, 1e-8]
+    sigmas = small_init_sigmas(fast)
     sup_err, late_rel = [], []
     for sigma in sigmas:
         W0, hist = digits_small_init_run(sigma)
@@ -313,7 +297,7 @@ def _check_stepwise(fast: bool = True, *, critical_times=barlow.critical_times,
                     initial_values=_s19_initial_values) -> Outcome:
     """:func:`check_stepwise` with its ingredients as parameters: ``critical_times(gammas, s0)`` (S16) and
     ``initial_values(W0, Gamma, sigma)`` (S19).  The run is the same in both modes."""
-    sigma = 1e-6
+    sigma = STEPWISE_SIGMA
     _, _, Gamma = digits_setup()
     gammas, _ = barlow.spectrum(Gamma)
     g = gammas[:D]
@@ -342,13 +326,6 @@ def _check_stepwise(fast: bool = True, *, critical_times=barlow.critical_times,
 
 
 # ---------------------------------------------------------------------------- 6
-
-
-def appendix_c_setup(d: int = 3, m: int = 5, alpha: float = 1e-9, seed: int = 3):
-    """A(0) and γ of S Fig 6: γ_j = 2^{-j}, A(0) upper-triangular with entries α·U(0.5, 1.5)."""
-    gammas = 2.0 ** -np.arange(1, m + 1)
-    rng = np.random.default_rng(seed)
-    return np.triu(alpha * rng.uniform(0.5, 1.5, (d, m))), gammas
 
 
 @register("appendix_c_upper_triangular", paper="S", reference="App. C, S45 vs S47–S48 (Fig 6)",

@@ -3,31 +3,17 @@
 Each check compares independent computations: the kernel formulas of S §5 (which see only kernel
 values) against the explicit linear theory of S §4 on the same features (which sees Γ), against
 scikit-learn's KernelPCA, against the integrated kernel gradient flow, or against other zero-loss
-solutions.  Data: the built-in digits pairs of :func:`barlow_checks.digits_setup` (centred random
-7x7 crops, m = 49); fast variants use fewer pairs.
+solutions.  Data: the built-in digits pairs of :func:`dynamics.experiments.stepwise.digits_setup`
+(centred random 7x7 crops, m = 49); fast variants use fewer pairs (:mod:`dynamics.experiments.kernels`).
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from .. import barlow, data, kernel
+from .. import barlow, kernel
+from ..experiments.kernels import D, digits_setup, held_out_digits, n_pairs, pathway_flag, two_pathway_kernel
 from ._registry import Outcome, register
-from .barlow_checks import digits_setup
-
-D = 10  # embedding dimension, as in barlow_checks
-
-
-def _n_pairs(fast):
-    return 200 if fast else 500
-
-
-@functools.lru_cache(maxsize=None)
-def _held_out(n=200):
-    """Held-out points: first views of other random crops (seed 1), centred like the training pairs."""
-    return data.digits_pairs(n=n, crop_size=7, center=True, seed=1)[0]
 
 
 def _nonzero_spectrum_gap(a, b, cutoff, scale=None):
@@ -71,7 +57,7 @@ def check_spectrum(fast: bool = True) -> Outcome:
     error is therefore measured relative to max|γ| (also 1e-9); the per-eigenvalue relative error is
     reported.  Metric: the largest of these errors.
     """
-    x, xp, _ = digits_setup(n=_n_pairs(fast))
+    x, xp, _ = digits_setup(n=n_pairs(fast))
     rng = np.random.default_rng(0)
     p = 200
     A = rng.standard_normal((p, x.shape[1]))
@@ -125,8 +111,8 @@ def check_linear_equivalence(fast: bool = True) -> Outcome:
     200 held-out crops, and on both together (which also checks that train and test share one U).
     Metric: the largest relative Frobenius error.
     """
-    x, xp, Gamma = digits_setup(n=_n_pairs(fast))
-    x_test = _held_out()
+    x, xp, Gamma = digits_setup(n=n_pairs(fast))
+    x_test = held_out_digits()
     est = kernel.KernelBarlowTwins(D, "linear").fit(x, xp)
     W = barlow.top_spectral_solution(Gamma, D)
     train = np.concatenate([x, xp])
@@ -179,7 +165,7 @@ def _claimed_top_spectral(est):
 def _check_rkhs_minimal(fast, *, solution_fn=_claimed_top_spectral) -> Outcome:
     """The comparison for the zero-loss solution ``solution_fn(est)`` (A^T, (2n, d)) of a fitted RBF
     ``KernelBarlowTwins`` (the registered check: its own S24 coefficients)."""
-    x, xp, _ = digits_setup(n=_n_pairs(fast))
+    x, xp, _ = digits_setup(n=n_pairs(fast))
     n = x.shape[0]
     est = kernel.KernelBarlowTwins(D, "rbf").fit(x, xp)
     K_tilde = est.K_tilde_
@@ -281,18 +267,6 @@ def check_rkhs_minimal(fast: bool = True, **ingredients) -> Outcome:
 # ---------------------------------------------------------------------------- special cases
 
 
-def _two_pathway_kernel(a, b):
-    """𝒦 for a two-pathway (CLIP-like) model: the last input column says which pathway a point takes.
-
-    Pathway 0: RBF on the pixels; pathway 1: linear on the pixels; no shared parameters, so 𝒦 = 0
-    across pathways (S §5.2: K_𝒳𝒳' = 0).
-    """
-    pa, pb = a[:, -1][:, None], b[:, -1][None, :]
-    rbf = kernel.rbf_kernel(a[:, :-1], b[:, :-1])
-    lin = kernel.linear_kernel(a[:, :-1], b[:, :-1])
-    return np.where((pa == 0) & (pb == 0), rbf, 0.0) + np.where((pa == 1) & (pb == 1), lin, 0.0)
-
-
 @register("kernel_pca_special_case", paper="S", reference="S §5.2 (𝒳 = 𝒳', two-pathway), App. E",
           description="𝒳 = 𝒳' gives uncentred kernel PCA of K̃ (and sklearn KernelPCA on centred data); "
                       "K_𝒳𝒳' = 0 still gives a zero-loss, non-vacuous solution",
@@ -320,7 +294,7 @@ def check_special_cases(fast: bool = True) -> Outcome:
     """
     from sklearn.decomposition import KernelPCA
 
-    x, xp, _ = digits_setup(n=_n_pairs(fast))
+    x, xp, _ = digits_setup(n=n_pairs(fast))
     n = x.shape[0]
     # (a)
     est_a = kernel.KernelBarlowTwins(D, "rbf").fit(x, x)
@@ -334,15 +308,14 @@ def check_special_cases(fast: bool = True) -> Outcome:
     F_kpca = kpca.fit_transform(est_b.K_tilde_)
     dev_b = 1.0 - kernel.subspace_alignment(est_b.train_embeddings_, F_kpca)
     # (c)
-    flag = lambda v, p: np.concatenate([v, np.full((v.shape[0], 1), float(p))], axis=1)  # noqa: E731
-    est_c = kernel.KernelBarlowTwins(D, _two_pathway_kernel).fit(flag(x, 0), flag(xp, 1))
+    est_c = kernel.KernelBarlowTwins(D, two_pathway_kernel).fit(pathway_flag(x, 0), pathway_flag(xp, 1))
     F = est_c.train_embeddings_
     loss_c = barlow.loss_from_embeddings(F[:n], F[n:])
     C = barlow.cross_correlation(F[:n], F[n:])
     K1, K2 = est_c.K_tilde_[:n, :n], est_c.K_tilde_[n:, n:]
     sv = np.linalg.svd(kernel.sqrt_psd(K1) @ kernel.sqrt_psd(K2), compute_uv=False)[:D] / (2 * n)
     cca_diff = float(np.max(np.abs(sv - est_c.gammas_) / sv))
-    finite = bool(np.all(np.isfinite(F)) and np.all(np.isfinite(est_c.transform(flag(x[:5], 0)))))
+    finite = bool(np.all(np.isfinite(F)) and np.all(np.isfinite(est_c.transform(pathway_flag(x[:5], 0)))))
     sing = np.linalg.svd(F, compute_uv=False)
     details = {"same_views_1_minus_alignment_eigh": dev_a, "same_views_K_gamma_vs_K_tilde_over_2n": K_gamma_vs,
                "centred_linear_1_minus_alignment_sklearn_KernelPCA": dev_b,
@@ -398,9 +371,9 @@ def check_small_init_dynamics(fast: bool = True) -> Outcome:
     """
     details = {}
     # (a) linear, digits
-    x, xp, Gamma = digits_setup(n=_n_pairs(fast))
+    x, xp, Gamma = digits_setup(n=n_pairs(fast))
     train = np.concatenate([x, xp])
-    x_test = _held_out()
+    x_test = held_out_digits()
     rng = np.random.default_rng(4)
     W0 = 1e-6 * rng.standard_normal((D, x.shape[1]))
     predict_fn = kernel.barlow_twins_predict((x @ x.T, x @ xp.T, xp @ xp.T), n_components=D)

@@ -1,0 +1,321 @@
+"""Wide two-layer networks under Barlow Twins: the setups and runs of Simon et al. (2023) §6 / App. D.1
+and of Fleissner et al. (2025).
+
+* S: J. B. Simon, M. Knutins, L. Ziyin, D. Geisz, A. J. Fetterman, J. Albrecht, "On the Stepwise Nature
+  of Self-Supervised Learning", ICML 2023 (arXiv:2303.15438).
+* F: M. Fleissner, G. G. Anil, D. Ghoshdastidar, "Infinite Width Limits of Self Supervised Neural
+  Networks", PMLR 2025 (OpenReview CTlnhuuiaP).
+
+Shared by the checks of :mod:`dynamics.theorems.wide_checks`, the figures S Fig 2, F NTK drift and F
+kernel limit, and notebook 02.  One data set (:func:`wide_data`), one network (two-layer ReLU in NTK
+parametrisation, :func:`network_apply`), trained with the Barlow Twins loss of its embeddings
+(``trainer.train_barlow``) by full-batch gradient descent; time is t = lr × step.
+
+Runs that return objects (training histories, parameters) are cached in memory
+(``functools.lru_cache``): :func:`stepwise_run`, :func:`stepwise_training`, :func:`standard_init_run`,
+:func:`kernel_limit_run`.  The width × seed sweeps built on them — :func:`stepwise_records`,
+:func:`ntk_drift_records`, :func:`kernel_limit_records` — return numbers and arrays per grid point and
+go through :func:`dynamics.experiments.run_grid`: each point is computed once per process, and with a
+cache directory (:func:`dynamics.experiments.cache_dir`) stored on disk, so an interrupted figure run
+resumes.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax.numpy as jnp
+import numpy as np
+
+from .. import barlow, data, flows, kernel, networks, ntk, trainer
+from .._x64 import float64
+from ._grid import run_grid
+
+ACTIVATION = "relu"
+
+# Small-init runs of S Fig 2 A–B (S §6, App. D.1): init seed, output dimension d, readout scale,
+# pairs, length in units of the largest predicted τ_j (S16) and the number of records.
+STEPWISE_SEED = 1
+STEPWISE_D = 3
+STEPWISE_READOUT_SCALE = 1e-5
+STEPWISE_HORIZON = 1.3
+STEPWISE_RECORDS = 150
+# GD step of the small-init runs: lr = STEPWISE_LR_SCALE / (8 γ_1), i.e. 4γ_1·lr = STEPWISE_LR_SCALE / 2.  The
+# prediction follows GD step by step (:func:`discrete_singular_values`), so the step need not be small.
+STEPWISE_LR_SCALE = 0.2
+
+# Standard-init runs of the F experiments: output dimension, pairs, training time T and GD step.
+STANDARD_INIT_D = 3
+STANDARD_INIT_T = 50.0
+STANDARD_INIT_LR = 0.02
+STANDARD_INIT_RECORDS = 40
+N_PAIRS = 100
+
+
+@float64
+@functools.lru_cache(maxsize=None)
+def wide_data(n: int = N_PAIRS, seed: int = 0):
+    """Built-in pairs for the wide networks: centred 7x7 digit crops scaled to mean squared norm 1.
+
+    Returns ``(x, x_prime, labels)``; the scaling keeps NTK entries O(1).  Cached.
+    """
+    x, xp, labels = data.digits_pairs(n=n, crop_size=7, center=True, seed=seed, return_labels=True)
+    scale = np.sqrt(np.mean(np.sum(np.concatenate([x, xp]) ** 2, axis=1)))
+    return x / scale, xp / scale, labels
+
+
+def network_apply(params, inp):
+    """The network of these experiments: two-layer, NTK parametrisation, :data:`ACTIVATION` (``networks``)."""
+    return networks.two_layer_apply(params, inp, ACTIVATION)
+
+
+# ---------------------------------------------------------------------------- S Fig 2 A–B
+
+
+def stepwise_widths(fast: bool):
+    """Widths of ``wide_stepwise_kernel_prediction`` (and of the S Fig 2 figure's panel C)."""
+    return [128, 256, 512, 1024] if fast else [256, 512, 1024, 2048, 4096]
+
+
+def own_initial_ntk(params, X):
+    """The network's own empirical NTK at initialisation on X ("trace" over outputs)."""
+    return np.asarray(ntk.two_layer_ntk(params, X, X, ACTIVATION, output="trace"))
+
+
+def discrete_singular_values(steps, gammas, s0, lr):
+    """s_j after k gradient-descent steps of size lr along the aligned modes: (len(steps), d).
+
+    GD on the kernel model, F ← F − lr K̃ ∇_F L, keeps the aligned form of S40 and moves each mode by
+    s ← s + lr · 4γ_j s (1 − γ_j s²), the Euler step of S12 — exact for GD, as S10 is for the flow.
+    In the growth phase a step multiplies s_j by 1 + 4γ_j lr = exp(4γ_j lr · log(1 + 4γ_j lr)/(4γ_j lr)),
+    so GD runs (1 − O(γ_j lr)) slower than the flow at t = lr × step (4.7 % for 4γ_1 lr = 0.1, 1.2 % for
+    4γ_1 lr = 0.025).
+    """
+    steps = np.asarray(steps, dtype=np.int64)
+    gammas = np.asarray(gammas, dtype=float)
+    s = np.array(s0, dtype=float)
+    out = np.empty((steps.size, s.size))
+    k = 0
+    for i, target in enumerate(steps):
+        for _ in range(int(target) - k):
+            s = s + lr * 4.0 * gammas * s * (1.0 - gammas * s * s)
+        k = max(k, int(target))
+        out[i] = s
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _stepwise_training(M, seed, d, readout_scale, n, horizon):
+    x, xp, _ = wide_data(n)
+    X = np.concatenate([x, xp])
+    params = networks.init_two_layer(x.shape[1], M, d, seed=seed, readout_scale=readout_scale)
+    predictor = kernel.barlow_twins_predict(own_initial_ntk(params, X), n_components=d)
+    F0 = np.asarray(network_apply(params, jnp.asarray(X)))
+    tau = predictor.critical_times(F0)
+    lr = STEPWISE_LR_SCALE / (8 * predictor.gammas[0])
+    n_steps = int(np.ceil(horizon * tau.max() / lr))
+    _, hist = trainer.train_barlow(network_apply, params, x, xp, lr=lr, n_steps=n_steps, n_records=STEPWISE_RECORDS,
+                                   ntk_fn=ntk.two_layer_ntk_fn(X, X, ACTIVATION))
+    return params, F0, hist
+
+
+@float64
+def stepwise_training(M: int, seed: int = STEPWISE_SEED, d: int = STEPWISE_D,
+                      readout_scale: float = STEPWISE_READOUT_SCALE, n: int = N_PAIRS,
+                      horizon: float = STEPWISE_HORIZON):
+    """Initial parameters, initial outputs F(0) on [𝒳; 𝒳'] and training history of the small-init network.
+
+    Two-layer ReLU network of width M (readout init ``readout_scale``), trained by full-batch GD on the
+    Barlow Twins loss with lr = ``STEPWISE_LR_SCALE`` / (8 γ_1) to ``horizon`` × the largest τ_j, γ_j and
+    τ_j (S16 with S42) from its own initial NTK; NTK drift recorded.  Cached on the normalised arguments.
+    """
+    return _stepwise_training(int(M), int(seed), int(d), float(readout_scale), int(n), float(horizon))
+
+
+@float64
+@functools.lru_cache(maxsize=None)
+def stepwise_prediction(M: int, seed: int = STEPWISE_SEED, d: int = STEPWISE_D,
+                        readout_scale: float = STEPWISE_READOUT_SCALE, n: int = N_PAIRS,
+                        horizon: float = STEPWISE_HORIZON, *, kernel_fn=own_initial_ntk, time_map: str = "steps"):
+    """Predicted eigenvalues of C at the recorded steps of ``stepwise_run(M)``, from ``kernel_fn(params0, X)``.
+
+    S40–S42 with K̃ = ``kernel_fn`` (default: the network's own NTK at init) and the network's initial
+    outputs: γ_j from K_Γ, s_j(0) from S42.  ``time_map="steps"`` (default) evolves s_j by the GD
+    recursion of :func:`discrete_singular_values` with the trainer's lr (the same modes, rates and
+    init as S10, at the trainer's time step); ``"flow"`` evaluates S10 at t = lr × step.
+    Returns (λ^pred sorted decreasingly (R, d), τ_j (S16), γ_j).
+    """
+    if time_map not in ("steps", "flow"):
+        raise ValueError(f"time_map must be 'steps' or 'flow', got {time_map!r}")
+    params, F0, hist = _stepwise_training(int(M), int(seed), int(d), float(readout_scale), int(n), float(horizon))
+    x, xp, _ = wide_data(n)
+    X = np.concatenate([x, xp])
+    predictor = kernel.barlow_twins_predict(np.asarray(kernel_fn(params, X)), n_components=d)
+    tau = predictor.critical_times(F0)
+    if time_map == "flow":
+        lam = predictor.predicted_eigenvalues(hist.t, F0)
+    else:
+        _, s0 = predictor.aligned_init(F0)
+        lam = predictor.gammas[None, :] * discrete_singular_values(hist.step, predictor.gammas, s0, hist.lr) ** 2
+    return np.sort(lam, axis=1)[:, ::-1], tau, predictor.gammas
+
+
+@float64
+def stepwise_run(M: int, seed: int = STEPWISE_SEED, d: int = STEPWISE_D, readout_scale: float = STEPWISE_READOUT_SCALE,
+                 n: int = N_PAIRS, horizon: float = STEPWISE_HORIZON):
+    """Small-init two-layer network vs the kernelised prediction from its own initial NTK (S40–S42).
+
+    Returns (history, predicted eigenvalues of C at the recorded steps (GD recursion, see
+    :func:`stepwise_prediction`), τ_j, γ_j).  The network is trained by full-batch GD with
+    lr = ``STEPWISE_LR_SCALE`` / (8 γ_1) = 0.2 / (8 γ_1) to 1.3 × the largest τ_j.  Cached.
+    """
+    key = (int(M), int(seed), int(d), float(readout_scale), int(n), float(horizon))
+    hist = _stepwise_training(*key)[2]
+    lam_pred, tau, gammas = stepwise_prediction(*key)
+    return hist, lam_pred, tau, gammas
+
+
+@float64
+def stepwise_measurement(M: int, seed: int = STEPWISE_SEED) -> dict:
+    """One grid point of :func:`stepwise_records`: :func:`stepwise_run` ``(M, seed)`` as arrays.
+
+    Keys: "t", "step", "lr", "loss", "eigenvalues" (of C, sorted), "ntk_drift" (the trainer's records),
+    "lam_pred" (the GD-step prediction of :func:`stepwise_prediction`), "lam_pred_flow" (S10 at
+    t = lr × step), "tau" (S16 with S42) and "gammas" (top-d eigenvalues of K_Γ of the initial NTK).
+    """
+    hist, lam_pred, tau, gammas = stepwise_run(M, seed)
+    return {"t": hist.t, "step": hist.step, "lr": hist.lr, "loss": hist.loss, "eigenvalues": hist["eigenvalues"],
+            "ntk_drift": hist["ntk_drift"], "lam_pred": lam_pred,
+            "lam_pred_flow": stepwise_prediction(M, seed, time_map="flow")[0], "tau": tau, "gammas": gammas}
+
+
+@float64
+def stepwise_records(fast: bool, *, progress: bool = False) -> dict:
+    """``{M: stepwise_measurement(M)}`` over :func:`stepwise_widths` (through :func:`run_grid`)."""
+    widths = stepwise_widths(fast)
+    recs = run_grid(stepwise_measurement, [{"M": M, "seed": STEPWISE_SEED} for M in widths],
+                    name="wide.stepwise_measurement", progress=progress)
+    return dict(zip(widths, recs))
+
+
+# ---------------------------------------------------------------------------- Fleissner et al.
+
+
+@float64
+def standard_init_run(M: int, seed: int, supervised: bool = False, d: int = STANDARD_INIT_D, n: int = N_PAIRS,
+                      T: float = STANDARD_INIT_T, lr: float = STANDARD_INIT_LR):
+    """Standard-init (all entries N(0, 1)) network trained to time T; NTK drift recorded.
+
+    Barlow Twins on the pairs, or (``supervised``) the squared loss to the first d one-hot label
+    coordinates of the digits — the familiar baseline.  Returns (history, F(0), F(T)) on [𝒳; 𝒳'].
+    Cached on the normalised arguments, however they are passed.
+    """
+    return _standard_init_run(int(M), int(seed), bool(supervised), int(d), int(n), float(T), float(lr))
+
+
+@functools.lru_cache(maxsize=None)
+def _standard_init_run(M, seed, supervised, d, n, T, lr):
+    x, xp, labels = wide_data(n)
+    X = np.concatenate([x, xp])
+    params = networks.init_two_layer(x.shape[1], M, d, seed=seed)
+    n_steps = int(round(T / lr))
+    ntk_fn = ntk.two_layer_ntk_fn(X, X, ACTIVATION)
+    if supervised:
+        y = np.eye(10)[labels][:, :d]
+        final, hist = trainer.train_supervised(network_apply, params, x, y, lr=lr, n_steps=n_steps,
+                                               n_records=STANDARD_INIT_RECORDS, ntk_fn=ntk_fn)
+    else:
+        final, hist = trainer.train_barlow(network_apply, params, x, xp, lr=lr, n_steps=n_steps,
+                                           n_records=STANDARD_INIT_RECORDS, ntk_fn=ntk_fn)
+    Xj = jnp.asarray(X)
+    return hist, np.asarray(network_apply(params, Xj)), np.asarray(network_apply(final, Xj))
+
+
+def fleissner_widths(fast: bool):
+    """Widths and init seeds of ``fleissner_ntk_constancy`` (and of the NTK-drift figure)."""
+    return ([128, 256, 512, 1024], [1, 2]) if fast else ([128, 256, 512, 1024, 2048, 4096], [1, 2, 3])
+
+
+@float64
+def ntk_drift_measurement(M: int, seed: int, supervised: bool = False) -> dict:
+    """One grid point of :func:`ntk_drift_records`: "t", "ntk_drift" ‖K(t) − K(0)‖_F / ‖K(0)‖_F and "loss"
+    of :func:`standard_init_run` ``(M, seed, supervised)``."""
+    hist = standard_init_run(M, seed, supervised)[0]
+    return {"t": hist.t, "ntk_drift": hist["ntk_drift"], "loss": hist.loss}
+
+
+@float64
+def ntk_drift_records(widths, seeds, supervised: bool = False, *, progress: bool = False) -> dict:
+    """``{(M, seed): ntk_drift_measurement(M, seed, supervised)}`` over widths × seeds (:func:`run_grid`)."""
+    points = [{"M": int(M), "seed": int(s), "supervised": bool(supervised)} for M in widths for s in seeds]
+    recs = run_grid(ntk_drift_measurement, points, name="wide.ntk_drift_measurement", progress=progress)
+    return {(p["M"], p["seed"]): r for p, r in zip(points, recs)}
+
+
+def kernel_limit_widths_seeds(fast: bool):
+    """Widths and init seeds of ``fleissner_kernel_limit`` (>= 3 seeds; the widths above 64 are those of the
+    NTK-drift check, so the two checks share their training runs)."""
+    return ([64, 128, 256, 512, 1024], [1, 2, 3]) if fast else ([64, 128, 256, 512, 1024, 2048, 4096], [1, 2, 3])
+
+
+def relu_ntk(X):
+    """The infinite-width ReLU NTK Θ on X (``analytic_ntk``): the kernel of the kernel model."""
+    return ntk.analytic_ntk(X, X, ACTIVATION)
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel_on_wide_data(theta_fn, n):
+    x, xp, _ = wide_data(n)
+    return np.asarray(theta_fn(np.concatenate([x, xp])))
+
+
+@float64
+@functools.lru_cache(maxsize=None)
+def kernel_limit_run(M: int, seed: int, theta_fn=relu_ntk, n: int = N_PAIRS) -> dict:
+    """Network of width M (``standard_init_run(M, seed)``) vs the kernel model with Θ = ``theta_fn([𝒳; 𝒳'])``.
+
+    Kernel model: dF/dt = −(Θ ⊗ I_d) ∇_F L(F), F(0) the network's initial outputs, integrated at the
+    network's record times (``flows.function_space_flow``, rtol 1e-8, atol 1e-12; the GD step lr = 0.02
+    times the largest rate of the linearised model, ≈ 0.7, is small enough that the flow and GD agree to
+    far below the quantities measured here).  Returns a dict with "t", "loss_net", "loss_kernel",
+    "alignment" (a(P_net, P_kernel) at T, S App. E), "relative_embedding_error" and "loss_curve_gap".
+    """
+    hist, F0, FT = standard_init_run(M, seed)
+    F_kernel = flows.function_space_flow(_kernel_on_wide_data(theta_fn, n), F0, flows.barlow_twins_function_loss(n),
+                                         hist.t, rtol=1e-8, atol=1e-12)
+    loss_kernel = np.array([barlow.loss_from_embeddings(F[:n], F[n:]) for F in F_kernel])
+    return {"t": hist.t, "loss_net": hist.loss, "loss_kernel": loss_kernel,
+            "alignment": kernel.subspace_alignment(FT, F_kernel[-1]),
+            "relative_embedding_error": float(np.linalg.norm(FT - F_kernel[-1]) / np.linalg.norm(F_kernel[-1])),
+            "loss_curve_gap": float(np.abs(hist.loss - loss_kernel).max())}
+
+
+@float64
+def kernel_limit_measurement(M: int, seed: int) -> dict:
+    """One grid point of :func:`kernel_limit_records`: :func:`kernel_limit_run` ``(M, seed)``, Θ = :func:`relu_ntk`."""
+    return kernel_limit_run(M, seed)
+
+
+@float64
+def kernel_limit_records(widths, seeds, theta_fn=relu_ntk, *, progress: bool = False) -> dict:
+    """``{(M, seed): kernel_limit_run(M, seed, theta_fn)}`` over widths × seeds.
+
+    With the registered kernel (:func:`relu_ntk`) the points go through :func:`run_grid` (stored on disk
+    when a cache directory is set); another ``theta_fn`` (a function cannot name a stored point) is run
+    in memory only.
+    """
+    keys = [(int(M), int(s)) for M in widths for s in seeds]
+    if theta_fn is not relu_ntk:
+        return {(M, s): kernel_limit_run(M, s, theta_fn) for M, s in keys}
+    recs = run_grid(kernel_limit_measurement, [{"M": M, "seed": s} for M, s in keys],
+                    name="wide.kernel_limit_measurement", progress=progress)
+    return dict(zip(keys, recs))
+
+
+__all__ = ["ACTIVATION", "N_PAIRS", "STANDARD_INIT_D", "STANDARD_INIT_LR", "STANDARD_INIT_RECORDS", "STANDARD_INIT_T",
+           "STEPWISE_D", "STEPWISE_HORIZON", "STEPWISE_LR_SCALE", "STEPWISE_READOUT_SCALE", "STEPWISE_RECORDS",
+           "STEPWISE_SEED", "discrete_singular_values", "fleissner_widths", "kernel_limit_measurement",
+           "kernel_limit_records", "kernel_limit_run", "kernel_limit_widths_seeds", "network_apply",
+           "ntk_drift_measurement", "ntk_drift_records", "own_initial_ntk", "relu_ntk", "standard_init_run",
+           "stepwise_measurement", "stepwise_prediction", "stepwise_records", "stepwise_run", "stepwise_training",
+           "stepwise_widths", "wide_data"]
