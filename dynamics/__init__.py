@@ -8,11 +8,12 @@ inputs.
 """
 
 from . import _x64
-from . import barlow, contrastive, data, flows, grassmann, kernel, networks, ntk, stiefel, trainer
+from . import barlow, contrastive, data, flows, grassmann, kernel, losses, networks, ntk, stiefel, trainer
 
 # Scope every public entry point of the theory and trainer modules to float64; the traceable
 # building blocks keep the caller's precision.
 _TRACEABLE = [obj for n, obj in vars(stiefel).items() if not n.startswith("_")]
+_TRACEABLE += [getattr(losses, n) for n in losses.__all__]  # re-exported by barlow, contrastive, flows
 _TRACEABLE += [obj for n, obj in vars(networks).items() if not n.startswith(("_", "init"))]
 for _mod in (barlow, contrastive, data, flows, grassmann, kernel, ntk, trainer):
     _x64.scope_module(_mod, keep=_TRACEABLE)
@@ -20,6 +21,6 @@ for _n in [n for n in vars(networks) if n.startswith("init")]:
     setattr(networks, _n, _x64.float64(getattr(networks, _n)))
 del _mod, _n
 
-__all__ = ["barlow", "contrastive", "data", "flows", "grassmann", "kernel", "networks", "ntk", "stiefel", "trainer",
-           "__version__"]
+__all__ = ["barlow", "contrastive", "data", "flows", "grassmann", "kernel", "losses", "networks", "ntk", "stiefel",
+           "trainer", "__version__"]
 __version__ = "0.1.0"

@@ -27,10 +27,8 @@ from ._validation import (
     as_symmetric,
     as_times,
     check_callable,
-    check_finite_if_concrete,
-    check_positive_int,
 )
-from .barlow._core import _embedding_loss
+from .losses import barlow_twins_function_loss  # noqa: F401  (re-exported: flows.barlow_twins_function_loss)
 
 
 def _apply_kernel(K, G):
@@ -137,21 +135,3 @@ def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e
     if K_test is not None:
         return ys[:, :N], ys[:, N:]
     return ys
-
-
-@functools.lru_cache(maxsize=None)
-def barlow_twins_function_loss(n: int):
-    """L(F) for stacked outputs F = [f(x_1..x_n); f(x'_1..x'_n)] (2n, d): ||C − I||_F² (S1–S2).
-
-    Cached per n: the same function object is returned, so compiled flows are reused.
-    """
-    check_positive_int(n, "n")
-
-    def loss(F):
-        if F.ndim != 2 or F.shape[0] != 2 * n:
-            raise ValueError(f"F must be (2n, d) = ({2 * n}, d), the outputs on [x_1..x_n; x'_1..x'_n], "
-                             f"got shape {tuple(F.shape)}")
-        check_finite_if_concrete(F, "F")  # values checked outside jit/grad only
-        return _embedding_loss(F[:n], F[n:])
-
-    return loss

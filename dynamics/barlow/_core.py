@@ -9,6 +9,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from .. import losses
 from .._validation import as_matrix, as_symmetric, check_pairs
 
 
@@ -30,9 +31,9 @@ def _flow_rhs(W, Gamma):
 
 
 def _embedding_loss(f, f_prime):
-    """S1–S2 from embeddings: ||C - I||_F^2 with C the symmetrised embedding cross-correlation."""
-    C = _cross_correlation(f, f_prime)
-    return jnp.sum((C - jnp.eye(C.shape[0], dtype=C.dtype)) ** 2)
+    """S1–S2 from embeddings: ||C - I||_F^2 with C the symmetrised embedding cross-correlation, i.e.
+    :func:`dynamics.losses.barlow_twins` with ``symmetrize=True`` and λ = 1 (traceable)."""
+    return losses.barlow_twins(f, f_prime, symmetrize=True)
 
 
 _check_pairs = check_pairs
@@ -72,9 +73,12 @@ def loss(W, Gamma) -> float:
 
 
 def loss_from_embeddings(f, f_prime) -> float:
-    """Barlow Twins loss computed from paired embeddings, ||C − I_d||_F^2 with C of S2 (S1)."""
+    """Barlow Twins loss computed from paired embeddings, ||C − I_d||_F^2 with C of S2 (S1).
+
+    The validated, float-returning form of ``dynamics.losses.barlow_twins(f, f_prime, symmetrize=True)``.
+    """
     f, f_prime = _check_pairs(f, f_prime, ("f", "f_prime"))
-    return float(_embedding_loss(f, f_prime))
+    return float(losses.barlow_twins(f, f_prime, symmetrize=True))
 
 
 def flow_rhs(W, Gamma) -> np.ndarray:
