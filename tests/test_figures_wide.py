@@ -1,7 +1,7 @@
 """Tests of the wide-network and kernel special-case figures (dynamics.figures._wide): files, captions, content.
 
 The content tests read the plotted data back from the axes and compare it with the cached runs of
-``dynamics.theorems.wide_checks`` and with the registered checks' own metrics, so a figure cannot
+``dynamics.experiments.wide`` and with the registered checks' own metrics, so a figure cannot
 silently show something other than what ``verify`` measures.
 """
 
@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 
 from dynamics import figures
 from dynamics.figures import _wide
-from dynamics.theorems import get_check, wide_checks
+from dynamics.experiments import wide
+from dynamics.theorems import get_check
 
 NAMES = ["s_fig2_wide_stepwise", "f_ntk_drift_vs_width", "f_alignment_vs_width", "s_kernel_pca_special_case"]
 
@@ -66,7 +67,7 @@ def test_fig2_wide_stepwise_content():
     fig, caption = figures.s_fig2_wide_stepwise(fast=True)
     assert isinstance(fig, Figure) and caption in _rendered(fig)
     ax_a, ax_b, ax_c = fig.axes
-    hist, lam_pred, _, _ = wide_checks.stepwise_run(1024)
+    hist, lam_pred, _, _ = wide.stepwise_run(1024)
     d = lam_pred.shape[1]
     keep = hist.t > 0
     # A: trainer loss (solid) and the predicted loss Σ_j (1 − λ_j^pred)² (dashed)
@@ -86,7 +87,7 @@ def test_fig2_wide_stepwise_content():
     widths = _wide.STEPWISE_WIDTHS[True]
     points = next(ln for ln in ax_c.get_lines() if ln.get_marker() == "o")
     np.testing.assert_array_equal(points.get_xdata(), widths)
-    expected = [np.abs(wide_checks.stepwise_run(M)[0]["eigenvalues"] - wide_checks.stepwise_run(M)[1]).max()
+    expected = [np.abs(wide.stepwise_run(M)[0]["eigenvalues"] - wide.stepwise_run(M)[1]).max()
                 for M in widths]
     np.testing.assert_allclose(points.get_ydata(), expected, rtol=1e-12)
     assert ax_c.get_xscale() == "log" and ax_c.get_yscale() == "log"
@@ -105,16 +106,14 @@ def test_fig2_wide_stepwise_content():
 def test_ntk_drift_figure_shows_the_check():
     fig, _ = figures.f_ntk_drift_vs_width(fast=True)
     ax_a, ax_b = fig.axes
-    widths, seeds = wide_checks._fleissner_widths(True)
+    widths, seeds = wide.fleissner_widths(True)
     assert ax_a.get_xscale() == "log" and ax_a.get_yscale() == "log"
     for sup, marker in ((False, "o"), (True, "s")):
         lines = [ln for ln in ax_a.get_lines() if ln.get_marker() == marker]
         faint = [ln for ln in lines if ln.get_linestyle() == "None"]
         (mean,) = [ln for ln in lines if ln.get_linestyle() == "-"]
-        # the drift recomputed here from the cached runs (called as the check calls them, so that
-        # lru_cache hits): per seed and seed-averaged
-        drift = np.array([[(wide_checks.standard_init_run(M, s, supervised=True) if sup
-                            else wide_checks.standard_init_run(M, s))[0]["ntk_drift"][-1] for s in seeds]
+        # the drift recomputed here from the cached training runs: per seed and seed-averaged
+        drift = np.array([[wide.standard_init_run(M, s, supervised=sup)[0]["ntk_drift"][-1] for s in seeds]
                           for M in widths])
         assert len(faint) == len(seeds)
         for k, ln in enumerate(faint):
@@ -136,7 +135,7 @@ def test_ntk_drift_figure_shows_the_check():
 def test_alignment_figure_shows_the_check():
     fig, _ = figures.f_alignment_vs_width(fast=True)
     ax_a, ax_b = fig.axes
-    widths, seeds = wide_checks.kernel_limit_widths_seeds(True)
+    widths, seeds = wide.kernel_limit_widths_seeds(True)
     res = get_check("fleissner_kernel_limit").run(fast=True)
     (align_mean,) = [ln for ln in ax_a.get_lines() if ln.get_marker() == "o" and ln.get_linestyle() == "-"]
     np.testing.assert_allclose(align_mean.get_ydata(), 1.0 - np.array(res.details["alignment"]), rtol=1e-6)
@@ -150,7 +149,7 @@ def test_alignment_figure_shows_the_check():
     solid, dashed = _solid(ax_b), _dashed(ax_b)
     assert len(solid) == len(widths) and len(dashed) == len(widths)
     for M, ln in zip(widths, solid):
-        hist = wide_checks.standard_init_run(M, seeds[0])[0]
+        hist = wide.standard_init_run(M, seeds[0])[0]
         np.testing.assert_array_equal(ln.get_ydata(), hist.loss[hist.t > 0])
     # the kernel model starts from the network's outputs and ends at zero loss like the network
     for s, k in zip(solid, dashed):

@@ -5,26 +5,33 @@
 * :func:`f_alignment_vs_width` — F: finite networks approach the infinite-width kernel model (S App. E)
 * :func:`s_kernel_pca_special_case` — S §5.2: 𝒳 = 𝒳' is kernel PCA; two-pathway models (K_𝒳𝒳' = 0)
 
-Every figure reads the cached runs of :mod:`dynamics.theorems.wide_checks` (or the setups of
-:mod:`dynamics.theorems.kernel_checks`) with the widths and seeds of the registered check in the same
-mode, so the figure shows what ``python -m dynamics verify`` measures.
+Papers: Simon et al., "On the Stepwise Nature of Self-Supervised Learning", ICML 2023
+(arXiv:2303.15438) (S); Fleissner, Anil, Ghoshdastidar, "Infinite Width Limits of Self Supervised Neural
+Networks", PMLR 2025 (F).
+
+Every figure reads the runs of :mod:`dynamics.experiments.wide` (or the setups of
+:mod:`dynamics.experiments.kernels`) with the widths and seeds of the registered check in the same
+mode — the width × seed sweeps through :func:`dynamics.experiments.run_grid`, so ``make_all`` with a
+cache directory resumes — and the gates of the check from its registry declaration or the public
+constants of :mod:`dynamics.theorems.wide_checks`, so the figure shows what ``python -m dynamics
+verify`` measures.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 from matplotlib import colormaps
 
-from .. import barlow, kernel
-from ..theorems import kernel_checks, wide_checks
-from ..theorems.barlow_checks import digits_setup
-from ._barlow import _defaults, _fmt_e, _mode_colors
+from ..experiments import kernels as kernel_experiments
+from ..experiments import wide
+from ..experiments.stepwise import digits_setup
+from ..linalg import loglog_slope, loo_slopes
+from ..theorems import get_check, wide_checks
+from ._barlow import fmt_e, mode_colors, setting_defaults
 from ._common import EXPERIMENT, THEORY, add_caption, new_figure, panel_label, style_handles
 
 # Widths of ``check_wide_stepwise``.
-STEPWISE_WIDTHS = {fast: wide_checks.stepwise_widths(fast) for fast in (True, False)}
+STEPWISE_WIDTHS = {fast: wide.stepwise_widths(fast) for fast in (True, False)}
 # Reference-line and per-seed styles shared by the width sweeps.
 REFERENCE = {"linestyle": ":", "linewidth": 1.3, "color": "0.35"}
 FAINT = {"linestyle": "none", "marker": "o", "markersize": 4, "alpha": 0.3}
@@ -32,7 +39,7 @@ FAINT = {"linestyle": "none", "marker": "o", "markersize": 4, "alpha": 0.3}
 
 def _widths_seeds(fast: bool):
     """Widths and seeds of the two Fleissner checks (``fleissner_ntk_constancy``, ``fleissner_kernel_limit``)."""
-    widths, seeds = wide_checks._fleissner_widths(fast)
+    widths, seeds = wide.fleissner_widths(fast)
     return list(widths), list(seeds)
 
 
@@ -60,10 +67,10 @@ def _label_reference(ax, x, y, text) -> None:
 
 
 def _data_sentence() -> str:
-    n = _defaults(wide_checks.wide_data)["n"]
-    x, _, _ = wide_checks.wide_data(n)
+    n = setting_defaults(wide.wide_data)["n"]
+    x, _, _ = wide.wide_data(n)
     return (f"Data: n = {n} scikit-learn digits, two random 7×7 crops each (seed 0), centred and scaled to mean "
-            f"squared norm 1 (D = {x.shape[1]}; wide_checks.wide_data).")
+            f"squared norm 1 (D = {x.shape[1]}; experiments.wide.wide_data).")
 
 
 # ---------------------------------------------------------------------------- S Fig 2 A–B
@@ -72,12 +79,12 @@ def _data_sentence() -> str:
 def s_fig2_wide_stepwise(*, fast: bool = False):
     """S Fig 2 A–B analogue: a small-init wide ReLU network learns stepwise, as its initial NTK predicts.
 
-    Experiment (solid): ``wide_checks.stepwise_run(M)`` at the widest width of the check
+    Experiment (solid): ``experiments.wide.stepwise_run(M)`` at the widest width of the check
     ``wide_stepwise_kernel_prediction`` (fast: 1024, full: 4096) — full-batch GD on the Barlow Twins
     loss of a two-layer ReLU network in NTK parametrisation, readout init 1e-5.  Theory (dashed):
     the kernelised small-init dynamics S40–S42 (``barlow_twins_predict``) with the network's own
     empirical NTK at initialisation and its initial outputs, each mode advanced by the GD step of S12 at
-    the trainer's lr (``wide_checks.discrete_singular_values``): (A) loss Σ_j (1 − λ_j^pred)² (S14),
+    the trainer's lr (``experiments.wide.discrete_singular_values``): (A) loss Σ_j (1 − λ_j^pred)² (S14),
     (B) λ_j^pred = γ_j s_j².  (C) sup_{t, j} |λ_j^net − λ_j^pred| over the check's widths (circles), and
     the same against S10 at t = lr × step (squares: the gradient-flow clock, ahead of GD by O(γ_1 lr)).
 
@@ -86,20 +93,20 @@ def s_fig2_wide_stepwise(*, fast: bool = False):
     (matplotlib.figure.Figure, caption: str)
     """
     widths = STEPWISE_WIDTHS[fast]
-    run_defaults = _defaults(wide_checks.stepwise_run)
+    run_defaults = setting_defaults(wide.stepwise_run)
     d = run_defaults["d"]
-    runs = {M: wide_checks.stepwise_run(M) for M in widths}
-    errors = np.array([np.abs(h["eigenvalues"] - lam).max() for h, lam, _, _ in runs.values()])
-    flow_errors = np.array([np.abs(runs[w][0]["eigenvalues"] - wide_checks.stepwise_prediction(w, time_map="flow")[0])
-                            .max() for w in widths])
-    slope = wide_checks._fit_slope(widths, errors)
-    loo = wide_checks._loo_slopes(widths, errors)
-    tol = wide_checks.STEPWISE_TOLERANCE[fast]
+    runs = wide.stepwise_records(fast)  # {M: recorded run}, shared with the check (run_grid)
+    errors = np.array([np.abs(runs[w]["eigenvalues"] - runs[w]["lam_pred"]).max() for w in widths])
+    flow_errors = np.array([np.abs(runs[w]["eigenvalues"] - runs[w]["lam_pred_flow"]).max() for w in widths])
+    slope = loglog_slope(widths, errors)
+    loo = loo_slopes(widths, errors)
+    tol = get_check("wide_stepwise_kernel_prediction").tolerance_for(fast)
     M = widths[-1]
-    hist, lam_pred, tau, gammas = runs[M]
-    keep = hist.t > 0  # log-x axis
-    t, lam_net, loss_net = hist.t[keep], hist["eigenvalues"][keep], hist.loss[keep]
-    lam_th = lam_pred[keep]
+    run = runs[M]
+    tau, gammas, lr, n_steps = run["tau"], run["gammas"], float(run["lr"]), int(run["step"][-1])
+    keep = run["t"] > 0  # log-x axis
+    t, lam_net, loss_net = run["t"][keep], run["eigenvalues"][keep], run["loss"][keep]
+    lam_th = run["lam_pred"][keep]
     loss_th = np.sum((1.0 - lam_th) ** 2, axis=1)  # S14 with the predicted eigenvalues
     t_lo = max(t[0], np.min(tau) / 10.0)
 
@@ -122,7 +129,7 @@ def s_fig2_wide_stepwise(*, fast: bool = False):
     ax_a.grid(alpha=0.25)
     panel_label(ax_a, "A")
 
-    colors = _mode_colors(d)
+    colors = mode_colors(d)
     for j in range(d):
         ax_b.plot(t, lam_net[:, j], color=colors[j], **EXPERIMENT)
     for j in range(d):
@@ -167,9 +174,9 @@ def s_fig2_wide_stepwise(*, fast: bool = False):
     caption = (
         "S Fig 2 A–B analogue (Simon et al. §6, App. D.1) on built-in data. " + _data_sentence() + " "
         f"Network: two-layer ReLU f(x) = W^T relu(Vx)/√M, NTK parametrisation, no biases, d = {d}, V ~ N(0, 1), "
-        f"W ~ {_fmt_e(run_defaults['readout_scale'])}·N(0, 1) (small init), init seed {run_defaults['seed']}. "
+        f"W ~ {fmt_e(run_defaults['readout_scale'])}·N(0, 1) (small init), init seed {run_defaults['seed']}. "
         f"Experiment (solid): full-batch gradient descent on the Barlow Twins loss, width M = {M}, lr = "
-        f"{wide_checks.STEPWISE_LR_SCALE:g}/(8γ_1) = {hist.lr:.4g}, {int(hist.step[-1]):,} steps ({run_defaults['horizon']} × the largest "
+        f"{wide.STEPWISE_LR_SCALE:g}/(8γ_1) = {lr:.4g}, {n_steps:,} steps ({run_defaults['horizon']} × the largest "
         f"predicted τ_j), {int(keep.sum())} log-spaced records. Theory (dashed): the kernelised small-init "
         "dynamics S40–S42 with the kernel K̃ = the network's own empirical NTK at initialisation (trace over "
         "outputs; with the readout at 1e-5 it is essentially the random-features kernel relu(Vx)·relu(Vx')/M) and its "
@@ -182,8 +189,8 @@ def s_fig2_wide_stepwise(*, fast: bool = False):
         f"{run_defaults['seed']}, same settings): {', '.join(f'{e:.3g}' for e in errors)}; fitted log–log slope "
         f"{slope:.2f} (leave one out slopes {', '.join(f'{v:.2f}' for v in loo)}); dotted: M^-1/2 reference. "
         f"Squares: the same against S10 at t = lr × step: {', '.join(f'{e:.3g}' for e in flow_errors)} — it levels "
-        f"off because with 4γ_1·lr = {4 * gammas[0] * hist.lr:.3f} a GD step grows mode 1 by "
-        f"log(1 + 4γ_1 lr)/(4γ_1 lr) = {np.log1p(4 * gammas[0] * hist.lr) / (4 * gammas[0] * hist.lr):.4f} of "
+        f"off because with 4γ_1·lr = {4 * gammas[0] * lr:.3f} a GD step grows mode 1 by "
+        f"log(1 + 4γ_1 lr)/(4γ_1 lr) = {np.log1p(4 * gammas[0] * lr) / (4 * gammas[0] * lr):.4f} of "
         "the flow's rate, a time step artefact, not a width effect. The check wide_stepwise_kernel_prediction "
         f"passes if the circle at the widest width is < {tol:g} and every leave one out slope is <= "
         f"{wide_checks.STEPWISE_MAX_SLOPE:g}. Same cached runs as the check ({'fast' if fast else 'full'} mode). "
@@ -196,26 +203,17 @@ def s_fig2_wide_stepwise(*, fast: bool = False):
 # ---------------------------------------------------------------------------- F: NTK drift
 
 
-def _standard_run(M: int, seed: int, supervised: bool = False):
-    """``standard_init_run`` called exactly as the checks call it.
-
-    ``functools.lru_cache`` keys on how the arguments are passed: ``(M, s)``, ``(M, s, False)`` and
-    ``(M, s, supervised=False)`` are three cache entries, so a different spelling would train again.
-    """
-    if supervised:
-        return wide_checks.standard_init_run(M, seed, supervised=True)
-    return wide_checks.standard_init_run(M, seed)
-
-
 def drift_values(widths, seeds, supervised: bool = False) -> np.ndarray:
-    """(len(widths), len(seeds)) NTK drift ‖K(T) − K(0)‖_F / ‖K(0)‖_F at the end of ``standard_init_run``."""
-    return np.array([[_standard_run(M, s, supervised)[0]["ntk_drift"][-1] for s in seeds] for M in widths])
+    """(len(widths), len(seeds)) NTK drift ‖K(T) − K(0)‖_F / ‖K(0)‖_F at the end of ``standard_init_run``
+    (the records of ``experiments.wide.ntk_drift_records``, shared with the check)."""
+    runs = wide.ntk_drift_records(widths, seeds, supervised)
+    return np.array([[runs[M, s]["ntk_drift"][-1] for s in seeds] for M in widths])
 
 
 def f_ntk_drift_vs_width(*, fast: bool = False):
     """NTK drift at T = 50 vs width M under Barlow Twins and supervised MSE (Fleissner et al.; A Fig 3 style).
 
-    Experiment: ``wide_checks.standard_init_run`` with the widths and seeds of the check
+    Experiment: ``experiments.wide.standard_init_run`` with the widths and seeds of the check
     ``fleissner_ntk_constancy``.  (A) drift at T vs M, log–log: seed means (markers joined), each seed
     faint, least-squares slopes of the seed means (as the check fits them) in the legend; dotted
     M^{-1/2} and M^{-1} references.  (B) drift over time under Barlow Twins, seed mean per width.
@@ -225,14 +223,14 @@ def f_ntk_drift_vs_width(*, fast: bool = False):
     (matplotlib.figure.Figure, caption: str)
     """
     widths, seeds = _widths_seeds(fast)
-    run_defaults = _defaults(wide_checks.standard_init_run)
+    run_defaults = setting_defaults(wide.standard_init_run)
     T, lr, d = run_defaults["T"], run_defaults["lr"], run_defaults["d"]
     w = np.array(widths, dtype=float)
     series = {}
     for sup, name, color, marker in ((False, "Barlow Twins", "C0", "o"), (True, "supervised MSE", "C1", "s")):
         vals = drift_values(widths, seeds, sup)
         mean = vals.mean(axis=1)
-        series[name] = (vals, mean, wide_checks._fit_slope(widths, mean), color, marker)
+        series[name] = (vals, mean, loglog_slope(widths, mean), color, marker)
 
     fig = new_figure(11.0, 4.5)
     ax_a, ax_b = fig.subplots(1, 2)
@@ -264,11 +262,12 @@ def f_ntk_drift_vs_width(*, fast: bool = False):
     panel_label(ax_a, "A")
 
     colors = _width_colors(len(widths))
+    bt_runs = wide.ntk_drift_records(widths, seeds)
     for M, c in zip(widths, colors):
-        hists = [_standard_run(M, s)[0] for s in seeds]
-        keep = hists[0].t > 0
-        mean = np.mean([h["ntk_drift"][keep] for h in hists], axis=0)
-        ax_b.plot(hists[0].t[keep], mean, color=c, label=f"M = {M}", **EXPERIMENT)
+        recs = [bt_runs[M, s] for s in seeds]
+        keep = recs[0]["t"] > 0
+        mean = np.mean([r["ntk_drift"][keep] for r in recs], axis=0)
+        ax_b.plot(recs[0]["t"][keep], mean, color=c, label=f"M = {M}", **EXPERIMENT)
     ax_b.set_xscale("log")
     ax_b.set_yscale("log")
     ax_b.set_xlabel("time t = lr × step (gradient-flow units)")
@@ -292,7 +291,7 @@ def f_ntk_drift_vs_width(*, fast: bool = False):
         "fleissner_ntk_constancy passes if the Barlow Twins slope ≤ −0.35). Seed-mean drift at M = "
         f"{widths[0]} / {widths[-1]}: Barlow Twins {bt[1][0]:.3g} / {bt[1][-1]:.3g}, supervised {sup[1][0]:.3g} / "
         f"{sup[1][-1]:.3g}. Dotted: M^-1/2 and M^-1 references through the Barlow Twins mean at M = {widths[0]}. "
-        f"(B) Barlow Twins drift over training, mean over seeds, {len(hists[0].t) - 1} log-spaced records. "
+        f"(B) Barlow Twins drift over training, mean over seeds, {len(recs[0]['t']) - 1} log-spaced records. "
         "Time t = lr × step."
     )
     add_caption(fig, caption)
@@ -303,14 +302,14 @@ def f_ntk_drift_vs_width(*, fast: bool = False):
 
 
 def kernel_limit_run(M: int, seed: int) -> dict:
-    """The comparison of ``check_kernel_limit`` for one width and seed: ``wide_checks.kernel_limit_run`` (cached).
+    """The comparison of ``check_kernel_limit`` for one width and seed (``experiments.wide.kernel_limit_records``).
 
     Kernel model: dF/dt = −(Θ ⊗ I_d) ∇_F L(F), Θ = ``analytic_ntk`` (relu) on [𝒳; 𝒳'], F(0) = the
     network's initial outputs, integrated at the network's record times (``flows.function_space_flow``,
     rtol 1e-8, atol 1e-12).  Returns a dict with "t", "loss_net", "loss_kernel", "alignment"
     (a(P_net, P_kernel) at T, S App. E), "relative_embedding_error" and "loss_curve_gap".
     """
-    return wide_checks.kernel_limit_run(M, seed, wide_checks.relu_ntk)
+    return wide.kernel_limit_records([M], [seed])[M, seed]
 
 
 def f_alignment_vs_width(*, fast: bool = False):
@@ -325,19 +324,19 @@ def f_alignment_vs_width(*, fast: bool = False):
     -------
     (matplotlib.figure.Figure, caption: str)
     """
-    widths, seeds = (list(v) for v in wide_checks.kernel_limit_widths_seeds(fast))
-    run_defaults = _defaults(wide_checks.standard_init_run)
+    widths, seeds = (list(v) for v in wide.kernel_limit_widths_seeds(fast))
+    run_defaults = setting_defaults(wide.standard_init_run)
     T, lr, d = run_defaults["T"], run_defaults["lr"], run_defaults["d"]
     gates = wide_checks.KERNEL_LIMIT_GATES
-    runs = {(M, s): kernel_limit_run(M, s) for M in widths for s in seeds}
+    runs = wide.kernel_limit_records(widths, seeds)  # shared with the check (run_grid)
     one_minus = np.array([[1.0 - runs[M, s]["alignment"] for s in seeds] for M in widths])
     gap = np.array([[runs[M, s]["loss_curve_gap"] for s in seeds] for M in widths])
     rel = np.array([[runs[M, s]["relative_embedding_error"] for s in seeds] for M in widths])
     # The check fits 1 − (seed mean of a), which equals the seed mean of 1 − a.
     mean_om, mean_gap, mean_rel = one_minus.mean(1), gap.mean(1), rel.mean(1)
-    slope_om, slope_gap = wide_checks._fit_slope(widths, mean_om), wide_checks._fit_slope(widths, mean_gap)
-    slope_rel = wide_checks._fit_slope(widths, mean_rel)
-    loo_gap, loo_rel = wide_checks._loo_slopes(widths, mean_gap), wide_checks._loo_slopes(widths, mean_rel)
+    slope_om, slope_gap = loglog_slope(widths, mean_om), loglog_slope(widths, mean_gap)
+    slope_rel = loglog_slope(widths, mean_rel)
+    loo_gap, loo_rel = loo_slopes(widths, mean_gap), loo_slopes(widths, mean_rel)
     w = np.array(widths, dtype=float)
 
     fig = new_figure(11.5, 4.6)
@@ -393,7 +392,7 @@ def f_alignment_vs_width(*, fast: bool = False):
     ax_b.grid(alpha=0.25)
     panel_label(ax_b, "B")
 
-    n2 = 2 * _defaults(wide_checks.wide_data)["n"]
+    n2 = 2 * setting_defaults(wide.wide_data)["n"]
     caption = (
         "Finite networks approach the infinite-width kernel model (Fleissner et al., F) under Barlow Twins. "
         + _data_sentence() + " Network: two-layer ReLU, NTK parametrisation, all weights N(0, 1), d = "
@@ -424,36 +423,6 @@ def f_alignment_vs_width(*, fast: bool = False):
 # ---------------------------------------------------------------------------- S §5.2 special cases
 
 
-@functools.lru_cache(maxsize=None)
-def kernel_pca_special_case_data(fast: bool) -> dict:
-    """The two special cases of ``check_special_cases`` (S §5.2), with the setups of kernel_checks.
-
-    (a) 𝒳 = 𝒳' with the RBF kernel: ``KernelBarlowTwins`` train embeddings F (U = I) and the top-d
-    eigenvectors v_j of K̃ from ``numpy.linalg.eigh``; since C = FᵀF/2n = I, the prediction is
-    F[:, j] = ±√(2n) v_j.  (b) Two pathways (RBF on 𝒳, linear on 𝒳', K_𝒳𝒳' = 0): eigenvalues of
-    K_Γ and the singular values of K_𝒳𝒳^{1/2} K_𝒳'𝒳'^{1/2} / 2n computed separately.
-    """
-    D = kernel_checks.D
-    x, xp, _ = digits_setup(n=kernel_checks._n_pairs(fast))
-    n = x.shape[0]
-    est_a = kernel.KernelBarlowTwins(D, "rbf").fit(x, x)
-    evals, evecs = np.linalg.eigh(est_a.K_tilde_)
-    V = evecs[:, ::-1][:, :D]
-    F = est_a.train_embeddings_
-    cos = (F / np.linalg.norm(F, axis=0)).T @ V  # (d, d): embedding coordinate j vs eigenvector k
-    signs = np.sign(np.diag(cos))
-    flag = lambda v, p: np.concatenate([v, np.full((v.shape[0], 1), float(p))], axis=1)
-    est_c = kernel.KernelBarlowTwins(D, kernel_checks._two_pathway_kernel).fit(flag(x, 0), flag(xp, 1))
-    K1, K2 = est_c.K_tilde_[:n, :n], est_c.K_tilde_[n:, n:]
-    sv = np.linalg.svd(kernel.sqrt_psd(K1) @ kernel.sqrt_psd(K2), compute_uv=False) / (2 * n)
-    Fc = est_c.train_embeddings_
-    return {"n": n, "d": D, "F": F, "V": V, "cos": cos, "signs": signs, "eigvals_K_tilde": evals[::-1][:D + 1],
-            "alignment": kernel.subspace_alignment(F, V), "gammas_same_views": est_a.gammas_,
-            "eigenvalues_two_pathway": est_c.eigenvalues_, "singular_values": sv,
-            "two_pathway_loss": barlow.loss_from_embeddings(Fc[:n], Fc[n:]),
-            "two_pathway_cross_block_max": float(np.abs(est_c.K_tilde_[:n, n:]).max())}
-
-
 def s_kernel_pca_special_case(*, fast: bool = False):
     """S §5.2 special cases: 𝒳 = 𝒳' gives (uncentred) kernel PCA; a two-pathway model still has a solution.
 
@@ -466,7 +435,7 @@ def s_kernel_pca_special_case(*, fast: bool = False):
     -------
     (matplotlib.figure.Figure, caption: str)
     """
-    r = kernel_pca_special_case_data(fast)
+    r = kernel_experiments.special_cases_run(fast)  # the setups of kernel_pca_special_case
     n, D = r["n"], r["d"]
     F, V, signs = r["F"], r["V"], r["signs"]
     pred = np.sqrt(2 * n) * V * signs[None, :]
@@ -474,7 +443,7 @@ def s_kernel_pca_special_case(*, fast: bool = False):
 
     fig = new_figure(14.0, 4.4)
     ax_a, ax_b, ax_c = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.0, 0.85, 1.0]})
-    colors = _mode_colors(D)
+    colors = mode_colors(D)
     for j in range(D):
         ax_a.plot(pred[:, j], F[:, j], linestyle="none", marker="o", markersize=3.5, markerfacecolor="none",
                   markeredgecolor=colors[j], markeredgewidth=0.8, alpha=0.7)
@@ -526,7 +495,7 @@ def s_kernel_pca_special_case(*, fast: bool = False):
     panel_label(ax_c, "C")
 
     rel_sv = float(np.max(np.abs(r["singular_values"][:D] - ev[:D]) / r["singular_values"][:D]))
-    setup = _defaults(digits_setup)
+    setup = setting_defaults(digits_setup)
     caption = (
         "Special cases of kernelised Barlow Twins (Simon et al. §5.2), same setups as the check "
         f"kernel_pca_special_case ({'fast' if fast else 'full'} mode). Data: scikit-learn digits, n = {n} images "
