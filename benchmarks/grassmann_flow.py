@@ -1,7 +1,8 @@
 """4. Grassmannian flow vs projected GD per unit time as the hidden width h grows (E Fig 4 left).
 
 Data: digits 3 vs 8 (170 each, d = 64 pixels / 16, positives = 1-pixel shifts + noise, random negatives:
-the setup of the check ``e_flow_vs_projected_gd_digits``), z = 4, one Θ(0) (random semi-orthogonal,
+``dynamics.experiments.grassmann.digits_two_classes``, the setup of the check
+``e_flow_vs_projected_gd_digits``), z = 4, one Θ(0) (random semi-orthogonal,
 seed 0).  For h = 64, 256, 1024, 4096, 8192 the two-layer linear net is started from V(0) W(0) = Θ(0)
 (``init_network(theta0=...)``; h >= d, so V V^T = I_d) and trained by Grassmannian projected GD (E11,
 the step of ``train_projected``: E1 loss of the outputs, polar retraction) with lr = 0.1/‖C‖ for
@@ -36,11 +37,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynamics import grassmann
-from dynamics.theorems.grassmann_checks import digits_two_classes
+from dynamics.experiments.grassmann import DIGITS_Z, digits_two_classes
 
 from ._harness import Row, best_time, timed
 
-Z = 4
+Z = DIGITS_Z  # 4
 RTOL, ATOL = 1e-10, 1e-12
 
 

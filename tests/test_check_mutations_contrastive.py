@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from dynamics import contrastive, networks
+from dynamics.experiments import contrastive as ex
 from dynamics.theorems import contrastive_checks as cc
 from dynamics.theorems import get_check
 
@@ -27,12 +28,12 @@ FIG5 = get_check("a_fig5_deep_and_downstream")
 
 def _ntk_times_1_1(params, X):
     """The NTK at init, 10 % too large."""
-    return 1.1 * cc.two_layer_full_ntk(params, X)
+    return 1.1 * ex.two_layer_full_ntk(params, X)
 
 
 def _ntk_of_width_64(params, X):
     """The NTK at init of a fixed width-64 network, whatever the width being checked."""
-    return cc.two_layer_full_ntk(networks.init_two_layer(X.shape[1], 64, params["W"].shape[1], seed=0), X)
+    return ex.two_layer_full_ntk(networks.init_two_layer(X.shape[1], 64, params["W"].shape[1], seed=0), X)
 
 
 def _blowup_time_times(factor):
@@ -51,7 +52,7 @@ def _analytic_ntk_times_2(X):
 
 def _step_growing_like_sqrt_m(M):
     """A step size growing like √M (lr 0.01 at the smallest width, 256)."""
-    return cc.GRASS_LR * np.sqrt(M / 256)
+    return ex.GRASS_LR * np.sqrt(M / 256)
 
 
 def _untrained(params, d, lr, n_steps):
@@ -65,10 +66,10 @@ def _untrained(params, d, lr, n_steps):
 def test_lemma9_local_flow_is_lemma9_flow():
     """The mutation path (a frozen kernel given explicitly) with the NTK at init is contrastive.lemma9_flow."""
     d = contrastive.contrastive_digits(10)
-    params = networks.init_two_layer(d.dim, 64, cc.Z_OUT, seed=0)
+    params = networks.init_two_layer(d.dim, 64, ex.Z_OUT, seed=0)
     t = np.array([5.0])
     ref = contrastive.lemma9_flow(params, d, t, similarity="cosine")
-    got = cc.frozen_kernel_flow(cc.two_layer_full_ntk(params, d.inputs), params, d, t)
+    got = ex.frozen_kernel_flow(ex.two_layer_full_ntk(params, d.inputs), params, d, t)
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9)
 
 
@@ -109,7 +110,7 @@ def test_dot_diverges_wrong_kernel_rate_fails():
     """The same overflow times against the growth rate of a kernel twice too large: slope off by ~2."""
     wrong = DOT.evaluate(True, kernel_fn=_analytic_ntk_times_2)
     assert not wrong.passed
-    assert all(t < cc.DOT_T_MAX for t in wrong.details["t_overflow_dot"])  # it fails on the rate alone
+    assert all(t < ex.DOT_T_MAX for t in wrong.details["t_overflow_dot"])  # it fails on the rate alone
     assert wrong.metric > wrong.tolerance
 
 

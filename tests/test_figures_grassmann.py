@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from figure_helpers import assert_files_written, make_and_keep, plotted_lines
 
-from dynamics import data, figures, grassmann
-from dynamics.theorems.grassmann_checks import digits_two_classes, half_moons
+from dynamics import figures, grassmann
+from dynamics.experiments.grassmann import digits_two_classes, half_moons
 
 NAMES = ["e_fig1_half_moons", "e_fig2_nonlinear_vs_linear", "e_fig3_flow_vs_gd", "e_fig4_cost_and_svm"]
 
@@ -66,7 +66,9 @@ def test_fig2_content(made):
     ax_a, ax_b = fig.axes[:2]
     assert len(_lines(ax_a)) == 3 and len(_lines(ax_b)) == 3
     # recompute the tanh value at init, h = 16, from the API (the check's data and seeds)
-    images, _ = data._digits()
+    from sklearn.datasets import load_digits
+
+    images = np.asarray(load_digits().images, dtype=np.float64)
     rng = np.random.default_rng(0)
     imgs = images[rng.permutation(len(images))[:100]] / 16.0
     X = imgs.reshape(100, 4, 2, 4, 2).mean(axis=(2, 4)).reshape(100, -1)

@@ -18,5 +18,6 @@ resumes.
 
 from ._grid import cache_dir, current_cache_dir, run_grid
 from . import kernels, stepwise, wide
+from . import contrastive, grassmann
 
-__all__ = ["cache_dir", "current_cache_dir", "run_grid", "kernels", "stepwise", "wide"]
+__all__ = ["cache_dir", "current_cache_dir", "run_grid", "kernels", "stepwise", "wide", "contrastive", "grassmann"]

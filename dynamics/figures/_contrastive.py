@@ -1,7 +1,10 @@
 """Figures of Anil, Esser, Ghoshdastidar (A): wide contrastive networks, NTK under dot product vs cosine, PCA.
 
-Every figure is built from the setup helpers and cached runs of :mod:`dynamics.theorems.contrastive_checks`
-(same data, sizes, seeds, learning rates, fast/full sweeps), so a figure shows what ``verify`` gates.
+G. G. Anil, P. Esser, D. Ghoshdastidar, "When can we Approximate Wide Contrastive Models with Neural
+Tangent Kernels and Principal Component Analysis?" (2024).  Every figure stands on the setups and
+cached runs of :mod:`dynamics.experiments.contrastive` (the data, sizes, seeds, learning rates and
+fast/full sweeps that the checks of :mod:`dynamics.theorems.contrastive_checks` use), so a figure shows
+what ``verify`` gates; the gates drawn are the checks' public constants or registry tolerances.
 Theory (frozen-NTK flow, reference rates, chance level) dashed, trainer (experiment) solid; t = lr × step.
 ``cross_paper_ntk_drift`` compares four losses on one network via :func:`dynamics.contrastive.ntk_drift_by_loss`.
 """
@@ -11,8 +14,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import colormaps
 
-from .. import contrastive, networks, trainer
+from .. import contrastive
+from ..experiments import contrastive as ex
 from ..theorems import contrastive_checks as cc
+from ..theorems import get_check
 from ._common import (
     EXPERIMENT,
     THEORY,
@@ -43,22 +48,14 @@ def _style_legend(ax, exp_label, theory_label, loc="best"):
 
 # ---------------------------------------------------------------------------- Fig 1: Lemma 9
 
-LEMMA9_N, LEMMA9_LR, LEMMA9_STEPS = 10, 0.01, 500  # as cc.lemma9_difference
-
-
 def lemma9_runs(fast: bool = False) -> dict:
-    """GD outputs vs the frozen-NTK flow (Lemma 9) for one width, and the check's difference sweep."""
+    """GD outputs vs the frozen-NTK flow (Lemma 9) for one width, and the difference sweep of the check."""
     widths, seeds = ([64, 256, 1024], (0,)) if fast else ([64, 256, 1024, 4096, 16384], (0, 1, 2))
     M_show = 256 if fast else 4096
-    d = cc._data(LEMMA9_N)
-    params = networks.init_two_layer(d.dim, M_show, cc.Z_OUT, seed=0)
-    steps = np.unique(np.linspace(0, LEMMA9_STEPS, 26).astype(int))
-    _, hist = contrastive.train_contrastive(params, d, lr=LEMMA9_LR, n_steps=LEMMA9_STEPS, similarity="cosine",
-                                            record_steps=steps)
-    F_ntk = contrastive.lemma9_flow(params, d, hist.t, similarity="cosine")
-    diffs = [float(np.mean([cc.lemma9_difference(M, s) for s in seeds])) for M in widths]
-    return {"widths": widths, "seeds": seeds, "M_show": M_show, "t": hist.t, "F_gd": np.asarray(hist["outputs"]),
-            "F_ntk": np.asarray(F_ntk), "diffs": np.array(diffs), "n": LEMMA9_N, "n_inputs": d.inputs.shape[0]}
+    traj = ex.lemma9_trajectory(M_show)
+    diffs = [float(np.mean([ex.lemma9_difference(M, s) for s in seeds])) for M in widths]
+    return {"widths": widths, "seeds": seeds, "M_show": M_show, "t": traj["t"], "F_gd": traj["F_gd"],
+            "F_ntk": traj["F_ntk"], "diffs": np.array(diffs), "n": ex.LEMMA9_N, "n_inputs": traj["n_inputs"]}
 
 
 def a_fig1_lemma9(*, fast: bool = False):
@@ -97,7 +94,7 @@ def a_fig1_lemma9(*, fast: bool = False):
     caption = (
         f"A Fig 1 / Lemma 9 (check a_lemma9_ntk_dynamics). Data: {r['n']} 8×8-digit anchors (6×6 random crops) with "
         f"one positive and one negative each ({r['n_inputs']} inputs); two-layer ReLU network, NTK parametrisation, "
-        f"Z = 10, cosine similarity (δ = 0.01), linear l; GD at lr {LEMMA9_LR} for {LEMMA9_STEPS} steps, "
+        f"Z = 10, cosine similarity (δ = 0.01), linear l; GD at lr {ex.LEMMA9_LR} for {ex.LEMMA9_STEPS} steps, "
         f"t = lr × step. (A) M = {r['M_show']}, seed 0: outputs z = 0–3, each on the input where it moves most, GD (solid) vs "
         "Lemma 9's ODE dF/dt = −K(0)∇_F L with the full empirical NTK frozen at init (dashed). (B) max fractional "
         f"output difference at T = 5 vs width M ∈ {r['widths']}, seeds {list(r['seeds'])}; dashed: log–log fit "
@@ -112,42 +109,22 @@ def a_fig1_lemma9(*, fast: bool = False):
 # ---------------------------------------------------------------------------- Figs 2–3: NTK change
 
 
-def _dot_history(M: int, t_overflow: float, n: int):
-    """The dot-product run of ``cc.ntk_change_run`` replayed up to the last step before it overflows."""
-    d = cc._data(n)
-    X = cc._ntk_inputs(d, 30)
-    params = networks.init_two_layer(d.dim, M, cc.Z_OUT, seed=0)
-    last = round(t_overflow / cc.NTK_LR) - 1
-    steps = np.unique(np.concatenate([np.linspace(0, last, 25).astype(int), np.arange(max(0, last - 6), last + 1)]))
-    while True:
-        try:
-            _, hist = contrastive.train_contrastive(params, d, lr=cc.NTK_LR, n_steps=int(steps[-1]),
-                                                    similarity="dot", record_steps=steps, record_outputs=False,
-                                                    ntk_fn=cc._two_layer_full_ntk_fn(X))
-            break
-        except trainer.NonFiniteError:  # the NTK evaluation can overflow one step earlier than the weights
-            steps = steps[:-1]
-    ch = np.asarray(hist["ntk_max_change"])
-    ok = np.isfinite(ch) & (hist.t > 0)
-    return hist.t[ok], ch[ok]
-
-
 def ntk_change_runs(fast: bool = False) -> dict:
     """Cosine and dot-product NTK change runs of the checks a_dot_product_ntk_diverges / a_theorem13_cosine_ntk."""
-    widths, seeds, n = cc._ntk_widths(fast)
+    widths, seeds, n = ex.ntk_widths(fast)
     if fast:
         widths = widths[:3]  # the check's fast sweep without its largest width (time)
     cos_t, cos_ch, dot_over, dot_curves = None, [], [], {}
     for M in widths:
-        hs = [cc.ntk_change_run(M, s, "cosine", n) for s in seeds]
+        hs = [ex.ntk_change_run(M, s, "cosine", n) for s in seeds]
         cos_t = hs[0][0]
         cos_ch.append(np.mean([h[1] for h in hs], axis=0))
-        dot_over.append(cc.ntk_change_run(M, 0, "dot", n)[3])
+        dot_over.append(ex.ntk_change_run(M, 0, "dot", n)[3])
     dot_widths = [widths[0]] if fast else widths[::2]
     for M in dot_widths:
         t_o = dot_over[widths.index(M)]
         if np.isfinite(t_o):
-            dot_curves[M] = _dot_history(M, t_o, n)
+            dot_curves[M] = ex.dot_ntk_replay(M, n)
     return {"widths": widths, "seeds": seeds, "n": n, "cos_t": cos_t, "cos_change": np.array(cos_ch),
             "dot_overflow": dot_over, "dot_curves": dot_curves}
 
@@ -185,7 +162,7 @@ def a_fig2_3_ntk_change(*, fast: bool = False):
     final = r["cos_change"][:, -1]
     s, _b = _fit(w, final)
     ax_c.loglog(w, final, "o-", color="C0", linewidth=EXPERIMENT["linewidth"], alpha=0.8,
-                label=f"cosine, T = {cc.NTK_T:g} (fit slope {s:.2f})")
+                label=f"cosine, T = {ex.NTK_T:g} (fit slope {s:.2f})")
     ax_c.loglog(w, final[0] * (w / w[0]) ** -0.5, color="k", **THEORY, label=r"$\propto M^{-1/2}$ (Thm 13 rate)")
     ax_c.set_xlabel("width M")
     ax_c.set_ylabel(r"$\max|K(T)-K(0)|$")
@@ -194,12 +171,13 @@ def a_fig2_3_ntk_change(*, fast: bool = False):
     caption = (
         f"A Figs 2–3, Prop 10, Thm 13 (checks a_dot_product_ntk_diverges, a_theorem13_cosine_ntk). Data: {r['n']} "
         "digit triplets (anchor, positive, negative crops); two-layer ReLU network, NTK parametrisation, Z = 10, "
-        f"linear l; GD at lr {cc.NTK_LR}, t = lr × step; NTK: full (30, 30, 10, 10) empirical NTK on 30 fixed "
+        f"linear l; GD at lr {ex.NTK_LR}, t = lr × step; NTK: full (30, 30, 10, 10) empirical NTK on 30 fixed "
         f"inputs; widths {widths}, seeds {list(r['seeds'])}. (A) dot product (solid lines, widths "
         f"{list(r['dot_curves'])}, replayed to the last step before the weights overflow float64, dotted verticals "
         f"at the overflow times {[round(float(x), 1) for x in r['dot_overflow']]}) vs cosine (δ = 0.01, dots) "
-        f"to T = {cc.NTK_T:g}. (B) cosine runs, linear axes. (C) cosine change at T = {cc.NTK_T:g} "
-        f"({int(cc.NTK_T / cc.NTK_LR)} steps) vs width: fitted slope {s:.2f} (check passes if <= −0.35); "
+        f"to T = {ex.NTK_T:g}. (B) cosine runs, linear axes. (C) cosine change at T = {ex.NTK_T:g} "
+        f"({int(ex.NTK_T / ex.NTK_LR)} steps) vs width: fitted slope {s:.2f} (check passes if <= "
+        f"{get_check('a_theorem13_cosine_ntk').tolerance_for(fast):g}); "
         "dashed: M^{-1/2} reference."
         + (" Fast mode: the check's fast sweep without its largest width, one dot-product replay." if fast else ""))
     add_caption(fig, caption)
@@ -211,17 +189,17 @@ def a_fig2_3_ntk_change(*, fast: bool = False):
 
 def cv_runs(fast: bool = False) -> dict:
     """Grassmannian runs of the checks a_lemma16_cv_drift and a_lemma17_pca_stability."""
-    widths, seeds, n_steps, n = cc._grass_setup(fast)
+    widths, seeds, n_steps, n = ex.grass_setup(fast)
     if fast:
         widths = widths[:3]  # the check's fast sweep without its largest width (time)
     dC, relC, relW, t = [], [], [], None
     for M in widths:
-        hs = [cc.grassmann_run(M, s, n_steps, n)[2] for s in seeds]
-        t = hs[0].t
+        hs = [ex.cv_drift(M, s, n_steps, n) for s in seeds]
+        t = hs[0]["t"]
         dC.append(np.mean([h["cv_change"] for h in hs], axis=0))
         relC.append(np.mean([h["cv_relative_change"] for h in hs], axis=0))
         relW.append(np.mean([h["w_relative_change"] for h in hs], axis=0))
-    procrustes = [float(np.mean([cc.pca_representation_difference(M, s, n_steps, n)[0] for s in seeds]))
+    procrustes = [float(np.mean([ex.pca_representation_difference(M, s, n_steps, n)[0] for s in seeds]))
                   for M in widths]
     return {"widths": widths, "seeds": seeds, "n_steps": n_steps, "n": n, "t": t, "cv_change": np.array(dC),
             "cv_rel": np.array(relC), "w_rel": np.array(relW), "procrustes": np.array(procrustes)}
@@ -247,7 +225,7 @@ def a_fig4_cv_and_pca(*, fast: bool = False):
     ax_a.legend(fontsize=7)
     panel_label(ax_a, "A")
 
-    k_fix = int(np.argmin(np.abs(t - cc.LEMMA16_T_FIX)))
+    k_fix = int(np.argmin(np.abs(t - ex.LEMMA16_T_FIX)))
     slopes = {}
     for k, mk in ((k_fix, "o"), (len(t) - 1, "s")):
         s, _ = _fit(w, r["cv_change"][:, k])
@@ -272,7 +250,7 @@ def a_fig4_cv_and_pca(*, fast: bool = False):
 
     s, b = _fit(w, r["procrustes"])
     ax_d.loglog(w, r["procrustes"], "o-", color="C3", linewidth=EXPERIMENT["linewidth"], alpha=0.8,
-                label=f"t = {cc.GRASS_LR * r['n_steps']:g}")
+                label=f"t = {ex.GRASS_LR * r['n_steps']:g}")
     ax_d.loglog(w, np.exp(b) * w**s, color="k", **THEORY, label=f"fit: slope {s:.2f}")
     ax_d.set_xlabel("width M")
     ax_d.set_ylabel(r"$\min_O \|U_tO-U_0\|_F/\|U_0\|_F$")
@@ -281,7 +259,7 @@ def a_fig4_cv_and_pca(*, fast: bool = False):
     caption = (
         f"A Fig 4, Lemmas 16–17 (checks a_lemma16_cv_drift, a_lemma17_pca_stability). Data: {r['n']} digit triplets; "
         "two-layer ReLU network with orthonormal W (Z = 10), cosine-similarity loss (A1, δ = 0.01); Grassmannian GD "
-        f"(W projected to WᵀW = I each step) at lr {cc.GRASS_LR} for {r['n_steps']} steps, t = lr × step; widths "
+        f"(W projected to WᵀW = I each step) at lr {ex.GRASS_LR} for {r['n_steps']} steps, t = lr × step; widths "
         f"{widths}, seeds {list(r['seeds'])}; C_V of A10. (A) ‖C_V(t) − C_V(0)‖_F vs t (solid), dashed: linear in t. "
         f"(B) the same vs M at t = {t[k_fix]:g} and t = {t[-1]:g}, dashed: M^(-1/2) (Lemma 16's bound κt/√M). "
         "(C) relative change of W (solid) and of C_V (crosses): W moves faster. (D) Procrustes-aligned difference "
@@ -294,17 +272,13 @@ def a_fig4_cv_and_pca(*, fast: bool = False):
 # ---------------------------------------------------------------------------- Fig 5: downstream
 
 
-def downstream_setup(fast: bool = False):
-    """(n anchors, width, training steps) of the downstream part of check a_fig5_deep_and_downstream."""
-    return (200, 256, 100) if fast else (1000, 1024, 400)
-
-
 def a_fig5_downstream(*, fast: bool = False):
     """A Fig 5 (right): linear-probe accuracy of PCA on C_V(0), the trained network and the iterative scheme.
 
     Returns (matplotlib.figure.Figure, caption: str)."""
-    n, M, steps = downstream_setup(fast)
-    accs = cc.downstream_accuracies(n, M, n_steps=steps)
+    n, M, steps = ex.downstream_setup(fast)
+    accs = ex.downstream_accuracies(n, M, n_steps=steps)
+    margin = get_check("a_fig5_deep_and_downstream").tolerance_for(fast)
     labels = {"pca_C0": "PCA on $C_V(0)$", "trained": "trained network\n(Grassmannian GD)",
               "iterative": "iterative scheme\n(5 updates)"}
     fig = new_figure(6.5, 4.0)
@@ -331,7 +305,7 @@ def a_fig5_downstream(*, fast: bool = False):
         "(experiment); dashed: chance level 0.1; dotted: the best of the baselines computed by the check (the "
         f"untrained network, {sum(k.startswith('random_readout') for k in accs['baselines'])} random orthonormal "
         "readouts of the same random features, as many random 10-d pixel projections), which every bar must beat "
-        f"by {cc.DOWNSTREAM_MARGIN:g}."
+        f"by {margin:g}."
         + (" Fast mode: the check's fast sizes." if fast else ""))
     add_caption(fig, caption)
     return fig, caption
@@ -343,18 +317,11 @@ DRIFT_LOSSES = {"supervised_mse": "supervised MSE", "barlow_twins": "Barlow Twin
                 "contrastive_dot": "contrastive, dot product", "contrastive_cosine": "contrastive, cosine"}
 
 
-def drift_setup(fast: bool = False) -> dict:
-    """Arguments of :func:`dynamics.contrastive.ntk_drift_by_loss` for ``cross_paper_ntk_drift``."""
-    if fast:
-        return {"widths": [64, 128, 256], "T": 10.0, "lr": 0.2, "n": 30, "n_ntk": 10, "seeds": (0,)}
-    return {"widths": [64, 128, 256, 512, 1024, 2048], "T": 10.0, "lr": 0.2, "n": 100, "n_ntk": 40, "seeds": (0, 1)}
-
-
 def cross_paper_ntk_drift(*, fast: bool = False):
     """NTK drift ‖K(T) − K(0)‖_F/‖K(0)‖_F vs width for four losses on one network and one data set.
 
     Returns (matplotlib.figure.Figure, caption: str)."""
-    kw = drift_setup(fast)
+    kw = ex.drift_setup(fast)
     r = contrastive.ntk_drift_by_loss(**kw)
     w = np.asarray(r["widths"], float)
     fig = new_figure(7.0, 4.5)

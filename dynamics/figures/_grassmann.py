@@ -1,21 +1,20 @@
 """Figures of Esser, Mukherjee, Ghoshdastidar (E): orthogonality-constrained SSL and its Grassmannian flow.
 
-Every figure is built from the setup of one registered check of
-:mod:`dynamics.theorems.grassmann_checks` (its data helpers, sizes, seeds and learning rates), and Figs 2
-and 4 plot the check's own measured values (``get_check(name).run(fast)``), so a figure shows what
-``verify`` gates.  Theory / integrated flow dashed, trainer (experiment) solid.
+P. Esser, S. Mukherjee, D. Ghoshdastidar, "Representation Learning Dynamics of Self-Supervised Models"
+(2023).  Every figure stands on :mod:`dynamics.experiments.grassmann` (the data, sizes, seeds, learning
+rates and runs that the registered checks of :mod:`dynamics.theorems.grassmann_checks` use too), and
+Figs 2 and 4 plot the check's own measured values (``get_check(name).run(fast)``), so a figure shows
+what ``verify`` gates.  Theory / integrated flow dashed, trainer (experiment) solid.
 """
 
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from matplotlib import colormaps
 
-from .. import grassmann, trainer
+from ..experiments.grassmann import MOONS_H, MOONS_N, MOONS_SEED0, flow_vs_gd_runs, half_moons_runs
 from ..theorems import get_check
-from ..theorems.grassmann_checks import digits_two_classes, half_moons
 from ._common import (
     EXPERIMENT,
     THEORY,
@@ -27,66 +26,14 @@ from ._common import (
 
 # ---------------------------------------------------------------------------- Fig 1: half moons
 
-MOONS_N, MOONS_H, MOONS_SEED0 = 200, 8, 200  # as e_example1_half_moons (init seeds 200 + s)
-
-
-def half_moons_runs(fast: bool = False) -> dict:
-    """The runs behind ``e_fig1_half_moons`` (setup of ``e_example1_half_moons``).
-
-    Unconstrained: plain GD (lr 0.05) of the one-layer model f(x) = Θ^T x of Prop 1 from Θ(0) = V(0) W(0),
-    and its closed form exp(−2Ct) Θ(0) (:func:`grassmann.unconstrained_trajectory`).  Constrained:
-    Grassmannian projected GD (E11) of the two-layer net (h = 8 > d = 2, lr = 0.2/‖C‖), and the relaxed
-    ball flow (:func:`grassmann.ball_trajectory`, the Θ flow of a wide net) from the same Θ(0).
-    """
-    X, Xp, Xn, y = half_moons(MOONS_N)
-    C = grassmann.data_matrix(X, Xp, Xn)
-    lam, U = np.linalg.eigh(C)
-    u1 = U[:, 0]
-    n_init = 10 if fast else 20
-    inits = [grassmann.init_network(2, MOONS_H, 1, seed=MOONS_SEED0 + s) for s in range(n_init)]
-    th0 = np.stack([np.asarray(p["V"] @ p["W"]) for p in inits])  # (B, 2, 1)
-
-    # unconstrained one-layer GD, t up to 15/|λ_1| as in the check
-    lr_free = 0.05
-    n_free = int(np.ceil(15.0 / (abs(lam[0]) * lr_free)))
-    rec_free = np.unique(np.linspace(0, n_free, 61).astype(int))
-    xj, xpj, xnj = (jnp.asarray(a) for a in (X, Xp, Xn))
-
-    def one_layer(th):
-        return jnp.sum(jax.vmap(lambda t: grassmann.contrastive_loss(lambda a, x: x @ a, t, xj, xpj, xnj))(th))
-
-    _, h_free = trainer.gradient_descent(one_layer, jnp.asarray(th0), lr=lr_free, n_steps=n_free,
-                                         record_steps=rec_free,
-                                         observers={"norm": lambda th: jnp.linalg.norm(th, axis=(1, 2))})
-    t_free_th = np.linspace(0.0, h_free.t[-1], 200)
-    norm_free_th = np.stack([np.linalg.norm(grassmann.unconstrained_trajectory(C, th0[b], t_free_th), axis=(1, 2))
-                             for b in range(n_init)], axis=1)
-
-    # constrained: E11 on the E1 loss of the outputs
-    lr = 0.2 / np.abs(lam).max()
-    steps = 400 if fast else 1500
-    rec = np.unique(np.concatenate([[0], np.geomspace(1, steps, 60).astype(int)]))
-    _, h_con = grassmann.train_projected(grassmann.linear_apply, grassmann.stack_params(inits), X, Xp, Xn, lr=lr,
-                                         n_steps=steps, record_steps=rec,
-                                         observers={"theta": lambda q: q["V"] @ q["W"]})
-    th = np.asarray(h_con["theta"])[:, :, :, 0]  # (T, B, 2)
-    miss = 1.0 - (th @ u1) ** 2 / np.sum(th**2, axis=-1)
-    t_th = np.concatenate([[0.0], np.geomspace(lr, h_con.t[-1], 300)])
-    n_theory = min(5, n_init)
-    ball = [grassmann.ball_trajectory(C, th0[b], t_th, backend="scipy")[:, :, 0] for b in range(n_theory)]
-    miss_th = np.stack([1.0 - (b @ u1) ** 2 / np.sum(b**2, axis=-1) for b in ball], axis=1)
-    return {"X": X, "y": y, "C": C, "lam": lam, "u1": u1, "th0": th0, "n_init": n_init, "lr_free": lr_free,
-            "t_free": h_free.t, "norm_free": np.asarray(h_free["norm"]), "t_free_th": t_free_th,
-            "norm_free_th": norm_free_th, "lr": lr, "steps": steps, "t_con": h_con.t, "miss": miss,
-            "final_theta": th[-1], "t_th": t_th, "miss_th": miss_th, "n_theory": n_theory}
-
 
 def e_fig1_half_moons(*, fast: bool = False):
     """E Example 1 / Fig 1: unconstrained SSL diverges, orthogonality-constrained SSL converges.
 
     (A) data and the limiting direction ± u_1 (eigenvector of the most negative eigenvalue of C) with the
     final constrained Θ of every init; (B) ‖Θ(t)‖ of the unconstrained one-layer model, log-y; (C) the
-    angle 1 − cos²(Θ(t), u_1) of the constrained net.  See :func:`half_moons_runs`.
+    angle 1 − cos²(Θ(t), u_1) of the constrained net.  Runs:
+    :func:`dynamics.experiments.grassmann.half_moons_runs`.
 
     Returns
     -------
@@ -210,34 +157,6 @@ def e_fig2_nonlinear_vs_linear(*, fast: bool = False):
 
 
 # ---------------------------------------------------------------------------- Fig 3: E12 vs E11
-
-DIGITS_Z = 4
-
-
-def flow_vs_gd_runs(fast: bool = False, widths=None) -> dict:
-    """E11 (two-layer linear net, tall V) for several h vs E12 from the same Θ(0) — setup of
-    ``e_flow_vs_projected_gd_digits`` (digits 3 vs 8, z = 4, lr = 0.1/‖C‖, 600 fast / 2000 full steps)."""
-    X, Xp, Xn, y = digits_two_classes()
-    C = grassmann.data_matrix(X, Xp, Xn)
-    d = X.shape[1]
-    lr = 0.1 / np.linalg.norm(C, 2)
-    steps = 600 if fast else 2000
-    widths = list(widths or ([8, 32] if fast else [8, 16, 32, 48]))
-    rec = np.unique(np.round(np.linspace(0, steps, 31)).astype(int))
-    theta0 = grassmann.random_semi_orthogonal(d, DIGITS_Z, 0)
-    _, h_fl = grassmann.discretised_flow(C, theta0, lr=lr, n_steps=steps, record_steps=rec)
-    F_fl = grassmann.outputs(X, h_fl["theta"])
-    loss_fl = np.array([np.trace(t.T @ C @ t) for t in np.asarray(h_fl["theta"])])
-    gd = {}
-    for h in widths:
-        params = grassmann.init_network(d, h, DIGITS_Z, theta0=theta0, seed=h)
-        _, hist = grassmann.train_projected(grassmann.linear_apply, params, X, Xp, Xn, lr=lr, n_steps=steps,
-                                            record_steps=rec, observers={"theta": lambda q: q["V"] @ q["W"]})
-        F = grassmann.outputs(X, hist["theta"])
-        diff = np.linalg.norm(F - F_fl, axis=(1, 2)) / np.linalg.norm(F_fl, axis=(1, 2))
-        gd[h] = {"loss": np.asarray(hist.loss), "out_diff": diff}
-    return {"C": C, "n": len(y), "d": d, "lr": lr, "steps": steps, "t": h_fl.t, "loss_flow": loss_fl, "gd": gd,
-            "widths": widths, "optimum": float(np.sum(np.linalg.eigvalsh(C)[:DIGITS_Z]))}
 
 
 def e_fig3_flow_vs_gd(*, fast: bool = False):

@@ -4,7 +4,9 @@ One network (two-layer, NTK parametrisation, ``dynamics.networks``; a 3-hidden-l
 one loss (A1, ``dynamics.contrastive``), one trainer (``dynamics.trainer.gradient_descent`` via
 ``dynamics.contrastive.train_contrastive``), one NTK module (``dynamics.ntk``).  Data: the built-in
 8×8 digits (random crops) as anchors, a second crop as the positive, a crop of another random
-image as the negative (A's MNIST setup, smaller).
+image as the negative (A's MNIST setup, smaller).  The data, sizes, seeds, learning rates and runs
+are those of :mod:`dynamics.experiments.contrastive`, shared with the A figures; the gates (slope
+windows, slacks, margins) are declared here.
 
 What these checks can and cannot show: A's statements are about width → ∞ (and "w.h.p."); here
 each is a trend over a sweep of at least four finite widths, at fixed times, on a small data set.
@@ -24,14 +26,36 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import contrastive, flows, networks, ntk, trainer
+from .. import contrastive, networks, ntk, trainer
+from ..experiments.contrastive import (
+    DOT_EARLY_T,
+    DOT_T_MAX,
+    GRASS_LR,
+    LEMMA9_LR,
+    LEMMA9_N,
+    LEMMA9_STEPS,
+    LEMMA16_T_FIX,
+    NTK_LR,
+    NTK_T,
+    cv_drift,
+    deep_cosine_ntk_change,
+    deep_dot_overflow,
+    deep_setup,
+    digit_triplets,
+    downstream_accuracies,
+    downstream_setup,
+    early_dot_change,
+    grass_setup,
+    grassmann_train,
+    lemma9_difference,
+    lemma9_widths,
+    ntk_change_run,
+    ntk_widths,
+    pca_representation_difference,
+)
 from ._registry import Outcome, register
 from ._trends import fit_slope as _fit_slope
 from ._trends import loo_slopes as _loo_slopes
-
-Z_OUT = 10  # output dimension (A: Z = 10)
-
-
 
 
 def _window_distance(values, window):
@@ -47,69 +71,13 @@ def _half_width(window):
     return 0.5 * (window[1] - window[0])
 
 
-@functools.cache
-def _data(n: int):
-    return contrastive.contrastive_digits(n)
-
-
-def _ntk_inputs(d, n_points=30):
-    """A fixed spread of ``n_points`` anchors, positives and negatives for the recorded NTK."""
-    X = d.inputs
-    return X[:: max(1, X.shape[0] // n_points)][:n_points]
-
-
 # ---------------------------------------------------------------------------- Lemma 9, Fig 1
 
 LEMMA9_SLOPE_WINDOW = (-1.0, -0.35)  # log–log slope of the GD-vs-Lemma-9 difference in M (theory: −1/2)
 
 
-@functools.cache
-def _lemma9_gd(M: int, seed: int, n: int, lr: float, n_steps: int):
-    """(initial params, GD outputs on all inputs at T, T) of the cosine-similarity run of A Fig 1."""
-    d = _data(n)
-    params = networks.init_two_layer(d.dim, M, Z_OUT, seed=seed)
-    _, hist = contrastive.train_contrastive(params, d, lr=lr, n_steps=n_steps, similarity="cosine",
-                                            record_steps=np.array([0, n_steps]))
-    return params, np.asarray(hist["outputs"][-1]), float(hist.t[-1])
-
-
-def two_layer_full_ntk(params, X):
-    """The full (n, n, Z, Z) empirical NTK of the two-layer ReLU network at ``params`` (the kernel of Lemma 9)."""
-    return np.asarray(_two_layer_full_ntk_fn(X)(params))
-
-
-def frozen_kernel_flow(K, params, d, t, similarity="cosine"):
-    """Outputs at times ``t`` of dF/dt = −K ∇_F L(F) from the network's outputs at ``params`` with a given
-    frozen kernel ``K`` (N(1+Q), N(1+Q), Z, Z); with K the NTK at init this is ``contrastive.lemma9_flow``."""
-    F0 = np.asarray(networks.two_layer_apply(params, jnp.asarray(d.inputs)))
-    fl = contrastive.function_loss(d.n_anchors, d.alpha, similarity=similarity)
-    return flows.function_space_flow(K, F0, fl, np.asarray(t, float), rtol=1e-9, atol=1e-12)
-
-
-def lemma9_difference(M: int, seed: int, n: int = 10, lr: float = 0.01, n_steps: int = 500,
-                      kernel_fn=None) -> float:
-    """max_{n,z} |F_GD(T) − F_NTK(T)| / max_{n,z} |F_GD(T)| at T = lr × n_steps, cosine similarity (A Fig 1).
-
-    F_GD: the network trained by GD; F_NTK: Lemma 9's dynamics with the NTK frozen at init
-    (``contrastive.lemma9_flow``), both on all anchors and partners, from the same initial network.
-    ``kernel_fn(params, X) -> K`` replaces the NTK at init by another frozen kernel (mutation tests).
-    """
-    return _lemma9_difference(int(M), int(seed), int(n), float(lr), int(n_steps), kernel_fn)
-
-
-@functools.cache
-def _lemma9_difference(M, seed, n, lr, n_steps, kernel_fn):
-    d = _data(n)
-    params, F_gd, T = _lemma9_gd(M, seed, n, lr, n_steps)
-    if kernel_fn is None:
-        F_ntk = contrastive.lemma9_flow(params, d, np.array([T]), similarity="cosine")[-1]
-    else:
-        F_ntk = frozen_kernel_flow(np.asarray(kernel_fn(params, d.inputs)), params, d, [T])[-1]
-    return float(np.abs(F_gd - np.asarray(F_ntk)).max() / np.abs(F_gd).max())
-
-
 def _check_lemma9(fast: bool, *, kernel_fn=None) -> Outcome:
-    widths, seeds = ([64, 256, 1024, 4096], (0, 1)) if fast else ([64, 256, 1024, 4096, 16384], (0, 1, 2))
+    widths, seeds = lemma9_widths(fast)
     per_seed = [[lemma9_difference(M, s, kernel_fn=kernel_fn) for s in seeds] for M in widths]
     diffs = [float(np.mean(row)) for row in per_seed]
     slope = _fit_slope(widths, diffs)
@@ -119,7 +87,8 @@ def _check_lemma9(fast: bool, *, kernel_fn=None) -> Outcome:
     details = {"widths": widths, "seeds": seeds, "max_fractional_difference": diffs,
                "max_fractional_difference_per_seed": per_seed, "loglog_slope": slope,
                "leave_one_out_slopes": loo, "slope_window": LEMMA9_SLOPE_WINDOW, "decreasing": decreasing,
-               "T": 5.0, "lr": 0.01, "kernel": "NTK at init" if kernel_fn is None else repr(kernel_fn)}
+               "T": LEMMA9_LR * LEMMA9_STEPS, "lr": LEMMA9_LR, "n_anchors": LEMMA9_N,
+               "kernel": "NTK at init" if kernel_fn is None else repr(kernel_fn)}
     return Outcome(metric, conditions={"decreasing_with_width": decreasing}, details=details)
 
 
@@ -239,49 +208,11 @@ def check_prop10(fast: bool = True, **ingredients) -> Outcome:
 
 # ---------------------------------------------------------------------------- Figs 2–3, Thm 13
 
-NTK_LR, NTK_T = 0.2, 40.0  # cosine runs: 200 GD steps
-DOT_T_MAX = 80.0  # dot-product runs stop at the first overflow; they must overflow before this time
-DOT_EARLY_T = 4.0  # the dot-product NTK change is still small here (relative to max |K(0)|)
+# Runs (dynamics.experiments.contrastive): GD at NTK_LR = 0.2 to NTK_T = 40 (cosine) or to the first overflow,
+# at most DOT_T_MAX = 80 (dot product, which must overflow before it); the dot-product NTK change is also
+# recorded at the early time DOT_EARLY_T = 4, where it must still be small.
 DOT_SLOPE_FACTOR = 1.5  # d t_overflow / d log M within [1/1.5, 1.5] × 1/(2 r), r the lazy growth rate
 REL_CHANGE_MAX = 0.1  # max |K(t) − K(0)| / max |K(0)|: cosine at T = 40 and dot product at t = 4
-
-
-@functools.cache
-def ntk_change_run(M: int, seed: int, similarity: str, n: int = 100, deep: bool = False):
-    """Max entry-wise NTK change ("full" NTK on 30 fixed inputs; 20 for the deep net) along GD at lr 0.2,
-    to T = 40 (cosine) or 80 (dot product).
-
-    Returns (times, max |K(t) − K(0)|, max |K(0)|, t_overflow): t_overflow is the first time the
-    weights overflow (dot product), in which case the history stops there (times/changes are None).
-    """
-    d = _data(n)
-    X = _ntk_inputs(d, 20 if deep else 30)
-    if deep:
-        params = contrastive.init_deep(d.dim, M, Z_OUT, seed=seed)
-        ntk_fn = contrastive.deep_ntk_fn(X, X, output="full")
-        apply_fn = contrastive.deep_apply
-    else:
-        params = networks.init_two_layer(d.dim, M, Z_OUT, seed=seed)
-        ntk_fn = _two_layer_full_ntk_fn(X)
-        apply_fn = None
-    n_steps = round((DOT_T_MAX if similarity == "dot" else NTK_T) / NTK_LR)
-    steps = np.unique(np.linspace(0, n_steps, 11).astype(int))
-    K0max = float(np.abs(ntk_fn(params)).max())
-    try:
-        _, hist = contrastive.train_contrastive(params, d, lr=NTK_LR, n_steps=n_steps, similarity=similarity,
-                                                apply_fn=apply_fn, record_steps=steps, record_outputs=False,
-                                                ntk_fn=ntk_fn)
-    except trainer.NonFiniteError as err:
-        return None, None, K0max, err.step * NTK_LR
-    return hist.t, hist["ntk_max_change"], K0max, np.inf
-
-
-def _two_layer_full_ntk_fn(X):
-    return ntk.two_layer_ntk_fn(X, X, "relu", output="full")
-
-
-def _ntk_widths(fast):
-    return ([128, 256, 512, 1024], (0,), 100) if fast else ([128, 256, 512, 1024, 2048, 4096, 8192], (0, 1, 2), 200)
 
 
 def analytic_relu_ntk(X):
@@ -300,7 +231,7 @@ def dot_growth_rate(n: int, kernel_fn=analytic_relu_ntk, lr: float = NTK_LR) -> 
     where the NTK stops being constant and the loss's unbounded direction takes over — at
     t ≈ log M / (2 r) + O(1): the predicted slope of the overflow time against log M is 1/(2 r).
     """
-    d = _data(n)
+    d = digit_triplets(n)
     X = d.inputs
     N = X.shape[0]
     fl = contrastive.function_loss(d.n_anchors, d.alpha, similarity="dot")
@@ -338,7 +269,7 @@ def check_dot_diverges(fast: bool = True, **ingredients) -> Outcome:
 
 
 def _check_dot_diverges(fast: bool, *, similarity: str = "dot", kernel_fn=analytic_relu_ntk) -> Outcome:
-    widths, _, n = _ntk_widths(fast)
+    widths, _, n = ntk_widths(fast)
     growth = dot_growth_rate(n, kernel_fn)
     t_over, early, k0, cos_final = [], [], [], []
     early_steps = round(DOT_EARLY_T / NTK_LR)
@@ -346,7 +277,7 @@ def _check_dot_diverges(fast: bool, *, similarity: str = "dot", kernel_fn=analyt
         _, _, K0max, t_o = ntk_change_run(M, 0, similarity, n)
         t_over.append(t_o)
         k0.append(K0max)
-        early.append(_early_dot_change(M, n, early_steps, similarity=similarity) / K0max)
+        early.append(early_dot_change(M, n, early_steps, similarity=similarity) / K0max)
         _, ch, _, _ = ntk_change_run(M, 0, "cosine", n)
         cos_final.append(float(ch[-1]) / K0max if ch is not None else np.inf)
     overflow = all(t < DOT_T_MAX for t in t_over)
@@ -368,22 +299,6 @@ def _check_dot_diverges(fast: bool, *, similarity: str = "dot", kernel_fn=analyt
     return Outcome(metric, conditions=conditions, details=details)
 
 
-@functools.cache
-def _early_dot_change(M, n, steps, deep=False, similarity="dot"):
-    d = _data(n)
-    X = _ntk_inputs(d, 20 if deep else 30)
-    if deep:
-        params = contrastive.init_deep(d.dim, M, Z_OUT, seed=0)
-        ntk_fn, apply_fn = contrastive.deep_ntk_fn(X, X, output="full"), contrastive.deep_apply
-    else:
-        params = networks.init_two_layer(d.dim, M, Z_OUT, seed=0)
-        ntk_fn, apply_fn = _two_layer_full_ntk_fn(X), None
-    _, hist = contrastive.train_contrastive(params, d, lr=NTK_LR, n_steps=steps, similarity=similarity,
-                                            apply_fn=apply_fn, record_steps=np.array([0, steps]),
-                                            record_outputs=False, ntk_fn=ntk_fn)
-    return float(hist["ntk_max_change"][-1])
-
-
 @register("a_theorem13_cosine_ntk", paper="A", reference="A Thm 13, Fig 3",
           description="cosine similarity: max NTK change after a fixed number of steps falls with width",
           compares="max NTK change after a fixed number of steps vs width (cosine)",
@@ -392,7 +307,7 @@ def check_theorem13(fast: bool = True) -> Outcome:
     """Same runs as the dot-product check with the cosine similarity (δ = 0.01): max |K(T) − K(0)| over the
     full NTK on 30 fixed inputs after 200 GD steps (lr 0.2, T = 40), averaged over seeds.  Metric: fitted
     log–log slope over >= 4 widths; pass if <= −0.35 (A Fig 3: roughly M^{-1/2})."""
-    widths, seeds, n = _ntk_widths(fast)
+    widths, seeds, n = ntk_widths(fast)
     change = [float(np.mean([ntk_change_run(M, s, "cosine", n)[1][-1] for s in seeds])) for M in widths]
     slope = _fit_slope(widths, change)
     details = {"widths": widths, "seeds": seeds, "n_anchors": n, "steps": int(NTK_T / NTK_LR), "lr": NTK_LR,
@@ -403,46 +318,16 @@ def check_theorem13(fast: bool = True) -> Outcome:
 
 # ---------------------------------------------------------------------------- Lemmas 16–17, Fig 4
 
-GRASS_LR = 0.01
-
-
-def grassmann_run(M: int, seed: int, n_steps: int, n: int = 100, similarity: str = "cosine", lr: float = GRASS_LR):
-    """Grassmannian GD (W projected to WᵀW = I after each step) on the cosine-similarity loss (A1, δ = 0.01)
-    (or another ``similarity``, e.g. "cosine_bound": the trace-form loss A10 itself) at step size ``lr``.
-
-    Records ‖C_V(t) − C_V(0)‖_F (C_V of A10) and the relative changes of C_V and W; returns
-    (initial params (W orthonormal), final params, history).
-    """
-    return _grassmann_run(int(M), int(seed), int(n_steps), int(n), similarity, float(lr))
-
-
-@functools.cache
-def _grassmann_run(M, seed, n_steps, n, similarity, lr):
-    d = _data(n)
-    params = contrastive.orthonormalize_readout(networks.init_two_layer(d.dim, M, Z_OUT, seed=seed))
-    steps = np.array([s for s in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500) if s < n_steps] + [n_steps])
-    final, hist = contrastive.train_contrastive(params, d, lr=lr, n_steps=n_steps, similarity=similarity,
-                                                grassmann=True, record_steps=steps, record_outputs=False,
-                                                record_cv=True)
-    return params, final, hist
-
-
-def _grass_setup(fast):
-    """(widths, seeds, steps, anchors) of the Grassmannian runs."""
-    return ([256, 512, 1024, 2048], (0, 1), 50, 100) if fast else ([128, 256, 512, 1024, 2048, 4096, 8192], (0, 1, 2), 500, 100)
-
-
-LEMMA16_T_FIX = 0.1  # 10 steps at lr 0.01: a fixed O(1) number of iterations, where the drift is linear in t
 LEMMA16_SLACK = 1.15  # κ̂(M) may grow by at most 15 % from one width to the next (single-seed s.d. 7–13 %)
 
 
 def _check_lemma16(fast: bool, *, lr_fn=None) -> Outcome:
-    widths, seeds, n_steps, n = _grass_setup(fast)
+    widths, seeds, n_steps, n = grass_setup(fast)
     dC, relC, relW, steps = [], [], [], None
     for M in widths:
         lr = GRASS_LR if lr_fn is None else float(lr_fn(M))
-        hs = [grassmann_run(M, s, n_steps, n, lr=lr)[2] for s in seeds]
-        steps = hs[0].step
+        hs = [cv_drift(M, s, n_steps, n, lr=lr) for s in seeds]
+        steps = hs[0]["step"]
         dC.append(np.mean([h["cv_change"] for h in hs], axis=0))
         relC.append(np.mean([h["cv_relative_change"] for h in hs], axis=0))
         relW.append(np.mean([h["w_relative_change"] for h in hs], axis=0))
@@ -465,7 +350,7 @@ def _check_lemma16(fast: bool, *, lr_fn=None) -> Outcome:
                "cv_relative_change": relC, "w_relative_change": relW, "w_moves_faster": w_faster,
                "cv_moved": moved, "step_sizes": [GRASS_LR if lr_fn is None else float(lr_fn(M)) for M in widths]}
     if not fast and lr_fn is None:
-        bound = np.array([grassmann_run(M, seeds[0], n_steps, n, similarity="cosine_bound")[2]["cv_change"]
+        bound = np.array([cv_drift(M, seeds[0], n_steps, n, similarity="cosine_bound")["cv_change"]
                           for M in widths])
         details["trace_form_loss_cv_change"] = bound
         details["trace_form_loss_M_slope_at_t_fix"] = _fit_slope(widths, bound[:, k_fix])
@@ -506,27 +391,8 @@ def check_lemma16(fast: bool = True, **ingredients) -> Outcome:
 LEMMA17_SLOPE_WINDOW = (-2.0, -0.5)  # the PCA difference falls at least like ‖ΔC_V‖/gap ~ M^{-1/2}
 
 
-def pca_representation_difference(M: int, seed: int, n_steps: int, n: int, similarity_t: str = "cosine_bound",
-                                  lr: float = GRASS_LR) -> tuple:
-    """min_O ‖U_t O − U_0‖_F / ‖U_0‖_F for U = (1/√M) W*ᵀ φ(V x) on all inputs, W* = PCA of C_V (A10),
-    with (V(0), C_V(0)) and (V(t), C_V(t)) from :func:`grassmann_run`; O from orthogonal Procrustes.
-    ``similarity_t`` picks the C_V whose PCA gives the readout at time t (mutation tests: "dot", A8).
-    Also returns the eigengap λ_Z − λ_{Z+1} of C_V(0)."""
-    from scipy.linalg import orthogonal_procrustes
-
-    d = _data(n)
-    p0, pt, _ = grassmann_run(M, seed, n_steps, n, lr=lr)
-    W0, lam0 = contrastive.pca_readout(p0, d, Z_OUT)
-    Wt, _ = contrastive.pca_readout(pt, d, Z_OUT, similarity_t)
-    X = jnp.asarray(d.inputs)
-    U0 = np.asarray(networks.two_layer_apply({"V": p0["V"], "W": W0}, X))
-    Ut = np.asarray(networks.two_layer_apply({"V": pt["V"], "W": Wt}, X))
-    O, _ = orthogonal_procrustes(Ut, U0)
-    return float(np.linalg.norm(Ut @ O - U0) / np.linalg.norm(U0)), float(lam0[Z_OUT - 1] - lam0[Z_OUT])
-
-
 def _check_lemma17(fast: bool, *, similarity_t: str = "cosine_bound") -> Outcome:
-    widths, seeds, n_steps, n = _grass_setup(fast)
+    widths, seeds, n_steps, n = grass_setup(fast)
     diffs, gaps, per_seed = [], [], []
     for M in widths:
         res = [pca_representation_difference(M, s, n_steps, n, similarity_t) for s in seeds]
@@ -581,7 +447,7 @@ def check_prop18(fast: bool = True) -> Outcome:
     product: 100 / 300 steps, before its blow-up); outputs recorded at every record step.  Metric: max over
     records, inputs and both similarities of |f_0(x) − f_2(x)|; pass if exactly 0 while the outputs
     moved and output 1 differs from output 0."""
-    d = _data(100)
+    d = digit_triplets(100)
     params = networks.init_two_layer(d.dim, 256, 4, seed=7)
     W = np.array(params["W"])
     W[:, 2] = W[:, 0]
@@ -607,101 +473,11 @@ def check_prop18(fast: bool = True) -> Outcome:
 DEEP_SLOPE_WINDOW = (-1.1, -0.35)  # log–log slope of the deep cosine NTK change in M (A: roughly M^{-1/2})
 DEEP_REL_CHANGE_MAX = 0.3  # widths where max |K(T) − K(0)| / max |K(0)| stays below this (near-lazy; 16–64: 0.3–1.3)
 DOWNSTREAM_MARGIN = 0.05  # accuracy above the best random-feature baseline (2.6 binomial s.e. on 600 test points)
-ITERATIVE_LR_PER_WIDTH = 2.0  # iterative scheme: V-step lr = 2 M (the trace loss's V-gradient is O(1/M) smaller)
-ITERATIVE_MIN_V_MOVE = 0.05  # ... so that ‖V_5 − V_0‖/‖V_0‖ >= 5 % (at lr 0.5 it was 1.3e-4: PCA of C(0) again)
+ITERATIVE_MIN_V_MOVE = 0.05  # iterative scheme (V-step lr 2 M): ‖V_5 − V_0‖/‖V_0‖ >= 5 % (lr 0.5: 1.3e-4, PCA of C(0))
 
 
-def _deep_setup(fast):
-    """(widths, seeds, anchors, cosine steps, dot-product widths) of the deep-network part of the Fig 5 check."""
-    if fast:
-        return [128, 256, 512, 1024], (0,), 20, 50, [128, 256]
-    return [128, 256, 512, 1024], (0, 1, 2), 100, 200, [128, 256, 512, 1024]
-
-
-@functools.cache
-def deep_cosine_ntk_change(M: int, seed: int, n: int, n_steps: int) -> tuple:
-    """(max |K(T) − K(0)|, max |K(0)|) of the full NTK (20 fixed inputs) of the 3-hidden-layer network after
-    ``n_steps`` GD steps at lr 0.2 on the cosine-similarity loss."""
-    d = _data(n)
-    X = _ntk_inputs(d, 20)
-    params = contrastive.init_deep(d.dim, M, Z_OUT, seed=seed)
-    ntk_fn = contrastive.deep_ntk_fn(X, X, output="full")
-    _, hist = contrastive.train_contrastive(params, d, lr=NTK_LR, n_steps=n_steps, similarity="cosine",
-                                            apply_fn=contrastive.deep_apply, record_steps=np.array([0, n_steps]),
-                                            record_outputs=False, ntk_fn=ntk_fn)
-    return float(hist["ntk_max_change"][-1]), float(np.abs(ntk_fn(params)).max())
-
-
-@functools.cache
-def deep_dot_overflow(M: int, n: int, seed: int = 0, similarity: str = "dot") -> float:
-    """First time the weights of the 3-hidden-layer network overflow under GD at lr 0.2 (inf if not by T = 80)."""
-    d = _data(n)
-    params = contrastive.init_deep(d.dim, M, Z_OUT, seed=seed)
-    n_steps = round(DOT_T_MAX / NTK_LR)
-    try:
-        contrastive.train_contrastive(params, d, lr=NTK_LR, n_steps=n_steps, similarity=similarity,
-                                      apply_fn=contrastive.deep_apply, record_steps=np.arange(0, n_steps + 1, 10),
-                                      record_outputs=False)
-    except trainer.NonFiniteError as err:
-        return err.step * NTK_LR
-    return np.inf
-
-
-def _grassmann_train(params, d, lr, n_steps):
-    """The trained representation of A Fig 5: Grassmannian GD (WᵀW = I) on the cosine loss (A1)."""
-    trained, _ = contrastive.train_contrastive(params, d, lr=lr, n_steps=n_steps, similarity="cosine",
-                                               grassmann=True, record_steps=np.array([0, n_steps]),
-                                               record_outputs=False)
-    return trained
-
-
-def downstream_accuracies(n: int, M: int, seed: int = 0, lr: float = 0.5, n_steps: int = 200, n_updates: int = 5,
-                          n_test: int = 600, train_fn=_grassmann_train, n_random: int = 6):
-    """Linear-classifier test accuracy (held-out digits) of representations (A Fig 5 right) and baselines.
-
-    * "pca_C0": W* = top-10 eigenvectors of C_V(0) (A10) at the initial V;
-    * "trained": ``train_fn(params, data, lr, n_steps)``, default the network (A7, WᵀW = I) trained by
-      Grassmannian GD on the cosine loss (A1);
-    * "iterative": ``n_updates`` rounds of W ← PCA(C_V), one GD step on V at lr 2M (A §5 (ii)).
-    Representations (1/√M) Wᵀ φ(V x) of the anchors (train, labelled) and held-out crops (test).
-    Baselines ("baselines"): the untrained network (W orthonormalised), ``n_random`` random orthonormal
-    readouts of the same random features φ(V(0) x), and ``n_random`` random 10-d projections of the pixels;
-    "baseline" is the best of them.  "iterative_V_change" is ‖V_final − V(0)‖/‖V(0)‖ of the iterative scheme.
-    """
-    return _downstream_accuracies(int(n), int(M), int(seed), float(lr), int(n_steps), int(n_updates), int(n_test),
-                                  train_fn, int(n_random))
-
-
-@functools.cache
-def _downstream_accuracies(n, M, seed, lr, n_steps, n_updates, n_test, train_fn, n_random):
-    d = _data(n)
-    Xtr, Xte, yte = jnp.asarray(d.anchors), jnp.asarray(d.heldout[:n_test]), d.heldout_labels[:n_test]
-    params = networks.init_two_layer(d.dim, M, Z_OUT, seed=seed)
-
-    def acc(p):
-        return contrastive.downstream_accuracy(networks.two_layer_apply(p, Xtr), d.labels,
-                                               networks.two_layer_apply(p, Xte), yte)
-
-    W0, _ = contrastive.pca_readout(params, d, Z_OUT)
-    trained = train_fn(params, d, lr, n_steps)
-    iterated, _ = contrastive.iterative_pca(params, d, n_updates, ITERATIVE_LR_PER_WIDTH * M)
-    rng = np.random.default_rng(1000 + seed)
-    base = {"untrained": acc(contrastive.orthonormalize_readout(params))}
-    for k in range(n_random):
-        Q, _ = np.linalg.qr(rng.standard_normal((M, Z_OUT)))
-        base[f"random_readout_{k}"] = acc({"V": params["V"], "W": jnp.asarray(Q)})
-    for k in range(n_random):
-        R = rng.standard_normal((d.dim, Z_OUT))
-        base[f"random_pixel_projection_{k}"] = contrastive.downstream_accuracy(np.asarray(Xtr) @ R, d.labels,
-                                                                               np.asarray(Xte) @ R, yte)
-    v_move = float(jnp.linalg.norm(iterated["V"] - params["V"]) / jnp.linalg.norm(params["V"]))
-    return {"pca_C0": acc({"V": params["V"], "W": W0}), "trained": acc(trained), "iterative": acc(iterated),
-            "baselines": base, "baseline": max(base.values()), "iterative_V_change": v_move,
-            "iterative_lr": ITERATIVE_LR_PER_WIDTH * M}
-
-
-def _check_fig5(fast: bool, *, train_fn=_grassmann_train) -> Outcome:
-    widths, seeds, n_deep, cos_steps, dot_widths = _deep_setup(fast)
+def _check_fig5(fast: bool, *, train_fn=grassmann_train) -> Outcome:
+    widths, seeds, n_deep, cos_steps, dot_widths = deep_setup(fast)
     runs = [[deep_cosine_ntk_change(M, s, n_deep, cos_steps) for s in seeds] for M in widths]
     cos_change = [float(np.mean([r[0] for r in row])) for row in runs]
     rel_change = [float(max(r[0] / r[1] for r in row)) for row in runs]
@@ -714,7 +490,7 @@ def _check_fig5(fast: bool, *, train_fn=_grassmann_train) -> Outcome:
                        "deep_cosine_change_decreasing": decreasing,
                        "deep_cosine_near_lazy": max(rel_change) < DEEP_REL_CHANGE_MAX,
                        "deep_dot_overflows": max(t_over) < DOT_T_MAX}
-    n_down, M_down, steps_down = (200, 256, 100) if fast else (1000, 1024, 400)
+    n_down, M_down, steps_down = downstream_setup(fast)
     res = downstream_accuracies(n_down, M_down, n_steps=steps_down, train_fn=train_fn)
     accs = {k: res[k] for k in ("pca_C0", "trained", "iterative")}
     margins = {k: v - res["baseline"] for k, v in accs.items()}
@@ -731,7 +507,7 @@ def _check_fig5(fast: bool, *, train_fn=_grassmann_train) -> Outcome:
                "margin_over_baseline": margins, "required_margin": DOWNSTREAM_MARGIN,
                "iterative_lr": res["iterative_lr"], "iterative_V_change": res["iterative_V_change"],
                "iterative_min_V_change": ITERATIVE_MIN_V_MOVE, "chance": 0.1,
-               "trained_with": "Grassmannian GD" if train_fn is _grassmann_train else repr(train_fn)}
+               "trained_with": "Grassmannian GD" if train_fn is grassmann_train else repr(train_fn)}
     return Outcome(metric, conditions={**deep_conditions, "iterative_V_moved": moved}, details=details)
 
 

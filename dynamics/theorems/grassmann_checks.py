@@ -3,7 +3,8 @@
 Each check compares independently computed things: an integrated ODE (diffrax) against the
 reference trainer (projected gradient descent that only sees the SSL loss of the network's outputs),
 an integrated ODE against an eigendecomposition or a matrix exponential, two trainers against each
-other.  Data: scikit-learn half moons and digits (bundled, nothing downloaded) and Gaussian triplets.
+other.  Data: scikit-learn half moons and digits (bundled, nothing downloaded) and Gaussian triplets,
+from :mod:`dynamics.experiments.grassmann` (shared with the E figures, notebook 03 and the benchmarks).
 """
 
 from __future__ import annotations
@@ -14,55 +15,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import data, grassmann, kernel, trainer
+from .. import grassmann, kernel, trainer
+from ..experiments.grassmann import (
+    DIGITS_CLASSES,
+    DIGITS_LR_SCALE,
+    DIGITS_Z,
+    MOONS_H,
+    MOONS_N,
+    MOONS_SEED0,
+    digits_record_steps,
+    digits_steps,
+    digits_two_classes,
+    gaussian_triplets,
+    half_moons,
+    theorem1_digits,
+)
 from ._registry import Outcome, register
 from ._trends import fit_slope as _fit_slope
 from ._trends import loo_slopes as _pair_slopes
-
-# ---------------------------------------------------------------------------------------------
-# shared data
-
-
-def gaussian_triplets(n: int, d: int, *, noise: float = 0.3, seed: int = 0, spectrum=None):
-    """Anchors and positives = two noisy views of one Gaussian latent (:func:`dynamics.data.gaussian_pairs`),
-    negatives = the positives of a random other pair.  E[C] = −diag(spectrum) (:func:`expected_data_matrix`)."""
-    x, xp = data.gaussian_pairs(n, d, spectrum=spectrum, noise=noise, seed=seed)
-    perm = np.random.default_rng(seed + 1).permutation(n)
-    return x, xp, xp[perm]
-
-
-@functools.cache
-def half_moons(n: int = 200, noise: float = 0.1, seed: int = 0):
-    """E Example 1: sklearn ``make_moons`` (moons noise 0.05, centred), positives x + N(0, noise² I),
-    negatives independent random points of the data set."""
-    from sklearn.datasets import make_moons
-
-    X, y = make_moons(n, noise=0.05, random_state=seed)
-    X = X - X.mean(0)
-    rng = np.random.default_rng(seed)
-    Xp = X + noise * rng.standard_normal(X.shape)
-    Xn = X[rng.integers(0, n, n)]
-    return X, Xp, Xn, y
-
-
-@functools.cache
-def digits_two_classes(classes=(3, 8), per_class: int = 170, noise: float = 0.1, seed: int = 0):
-    """E Fig 3–4 stand-in for MNIST: two digit classes of scikit-learn's digits (d = 64, pixels / 16).
-
-    Anchors are the images, positives a random shift by up to one pixel (:func:`dynamics.data.random_shifts`,
-    the augmentation of :func:`dynamics.data.digits_pairs`) plus N(0, noise²) pixel noise, negatives random
-    other images.  (The bundled digits have fewer than 200 images per class, hence 170.)
-    """
-    images, labels = data._digits()
-    rng = np.random.default_rng(seed)
-    idx = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in classes])
-    imgs = images[idx] / 16.0
-    X = imgs.reshape(len(idx), -1)
-    Xp = data.random_shifts(imgs, 1, rng).reshape(len(idx), -1) + noise * rng.standard_normal(X.shape)
-    Xn = X[rng.permutation(len(idx))]
-    return X, Xp, Xn, labels[idx]
-
-
 
 
 def _random_symmetric(eigenvalues, seed):
@@ -393,7 +363,7 @@ def check_half_moons(fast: bool = True) -> Outcome:
     The nets of one init set are trained together as a batch (independent gradients).
     Metric: max over inits and both constrained trainers of 1 − ⟨θ/‖θ‖, u_1⟩² (tolerance 1e-6).
     """
-    X, Xp, Xn, _ = half_moons(200)
+    X, Xp, Xn, _ = half_moons(MOONS_N)
     C = grassmann.data_matrix(X, Xp, Xn)
     lam, U = np.linalg.eigh(C)
     u1 = U[:, 0]
@@ -402,7 +372,7 @@ def check_half_moons(fast: bool = True) -> Outcome:
     n_init = 20 if fast else 100
     lr = 0.2 / np.abs(lam).max()
     steps = 1500
-    inits = [grassmann.init_network(2, 8, 1, seed=200 + s) for s in range(n_init)]
+    inits = [grassmann.init_network(2, MOONS_H, 1, seed=MOONS_SEED0 + s) for s in range(n_init)]
     batch = grassmann.stack_params(inits)
 
     # unconstrained, two-layer: finite-time blow-up, one init at a time (the trainer names the step)
@@ -473,16 +443,6 @@ def _haar_stack(n: int, rows: int, cols: int, rng) -> np.ndarray:
         L = np.linalg.cholesky(np.swapaxes(Q, 1, 2) @ Q)  # Q^T Q = L L^T, R = L^T
         Q = np.swapaxes(np.linalg.solve(L, np.swapaxes(Q, 1, 2)), 1, 2)  # Q L^{-T}
     return Q if rows >= cols else np.swapaxes(Q, 1, 2)
-
-
-def _theorem1_data(n: int):
-    images, _ = data._digits()
-    rng = np.random.default_rng(0)
-    imgs = images[rng.permutation(len(images))[:n]] / 16.0
-    X = imgs.reshape(n, 4, 2, 4, 2).mean(axis=(2, 4)).reshape(n, -1)  # 2×2 average pooling: d = 16
-    Xp = X + 0.1 * rng.standard_normal(X.shape)
-    Xn = X[rng.permutation(n)]
-    return X, Xp, Xn
 
 
 def _differences_at_init(apply_fns, acts, X, z, widths, n_nets, seed=0, budget=2**22):
@@ -569,7 +529,7 @@ def _check_theorem1(fast: bool = True, *, apply_fns=None, train: bool = True) ->
     applies = {a: grassmann.make_apply(a) for a in models}
     applies.update(apply_fns or {})
     n = 100 if fast else 300
-    X, Xp, Xn = _theorem1_data(n)
+    X, Xp, Xn = theorem1_digits(n)
     d, z = X.shape[1], 2
 
     # Thm 1 at init: rates from many independent nets
@@ -699,13 +659,13 @@ def _check_flow_vs_gd_digits(fast: bool = True, *, flow=grassmann.discretised_fl
 
     X, Xp, Xn, y = digits_two_classes()
     C = grassmann.data_matrix(X, Xp, Xn)
-    d, z = X.shape[1], 4
-    lr = 0.1 / np.linalg.norm(C, 2)
-    steps = 600 if fast else 2000
     # a tall V (h < d): for h >= d started on the manifold, V never moves ((I − V^T V) kills its gradient
     # once W = V^T Θ) and E11 is E12 exactly, to round-off — true, but not a comparison
+    d, z = X.shape[1], DIGITS_Z
+    lr = DIGITS_LR_SCALE / np.linalg.norm(C, 2)
+    steps = digits_steps(fast)
     h = 32 if fast else 48
-    rec = np.unique(np.round(np.linspace(0, steps, 31)).astype(int))
+    rec = digits_record_steps(steps)
     params = grassmann.init_network(d, h, z, seed=0)
     theta0 = np.asarray(params["V"] @ params["W"])
     apply = grassmann.linear_apply
@@ -730,7 +690,7 @@ def _check_flow_vs_gd_digits(fast: bool = True, *, flow=grassmann.discretised_fl
     if timing:
         t_flow, t_gd = _step_timings(C, theta0, X, Xp, Xn, lr, z)
         ratio = t_gd[4096] / t_gd[64]
-    details = {"classes": [3, 8], "n": len(y), "d": d, "z": z, "h": h, "lr": lr, "steps": steps,
+    details = {"classes": list(DIGITS_CLASSES), "n": len(y), "d": d, "z": z, "h": h, "lr": lr, "steps": steps,
                "final_loss_GD": loss_gd, "final_loss_flow": loss_fl, "optimal_loss": float(np.sum(np.linalg.eigvalsh(C)[:z])),
                "rel_final_loss_diff": rel_loss, "max_rel_output_diff_along_training": out_diff,
                "svm_5fold_acc_GD": acc_gd, "svm_5fold_acc_flow": acc_fl, "svm_5fold_acc_raw_pixels": acc_raw,
