@@ -1,4 +1,4 @@
-"""Generic function-space gradient flow with a frozen kernel (DESIGN: one flow for S §5, A Lemma 9, E Prop 1, F).
+"""Generic function-space gradient flow with a frozen kernel: one flow for S §5, A Lemma 9, E Prop 1 and F.
 
 For a loss L(F) of the outputs F ∈ R^{N×d} on the training inputs and a frozen
 kernel K,
@@ -10,6 +10,14 @@ which is gradient descent of a network linearised around its initialisation
 (the NTK regime) in continuous time.  With test kernel rows K_* (N*×N) the
 test outputs move with the same right-hand side, so they are integrated
 alongside.
+
+It covers the kernelised Barlow Twins model of Simon et al. (2023), "On the Stepwise Nature of
+Self-Supervised Learning", ICML 2023 (arXiv:2303.15438), §5 (S); the frozen-NTK dynamics of Lemma 9 in
+Anil, Esser, Ghoshdastidar (2024), "When can we Approximate Wide Contrastive Models with Neural Tangent
+Kernels and Principal Component Analysis?" (A); the unconstrained collapse of Prop 1 in Esser,
+Mukherjee, Ghoshdastidar (2023), "Representation Learning Dynamics of Self-Supervised Models" (E); and
+the infinite-width model of Fleissner, Anil, Ghoshdastidar (PMLR 2025), "Infinite Width Limits of Self
+Supervised Neural Networks" (F).
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._integrate import DEFAULT_MAX_STEPS, integrate
+from ._integrate import DEFAULT_BACKEND, DEFAULT_MAX_STEPS, DEFAULT_RTOL, DEFAULT_SOLVER, integrate
 from ._validation import (
     as_array,
     as_matrix,
@@ -28,13 +36,8 @@ from ._validation import (
     as_times,
     check_callable,
 )
+from .linalg import check_psd
 from .losses import barlow_twins_function_loss  # noqa: F401  (re-exported: flows.barlow_twins_function_loss)
-
-
-def _apply_kernel(K, G):
-    if K.ndim == 2:
-        return K @ G
-    return jnp.einsum("abij,bj->ai", K, G)
 
 
 @functools.lru_cache(maxsize=64)
@@ -51,30 +54,8 @@ def _field(loss_fn, n_train: int, full: bool):
     return field
 
 
-def _check_psd(K, name: str = "K", *, rtol: float = 1e-8):
-    """Raise ``ValueError`` naming ``name`` unless the symmetric kernel matrix K (n, n) is positive
-    semi-definite up to ``rtol`` · λ_max (a Gram matrix computed in float64 has eigenvalues down to about
-    −n·eps·λ_max).  A kernel with a negative eigenvalue makes dF/dt = −K ∇L ascend the loss along it."""
-    K = np.asarray(K, dtype=float)
-    scale = float(np.max(np.abs(np.diag(K)))) if K.size else 0.0
-    if scale == 0.0:
-        if np.any(K):
-            raise ValueError(f"{name} must be positive semi-definite (a kernel Gram matrix), but its diagonal is 0 "
-                             "while it has non-zero entries")
-        return
-    try:  # Cholesky of K + δI succeeds for every PSD K: the cheap test (n³/3); eigvalsh only to report.
-        np.linalg.cholesky(K + rtol * scale * np.eye(K.shape[0]))
-        return
-    except np.linalg.LinAlgError:
-        pass
-    ev = np.linalg.eigvalsh(K)
-    if ev[0] < -rtol * max(float(ev[-1]), scale):
-        raise ValueError(f"{name} must be positive semi-definite (a kernel Gram matrix): its smallest eigenvalue is "
-                         f"{ev[0]:.3g} (largest {ev[-1]:.3g}); the flow dF/dt = −K ∇L would ascend the loss there")
-
-
-def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e-8, atol=None,
-                        backend="diffrax", solver="dopri8", max_steps=DEFAULT_MAX_STEPS):
+def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=DEFAULT_RTOL, atol=None,
+                        backend=DEFAULT_BACKEND, solver=DEFAULT_SOLVER, max_steps=DEFAULT_MAX_STEPS):
     """Integrate dF/dt = −K ∇_F L(F) from F(0) = F0 and return F at the times ``t``.
 
     Parameters
@@ -86,12 +67,13 @@ def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e
     t : (T,) times (t = lr × step for a trainer); the flow starts at t = 0.
     K_test, F_test0 : optional (N*, N) (or (N*, N, d, d)) kernel between test and
         training inputs and the (N*, d) initial test outputs (default zero).
-    rtol, atol : tolerances; ``atol=None`` (default) follows the scale of the initial state,
-        rtol · 1e-3 · max|F0| (:func:`dynamics._integrate.integrate`), so a small F0 is resolved.
+    rtol, atol : tolerances (rtol: the integrator's default, 1e-10); ``atol=None`` (default) follows the
+        scale of the initial state, rtol · 1e-3 · max|F0| (:func:`dynamics._integrate.integrate`), so a
+        small F0 is resolved.
     max_steps : step budget (an :class:`dynamics._integrate.IntegrationError` names it when exceeded).
 
-    K must be symmetric and positive semi-definite (to 1e-8 relative): a kernel with a negative
-    eigenvalue would make the flow ascend the loss along it.
+    K must be symmetric and positive semi-definite (to 1e-8 relative, :func:`dynamics.linalg.check_psd`):
+    a kernel with a negative eigenvalue would make the flow ascend the loss along it.
 
     Returns
     -------
@@ -106,7 +88,7 @@ def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e
     # A kernel is symmetric: K[a, b] = K[b, a] (scalar), K[a, b, i, j] = K[b, a, j, i] (full).  Checked only;
     # the flow uses K as given.
     if K.ndim == 2:
-        _check_psd(as_symmetric(K, "K"), "K")
+        check_psd(as_symmetric(K, "K"), "K")
     else:
         asym = float(np.max(np.abs(K - K.transpose(1, 0, 3, 2))))
         scale = max(float(np.max(np.abs(K))), np.finfo(float).tiny)
@@ -115,7 +97,7 @@ def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e
                              f"exceeds 1e-08 x max|K| = {1e-8 * scale:.3g}")
         # The full kernel as the (N d, N d) matrix of the pairs (a, i), (b, j).
         Kmat = K.transpose(0, 2, 1, 3).reshape(N * d, N * d)
-        _check_psd(0.5 * (Kmat + Kmat.T), "K")
+        check_psd(0.5 * (Kmat + Kmat.T), "K")
     if F_test0 is not None and K_test is None:
         raise ValueError("F_test0 needs K_test (the test-train kernel); give both or neither")
     t = as_times(t)
@@ -128,10 +110,8 @@ def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=1e
             raise ValueError(f"K_test must have shape (N*, {', '.join(map(str, K.shape[1:]))}) and F_test0 "
                              f"(N*, {d}); got {K_test.shape} and {F_test0.shape}")
         K_rows, y0 = np.concatenate([K, K_test]), np.concatenate([F0, F_test0])
-    ts = np.concatenate([[0.0], t]) if t[0] > 0 else t
-    ys = integrate(_field(loss_fn, N, K.ndim == 4), jnp.asarray(y0), ts, jnp.asarray(K_rows), rtol=rtol,
-                   atol=atol, backend=backend, solver=solver, max_steps=max_steps)
-    ys = ys[1:] if t[0] > 0 else ys
+    ys = integrate(_field(loss_fn, N, K.ndim == 4), jnp.asarray(y0), t, jnp.asarray(K_rows), rtol=rtol,
+                   atol=atol, backend=backend, solver=solver, max_steps=max_steps)  # from F0 at t0 = 0
     if K_test is not None:
         return ys[:, :N], ys[:, N:]
     return ys

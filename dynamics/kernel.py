@@ -31,14 +31,19 @@ g_j with γ_j ≠ 0 lies in the row space of Φ.
 
 Public pieces:
 
-* kernel matrices: :func:`joint_kernel` (S22), :func:`z_matrix` (S23), :func:`inv_sqrt_psd`,
-  :func:`kernel_gamma` (K_Γ), :func:`resolve_kernel` (named kernels or a callable);
+* kernel matrices: :func:`joint_kernel` (S22), :func:`z_matrix` (S23), :func:`kernel_gamma` (K_Γ),
+  :func:`resolve_kernel` (named kernels or a callable); the PSD roots :func:`sqrt_psd` and
+  :func:`inv_sqrt_psd` are :mod:`dynamics.linalg`'s, re-exported here;
 * :class:`KernelBarlowTwins`: scikit-learn style estimator for the top-spectral solution (S24, S49);
 * :func:`barlow_twins_predict`: neural-tangents style factory for the small-init trajectory
   (S40–S42), eigendecomposition cached once;
-* :func:`function_space_flow`: the kernel gradient flow dF/dt = −K̃ ∇_F L integrated numerically
-  (the exact dynamics that S40–S42 approximate from small init);
-* :func:`subspace_alignment` (App. E).
+* :func:`barlow_twins_flow`: the kernel gradient flow dF/dt = −K̃ ∇_F L of the Barlow Twins loss
+  integrated numerically (the exact dynamics that S40–S42 approximate from small init), a call of the
+  generic :func:`dynamics.flows.function_space_flow`;
+* :func:`subspace_alignment` (App. E), :mod:`dynamics.linalg`'s, re-exported here.
+
+Simon et al. (2023), "On the Stepwise Nature of Self-Supervised Learning", ICML 2023
+(arXiv:2303.15438); the equation numbers S22–S49 are theirs.
 """
 
 from __future__ import annotations
@@ -50,18 +55,17 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from . import flows
+from ._integrate import DEFAULT_BACKEND, DEFAULT_MAX_STEPS, DEFAULT_RTOL, DEFAULT_SOLVER
 from ._validation import (as_array, as_matrix, as_symmetric, as_times, check_choice, check_pairs, check_positive,
                           check_positive_int)
+from .linalg import PSD_TOL, check_cutoff, eigh_descending, inv_sqrt_psd, psd_spectrum, sqrt_psd, subspace_alignment
 
 __all__ = [
-    "KERNEL_NAMES", "BarlowTwinsPredictor", "KernelBarlowTwins", "barlow_twins_predict", "function_space_flow",
+    "KERNEL_NAMES", "BarlowTwinsPredictor", "KernelBarlowTwins", "barlow_twins_flow", "barlow_twins_predict",
     "inv_sqrt_psd", "joint_kernel", "kernel_gamma", "linear_kernel", "rbf_kernel", "resolve_kernel",
     "sqrt_psd", "subspace_alignment", "z_matrix",
 ]
-
-# An eigenvalue of K̃ below −PSD_TOL · λ_max means the "kernel" is not positive semi-definite;
-# anything between that and the rtol cutoff is round-off and is treated as zero.
-PSD_TOL = 1e-6
 
 # eigen_solver choices; "auto" uses "top" above this many training points (2n) when d < 2n / 10.
 EIGEN_SOLVERS = ("auto", "dense", "top")
@@ -206,50 +210,6 @@ def z_matrix(K_xx, K_xxp, K_xpxp) -> np.ndarray:
     return (B + B.T) / (2 * n)
 
 
-def _psd_eigh(K, name, rtol):
-    """eigh of a PSD matrix; eigenvalues <= rtol · λ_max are set to zero (returned with a mask)."""
-    K = as_symmetric(K, name)
-    rtol = _check_rtol(rtol)
-    evals, evecs = np.linalg.eigh(K)
-    lam_max = float(evals[-1]) if evals.size else 0.0
-    if lam_max <= 0:
-        raise ValueError(f"{name} must be positive semi-definite with a positive eigenvalue, got largest "
-                         f"eigenvalue {lam_max:.3g}")
-    if evals[0] < -PSD_TOL * lam_max:
-        raise ValueError(f"{name} must be positive semi-definite: smallest eigenvalue {evals[0]:.3g} is below "
-                         f"-{PSD_TOL:g} x largest ({lam_max:.3g})")
-    keep = evals > rtol * lam_max
-    return evals, evecs, keep
-
-
-def _check_rtol(rtol):
-    try:
-        value = check_positive(rtol, "rtol")  # also a 0-d NumPy/JAX array
-    except (TypeError, ValueError):
-        value = None
-    if value is None or not value < 1:
-        raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
-    return value
-
-
-def inv_sqrt_psd(K, rtol: float = 1e-10) -> np.ndarray:
-    """Pseudo-inverse square root (K^+)^{1/2} of a PSD matrix, as S §5.1 uses for singular K̃.
-
-    Eigenvalues λ <= rtol · λ_max (round-off, or exact zeros of a singular K̃) are dropped; the
-    rest give λ^{-1/2}.  Raises if K has an eigenvalue below −1e-6 λ_max (not PSD).
-    """
-    evals, evecs, keep = _psd_eigh(K, "K", rtol)
-    V = evecs[:, keep]
-    return (V / np.sqrt(evals[keep])) @ V.T
-
-
-def sqrt_psd(K, rtol: float = 1e-10) -> np.ndarray:
-    """Square root K^{1/2} of a PSD matrix on the same retained eigenspace as :func:`inv_sqrt_psd`."""
-    evals, evecs, keep = _psd_eigh(K, "K", rtol)
-    V = evecs[:, keep]
-    return (V * np.sqrt(evals[keep])) @ V.T
-
-
 def kernel_gamma(K_tilde, Z, rtol: float = 1e-10) -> np.ndarray:
     """K_Γ = K̃^{-1/2} Z K̃^{-1/2}, the kernelised feature cross-correlation (S §5.1).
 
@@ -310,8 +270,7 @@ class _JointSpectrum:
             KG = self.K_sqrt @ _swap_views(self.K_sqrt) / two_n
             self.K_gamma = KG = 0.5 * (KG + KG.T)
             lam_max = self._lam_max
-            g, b = np.linalg.eigh(KG)
-            g, b = g[::-1], b[:, ::-1]
+            g, b = eigh_descending(KG, "K_gamma")
             self.eigenvalues = g
             # ‖K_Γ‖ <= λ_max(K̃) / 2n since ‖J‖ = 1: the scale below which an eigenvalue of K_Γ is round-off.
             self.zero_cutoff = rtol * lam_max / two_n
@@ -354,9 +313,7 @@ class _JointSpectrum:
     def _decompose_k_tilde(self):
         if "K_sqrt" in self.__dict__:
             return
-        evals, evecs, keep = _psd_eigh(self.K_tilde, "K_tilde", self.rtol)
-        V, lam = evecs[:, keep], evals[keep]
-        self._lam_max = float(evals[-1])
+        lam, V, self._lam_max = psd_spectrum(self.K_tilde, "K_tilde", rtol=self.rtol)
         self.K_sqrt = (V * np.sqrt(lam)) @ V.T
         self.K_inv_sqrt = (V / np.sqrt(lam)) @ V.T
 
@@ -432,9 +389,9 @@ def _top_eigenpairs(K_tilde, d, rtol, *, tol=1e-12, max_dim=None, seed=0):
         U, V, P = (np.concatenate(b, axis=1) for b in (Us, Vs, Ps))
         # max over span(V) of u^T K̃ u / |u|^2 = 1 / λ_min(V^T V), since V^T K̃ V = I
         lam_max = max(lam_max, 1.0 / float(np.linalg.eigvalsh(V.T @ V)[0]))
-        gam, Y = np.linalg.eigh(U.T @ _swap_views(U) / two_n)
+        gam, Y = eigh_descending(U.T @ _swap_views(U) / two_n, "U^T J U / 2n")
         k = min(d, gam.size)
-        gam, Y = gam[::-1][:k], Y[:, ::-1][:, :k]
+        gam, Y = gam[:k], Y[:, :k]
         if not keep.any():  # the Krylov space is invariant under J K̃: the Ritz pairs are exact
             if k < d:  # K̃ has rank < d: pad with zero eigenvalues (rejected by the caller)
                 gam = np.concatenate([gam, np.zeros(d - k)])
@@ -518,7 +475,7 @@ class KernelBarlowTwins(BaseEstimator):
         """Fit on n positive pairs: ``x[i]`` and ``x_prime[i]`` are the two views of pair i.  Returns self."""
         check_positive_int(self.n_components, "n_components")
         check_choice(self.eigen_solver, "eigen_solver", set(EIGEN_SOLVERS))
-        _check_rtol(self.rtol)
+        check_cutoff(self.rtol, "rtol")
         x, x_prime = check_pairs(x, x_prime)
         kernel_fn = self._kernel_fn()
         both = np.concatenate([x, x_prime], axis=0)
@@ -752,14 +709,17 @@ def barlow_twins_predict(K_train, *, n_components=None, rtol: float = 1e-10, eig
 # The exact kernel gradient flow (integrated)
 
 
-def function_space_flow(K_train, f_train_0, t, *, k_test_train=None, f_test_0=None, backend="diffrax",
-                        solver="dopri8", rtol=1e-10, atol=None, max_steps=None):
+def barlow_twins_flow(K_train, f_train_0, t, *, k_test_train=None, f_test_0=None, backend=DEFAULT_BACKEND,
+                      solver=DEFAULT_SOLVER, rtol=DEFAULT_RTOL, atol=None, max_steps=DEFAULT_MAX_STEPS):
     """Integrate the kernel gradient flow of Barlow Twins, dF/dt = −K̃ ∇_F L(F) (S §5, exact dynamics).
 
     For a model linear in features, f(x) = W φ(x) with dW/dt = −∇_W L (S6), the embeddings on the
     training points F = [f(𝒳); f(𝒳')] obey dF/dt = −(2/n) K̃ J F (F^T J F / 2n − I) — a closed ODE
     in F that needs only kernel values; a test point follows df(x)/dt = −K(x, data) ∇_F L.  This is
     what S40–S42 (:func:`barlow_twins_predict`) approximate from small initialisation.
+
+    It is :func:`dynamics.flows.function_space_flow` with the Barlow Twins loss of the outputs
+    (``flows.barlow_twins_function_loss(n)``, S1–S2), in this module's kernel notation.
 
     Parameters
     ----------
@@ -768,17 +728,13 @@ def function_space_flow(K_train, f_train_0, t, *, k_test_train=None, f_test_0=No
     t : (T,) times; the flow starts at time 0.
     k_test_train : (N, 2n) optional test–train kernel; f_test_0 : (N, d) their initial embeddings
         (default zero).
+    backend, solver, rtol, atol, max_steps : as in :func:`dynamics._integrate.integrate`; ``atol=None``
+        follows the scale of ``f_train_0``, so small initialisations are resolved.
 
     Returns
     -------
     (T, 2n, d), or ((T, 2n, d), (T, N, d)) when ``k_test_train`` is given.
-
-    ``atol=None`` and ``max_steps=None`` take the integrator's defaults (a tolerance that follows the
-    scale of ``f_train_0``, so small initialisations are resolved; a step budget that stops quickly).
     """
-    from .flows import DEFAULT_MAX_STEPS, barlow_twins_function_loss
-    from .flows import function_space_flow as _generic_flow
-
     K_tilde = _check_joint(K_train, "K_train")
     two_n = K_tilde.shape[0]
     f0 = as_matrix(f_train_0, "f_train_0")
@@ -795,36 +751,6 @@ def function_space_flow(K_train, f_train_0, t, *, k_test_train=None, f_test_0=No
             if f_test_0.shape != (k_test_train.shape[0], f0.shape[1]):
                 raise ValueError(f"f_test_0 must have shape (N, d) = ({k_test_train.shape[0]}, {f0.shape[1]}), "
                                  f"got {f_test_0.shape}")
-    return _generic_flow(K_tilde, f0, barlow_twins_function_loss(two_n // 2), t, K_test=k_test_train,
-                         F_test0=f_test_0, backend=backend, solver=solver, rtol=rtol, atol=atol,
-                         max_steps=DEFAULT_MAX_STEPS if max_steps is None else max_steps)
-
-
-# ---------------------------------------------------------------------------------------------
-# Subspace alignment (App. E)
-
-
-def subspace_alignment(F1, F2) -> float:
-    """a(P, P') = (1/d) ‖P P'^T‖²_F (S App. E) between the spans of two embedding matrices.
-
-    ``F1``, ``F2``: (N, d) embeddings, rows = points.  P, P' (d, N) are the top-d right singular
-    vectors of F1^T, F2^T (orthonormal rows spanning the columns of F1, F2).  The result lies in
-    [0, 1]: 1 when the spans coincide, about d / N for unrelated random spans.  It is invariant under
-    any invertible d x d mixing of the embedding coordinates (the rotation U in particular).
-    """
-    F1 = as_matrix(F1, "F1")
-    F2 = as_matrix(F2, "F2")
-    if F1.shape != F2.shape:
-        raise ValueError(f"F1 and F2 must have the same shape (N, d), got {F1.shape} and {F2.shape}")
-    N, d = F1.shape
-    if d == 0 or d > N:
-        raise ValueError(f"F1 must have shape (N, d) with 1 <= d <= N, got {F1.shape}")
-    spans = []
-    for name, F in (("F1", F1), ("F2", F2)):
-        _, sv, Vt = np.linalg.svd(F.T, full_matrices=False)
-        if sv[0] == 0 or sv[-1] <= sv[0] * max(F.shape) * np.finfo(float).eps:  # numpy's matrix_rank cutoff
-            raise ValueError(f"{name} must have rank d = {d} (its span is the subspace compared), got singular "
-                             f"values down to {sv[-1]:.3g} (largest {sv[0]:.3g})")
-        spans.append(Vt[:d])
-    P1, P2 = spans
-    return float(np.sum((P1 @ P2.T) ** 2) / d)
+    return flows.function_space_flow(K_tilde, f0, flows.barlow_twins_function_loss(two_n // 2), t,
+                                     K_test=k_test_train, F_test0=f_test_0, backend=backend, solver=solver, rtol=rtol,
+                                     atol=atol, max_steps=max_steps)

@@ -361,13 +361,13 @@ def test_predictor_from_estimator_and_call_conventions():
         p1(t, np.zeros_like(f0))
 
 
-def test_function_space_flow_equals_linear_gradient_flow():
+def test_barlow_twins_flow_equals_linear_gradient_flow():
     """dF/dt = −K̃ ∇_F L (kernel values only) is S6 seen on the data, train and test points alike."""
     x, xp, W0, x_test = _linear_case(5, 12, 2, seed=13, sigma=0.3)
     Phi = np.concatenate([x, xp])
     t = np.linspace(0.0, 1.0, 6)
     W = barlow.gradient_flow(W0, barlow.cross_correlation(x, xp), t)
-    F, Ft = kernel.function_space_flow(Phi @ Phi.T, Phi @ W0.T, t, k_test_train=x_test @ Phi.T,
+    F, Ft = kernel.barlow_twins_flow(Phi @ Phi.T, Phi @ W0.T, t, k_test_train=x_test @ Phi.T,
                                        f_test_0=x_test @ W0.T)
     np.testing.assert_allclose(F, np.einsum("im,tdm->tid", Phi, W), rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(Ft, np.einsum("im,tdm->tid", x_test, W), rtol=1e-7, atol=1e-9)
@@ -381,7 +381,7 @@ def test_full_kernel_flow_equals_scalar_kernel_flow():
     K = kernel.rbf_kernel(np.concatenate([x, xp]), np.concatenate([x, xp]), 0.2)
     F0 = 0.1 * np.random.default_rng(16).standard_normal((30, 2))
     t = np.linspace(0.0, 2.0, 5)
-    scalar = kernel.function_space_flow(K, F0, t)
+    scalar = kernel.barlow_twins_flow(K, F0, t)
     K_full = np.einsum("ab,ij->abij", K, np.eye(2))
     full = flows.function_space_flow(K_full, F0, flows.barlow_twins_function_loss(15), t, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(full, scalar, rtol=1e-7, atol=1e-10)
@@ -392,18 +392,18 @@ def test_full_kernel_flow_equals_scalar_kernel_flow():
 
 def test_kernel_flow_and_alignment_bad_input_named():
     F = np.random.default_rng(0).standard_normal((6, 2))
-    with pytest.raises(ValueError, match="F2 must have rank"):
+    with pytest.raises(ValueError, match="B must have full column rank"):
         kernel.subspace_alignment(F, np.column_stack([F[:, 0], 2 * F[:, 0]]))
-    with pytest.raises(ValueError, match="F1 must have rank"):
+    with pytest.raises(ValueError, match="A must have full column rank"):
         kernel.subspace_alignment(np.zeros((6, 2)), F)
     K = np.eye(4)
     f0 = np.ones((4, 2))
     with pytest.raises(ValueError, match="f_test_0 needs k_test_train"):
-        kernel.function_space_flow(K, f0, [0.0, 1.0], f_test_0=np.ones((3, 2)))
+        kernel.barlow_twins_flow(K, f0, [0.0, 1.0], f_test_0=np.ones((3, 2)))
     with pytest.raises(ValueError, match="k_test_train must have shape"):
-        kernel.function_space_flow(K, f0, [0.0, 1.0], k_test_train=np.ones((3, 5)))
+        kernel.barlow_twins_flow(K, f0, [0.0, 1.0], k_test_train=np.ones((3, 5)))
     with pytest.raises(ValueError, match="f_test_0 must have shape"):
-        kernel.function_space_flow(K, f0, [0.0, 1.0], k_test_train=np.ones((3, 4)), f_test_0=np.ones((3, 3)))
+        kernel.barlow_twins_flow(K, f0, [0.0, 1.0], k_test_train=np.ones((3, 4)), f_test_0=np.ones((3, 3)))
 
 
 def test_subspace_alignment():
@@ -415,7 +415,7 @@ def test_subspace_alignment():
     assert kernel.subspace_alignment(Q[:, :d], Q[:, d:]) == pytest.approx(0.0, abs=1e-12)
     chance = np.mean([kernel.subspace_alignment(F, rng.standard_normal((N, d))) for _ in range(50)])
     assert 0.7 * d / N < chance < 1.3 * d / N
-    with pytest.raises(ValueError, match="F1 and F2"):
+    with pytest.raises(ValueError, match="A and B must have the same shape"):
         kernel.subspace_alignment(F, F[:, :3])
 
 

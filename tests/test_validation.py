@@ -653,13 +653,13 @@ CASES = [
          "t must be non-negative"),
     case("kernel.BarlowTwinsPredictor-f_train_0_nan", lambda: _predictor().loss([1.0], _nan((8, 1))), V_ERR,
          "f_train_0 must be finite"),
-    case("kernel.function_space_flow-K_nonsym",
-         lambda: kernel.function_space_flow(np.triu(np.ones((4, 4))), np.ones((4, 1)), [1.0]), V_ERR,
+    case("kernel.barlow_twins_flow-K_nonsym",
+         lambda: kernel.barlow_twins_flow(np.triu(np.ones((4, 4))), np.ones((4, 1)), [1.0]), V_ERR,
          "K_train must be symmetric"),
-    case("kernel.function_space_flow-f_train_0_rows",
-         lambda: kernel.function_space_flow(np.eye(4), np.ones((3, 1)), [1.0]), V_ERR, "f_train_0 must have 2n = 4"),
+    case("kernel.barlow_twins_flow-f_train_0_rows",
+         lambda: kernel.barlow_twins_flow(np.eye(4), np.ones((3, 1)), [1.0]), V_ERR, "f_train_0 must have 2n = 4"),
     case("kernel.subspace_alignment-nan", lambda: kernel.subspace_alignment(_nan((3, 1)), np.ones((3, 1))), V_ERR,
-         "F1 must be finite"),
+         "A must be finite"),
     # ------------------------------------------------------------------ symbolic modules (sizes and names)
     case("barlow.symbolic.weight_matrix-d", lambda: bsym.weight_matrix(0, 2), V_ERR, "d must be >= 1"),
     case("barlow.symbolic.weight_matrix-float", lambda: bsym.weight_matrix(1.5, 2), T_ERR, "d must be an integer"),
@@ -738,7 +738,7 @@ def test_valid_input_still_accepted():
     assert np.allclose(wide @ wide.T, np.eye(2))
     assert data.random_crops(np.arange(2 * 16, dtype=np.uint8).reshape(2, 4, 4), 2, np.random.default_rng(0)).dtype \
         == np.uint8
-    ys = integrate(_field, jnp.ones(1), np.array([-1.0, 0.0]), rtol=1e-8, atol=1e-10)  # a generic ODE may start < 0
+    ys = integrate(_field, jnp.ones(1), np.array([-1.0, 0.0]), rtol=1e-8, atol=1e-10, t0=-1.0)  # may start < 0
     assert np.allclose(ys[-1], np.exp(-1.0), rtol=1e-6)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from .._integrate import DEFAULT_MAX_STEPS, integrate, scale_aware_atol
+from .._integrate import DEFAULT_BACKEND, DEFAULT_MAX_STEPS, DEFAULT_RTOL, DEFAULT_SOLVER, integrate, scale_aware_atol
 from .._validation import as_array, as_matrix, as_times, check_positive, check_positive_int
 from ._core import _flow_rhs, check_W_Gamma
 
@@ -46,7 +46,7 @@ def _eigen_vector_field(t, W, lam):
 def _appendix_c_field(t, A, gammas):
     """S45: dA/dt = (I − A Λ A^T) A Λ (S6 in the eigenbasis with time rescaled by 4)."""
     AL = A * gammas[None, :]
-    return (jnp.eye(A.shape[0]) - AL @ A.T) @ AL
+    return (jnp.eye(A.shape[0], dtype=AL.dtype) - AL @ A.T) @ AL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,7 +112,8 @@ def _linear_solution(M, e, lam, a, times):
 
 
 def _modal_flow(split, lam, ts, a, field, *, backend, solver, rtol, atol, max_steps, batch):
-    """Solve dW̃/dt = a (I − W̃ΛW̃^T) W̃Λ from ts[0] = 0, W̃(0) = M 2^e for each (M, e) in ``split``.
+    """Solve dW̃/dt = a (I − W̃ΛW̃^T) W̃Λ from W̃(0) = M 2^e for each (M, e) in ``split``, saved at the
+    times ``ts`` >= 0 (linear phase in closed form up to t_lin, then :func:`integrate` from t0 = t_lin).
 
     Returns (T, d, m), or (B, T, d, m) with ``batch``."""
     delta = scale_aware_atol(rtol, 1.0)  # rtol · 1e-3: the linear phase is exact to this relative error
@@ -135,14 +136,14 @@ def _modal_flow(split, lam, ts, a, field, *, backend, solver, rtol, atol, max_st
             sv = np.concatenate([np.linalg.svd(W, compute_uv=False) for W in start])
             sv = sv[sv > 0]
             atol = scale_aware_atol(rtol, float(sv.min()) if sv.size else 1.0)
-        late = np.concatenate([[t_lin], ts[len(early):]])
-        ys = integrate(field, jnp.asarray(start if batch else start[0]), late, jnp.asarray(lam), backend=backend,
-                       solver=solver, rtol=rtol, atol=atol, max_steps=max_steps, batch=batch)
-        out[:, len(early):] = ys[:, 1:] if batch else ys[None, 1:]
+        ys = integrate(field, jnp.asarray(start if batch else start[0]), ts[len(early):], jnp.asarray(lam),
+                       t0=t_lin, backend=backend, solver=solver, rtol=rtol, atol=atol, max_steps=max_steps,
+                       batch=batch)
+        out[:, len(early):] = ys if batch else ys[None]
     return out if batch else out[0]
 
 
-def gradient_flow(W0, Gamma, t, *, backend="diffrax", solver="dopri8", rtol=1e-10, atol=None,
+def gradient_flow(W0, Gamma, t, *, backend=DEFAULT_BACKEND, solver=DEFAULT_SOLVER, rtol=DEFAULT_RTOL, atol=None,
                   max_steps=DEFAULT_MAX_STEPS, eigenbasis: bool = True) -> np.ndarray:
     """Integrate dW/dt = −4 (W Γ W^T − I_d) W Γ (S6) from W(0) = W0.
 
@@ -164,7 +165,8 @@ def gradient_flow(W0, Gamma, t, *, backend="diffrax", solver="dopri8", rtol=1e-1
     ----------
     W0 : (d, m) initial weights, or (B, d, m) for a batch of B initial conditions solved together
         (one stacked solve with shared adaptive steps).
-    Gamma : (m, m) symmetric feature cross-correlation (S4).
+    Gamma : (m, m) symmetric feature cross-correlation (S4), finite; any sign of eigenvalues (an
+        indefinite Γ, as from two views that disagree, is integrated alike).
     t : (T,) non-decreasing times >= 0; the flow starts at W0 at time 0.
     rtol : relative tolerance.
     atol : absolute tolerance; ``None`` (default) = rtol · 1e-3 · (smallest non-zero singular value of
@@ -183,28 +185,29 @@ def gradient_flow(W0, Gamma, t, *, backend="diffrax", solver="dopri8", rtol=1e-1
     rtol = check_positive(rtol, "rtol")
     max_steps = check_positive_int(max_steps, "max_steps")
     t = as_times(t)
-    ts = np.concatenate([[0.0], t]) if t[0] > 0 else t
     if eigenbasis:
+        # Γ's eigenbasis (any order of the eigenvalues serves: the modes are integrated together).
         lam, Q = np.linalg.eigh(Gamma)
         # Rotate the mantissa of W0 = M 2^e (an exact rescaling), so that a tiny or subnormal W0 loses nothing.
         split = [(M @ Q, e) for M, e in map(_split_scale, W0 if batch else W0[None])]
-        ys = _modal_flow(split, lam, ts, 4.0, _eigen_vector_field, backend=backend, solver=solver, rtol=rtol,
+        ys = _modal_flow(split, lam, t, 4.0, _eigen_vector_field, backend=backend, solver=solver, rtol=rtol,
                          atol=atol, max_steps=max_steps, batch=batch)
         ys = ys @ Q.T
-        ys[(slice(None), 0) if batch else 0] = W0  # t = 0 exactly, not W0 Q Q^T
-    else:
-        if atol is None:
-            sv = np.linalg.svd(W0, compute_uv=False).ravel()
-            sv = sv[sv > 0]
-            atol = scale_aware_atol(rtol, float(sv.min()) if sv.size else 1.0)
-        ys = integrate(_vector_field, jnp.asarray(W0), ts, jnp.asarray(Gamma), backend=backend, solver=solver,
-                       rtol=rtol, atol=atol, max_steps=max_steps, batch=batch)
-    if t[0] > 0:
-        return ys[:, 1:] if batch else ys[1:]
-    return ys
+        at0 = t == 0
+        if batch:
+            ys[:, at0] = W0[:, None]  # t = 0 exactly, not W0 Q Q^T
+        else:
+            ys[at0] = W0
+        return ys
+    if atol is None:
+        sv = np.linalg.svd(W0, compute_uv=False).ravel()
+        sv = sv[sv > 0]
+        atol = scale_aware_atol(rtol, float(sv.min()) if sv.size else 1.0)
+    return integrate(_vector_field, jnp.asarray(W0), t, jnp.asarray(Gamma), backend=backend, solver=solver,
+                     rtol=rtol, atol=atol, max_steps=max_steps, batch=batch)
 
 
-def appendix_c_flow(A0, gammas, t, *, rtol=1e-10, atol=None, backend="diffrax", solver="dopri8",
+def appendix_c_flow(A0, gammas, t, *, rtol=DEFAULT_RTOL, atol=None, backend=DEFAULT_BACKEND, solver=DEFAULT_SOLVER,
                     max_steps=DEFAULT_MAX_STEPS) -> np.ndarray:
     """Integrate the unapproximated dynamics dA/dt = (I − A Λ A^T) A Λ (S45), rescaled time.
 
@@ -219,8 +222,7 @@ def appendix_c_flow(A0, gammas, t, *, rtol=1e-10, atol=None, backend="diffrax", 
     rtol = check_positive(rtol, "rtol")
     max_steps = check_positive_int(max_steps, "max_steps")
     t = as_times(t)
-    ts = np.concatenate([[0.0], t]) if t[0] > 0 else t
-    ys = _modal_flow([_split_scale(A0)], gammas, ts, 1.0, _appendix_c_field, backend=backend, solver=solver, rtol=rtol, atol=atol,
-                     max_steps=max_steps, batch=False)
-    ys[0] = A0
-    return ys[1:] if t[0] > 0 else ys
+    ys = _modal_flow([_split_scale(A0)], gammas, t, 1.0, _appendix_c_field, backend=backend, solver=solver, rtol=rtol,
+                     atol=atol, max_steps=max_steps, batch=False)
+    ys[t == 0] = A0  # exactly, not the mantissa times 2^e
+    return ys

@@ -22,6 +22,7 @@ import functools
 import numpy as np
 
 from .. import barlow, data, kernel
+from ..linalg import eigh_descending
 from .._x64 import float64
 from .stepwise import D, digits_setup
 
@@ -69,8 +70,8 @@ def special_cases_run(fast: bool) -> dict:
     x, xp, _ = digits_setup(n=n_pairs(fast))
     n = x.shape[0]
     est_a = kernel.KernelBarlowTwins(D, "rbf").fit(x, x)
-    evals, evecs = np.linalg.eigh(est_a.K_tilde_)
-    V = evecs[:, ::-1][:, :D]
+    evals, evecs = eigh_descending(est_a.K_tilde_, "K_tilde_")
+    V = evecs[:, :D]
     F = est_a.train_embeddings_
     cos = (F / np.linalg.norm(F, axis=0)).T @ V  # (d, d): embedding coordinate j vs eigenvector k
     signs = np.sign(np.diag(cos))
@@ -78,7 +79,7 @@ def special_cases_run(fast: bool) -> dict:
     K1, K2 = est_c.K_tilde_[:n, :n], est_c.K_tilde_[n:, n:]
     sv = np.linalg.svd(kernel.sqrt_psd(K1) @ kernel.sqrt_psd(K2), compute_uv=False) / (2 * n)
     Fc = est_c.train_embeddings_
-    return {"n": n, "d": D, "F": F, "V": V, "cos": cos, "signs": signs, "eigvals_K_tilde": evals[::-1][:D + 1],
+    return {"n": n, "d": D, "F": F, "V": V, "cos": cos, "signs": signs, "eigvals_K_tilde": evals[:D + 1],
             "alignment": kernel.subspace_alignment(F, V), "gammas_same_views": est_a.gammas_,
             "eigenvalues_two_pathway": est_c.eigenvalues_, "singular_values": sv,
             "two_pathway_loss": barlow.loss_from_embeddings(Fc[:n], Fc[n:]),

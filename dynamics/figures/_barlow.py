@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib import colormaps
 
 from .. import barlow
-from .._integrate import integrate
+from .._integrate import SolverConfig, integrate
 from ..experiments.stepwise import STEPWISE_SIGMA, D, appendix_c_setup, digits_setup, digits_small_init_run
 from ._common import EXPERIMENT, THEORY, add_caption, new_figure, panel_label, style_handles
 
@@ -242,7 +242,7 @@ FIG8_INIT = 1e-3
 FIG8_TARGET = 1.0
 # scipy's DOP853 through the package's integrator wrapper: for a 6-dimensional state it is as accurate as
 # diffrax and avoids a second multi-second compilation.
-FIG8_ODE_OPTIONS = {"backend": "scipy", "solver": "DOP853", "rtol": 1e-10, "atol": 1e-14}
+FIG8_ODE = SolverConfig(backend="scipy", solver="DOP853", rtol=1e-10, atol=1e-14)  # independent of the S10 closed form
 
 
 def _ssl_field(t, y, gammas):
@@ -280,11 +280,11 @@ def s_fig8_symmetry_breaking(*, fast: bool = False):
     g_rep = np.repeat(g, 2)  # order: (γ1, +), (γ1, −), (γ2, +), ...
     sbar0 = np.tile(signs * FIG8_INIT, len(g))
     sbar_cf = np.sqrt(g_rep)[None, :] * barlow.aligned_singular_values(t, g_rep, sbar0 / np.sqrt(g_rep))
-    sbar_ode = integrate(_ssl_field, jnp.asarray(sbar0), t_mark, jnp.asarray(g_rep), **FIG8_ODE_OPTIONS)
+    sbar_ode = integrate(_ssl_field, jnp.asarray(sbar0), t_mark, jnp.asarray(g_rep), config=FIG8_ODE)
     # (D) closed form of the linear ODE, c̄(t) = c̄* + (c̄(0) − c̄*) e^{−4γt}.
     cbar_cf = FIG8_TARGET + (sbar0[None, :] - FIG8_TARGET) * np.exp(-4.0 * g_rep[None, :] * t[:, None])
     cbar_ode = integrate(_supervised_field, jnp.asarray(sbar0), t_mark,
-                         (jnp.asarray(g_rep), jnp.asarray(FIG8_TARGET)), **FIG8_ODE_OPTIONS)
+                         (jnp.asarray(g_rep), jnp.asarray(FIG8_TARGET)), config=FIG8_ODE)
 
     fig = new_figure(10.0, 7.2)
     (ax_a, ax_b), (ax_c, ax_d) = fig.subplots(2, 2)
@@ -352,8 +352,9 @@ def s_fig8_symmetry_breaking(*, fast: bool = False):
         "a double well. (B) Linearised supervised analogue (c̄* − c̄_j)² with c̄_j = γ_j c_j, c̄* = 1, a single well. "
         f"(C) s̄_j(t) for γ_j = {', '.join(f'{x:g}' for x in g)} from s̄_j(0) = ±{fmt_e(FIG8_INIT)}: dashed = closed "
         "form S10 (aligned_singular_values, s_j(0) = s̄_j(0)/√γ_j; a negative start mirrors the trajectory), "
-        "markers = S12, ds̄/dt = 4γ_j(1 − s̄²)s̄, integrated numerically (scipy DOP853 through "
-        "dynamics._integrate, rtol 1e-10) — an independent check. Dotted: escape times "
+        "markers = S12, ds̄/dt = 4γ_j(1 − s̄²)s̄, integrated numerically "
+        f"({FIG8_ODE.backend} {FIG8_ODE.solver} through dynamics._integrate, rtol {FIG8_ODE.rtol:g}, atol "
+        f"{FIG8_ODE.atol:g}) — an independent check. Dotted: escape times "
         "τ_j = −log|s̄_j(0)|/(4γ_j). (D) Supervised learning of mode j "
         "normalised to the same linear rate 4γ_j as S12 near the origin: dc̄/dt = 4γ_j(c̄* − c̄), closed form "
         "c̄(t) = c̄* + (c̄(0) − c̄*) exp(−4γ_j t) (dashed) and integrated (markers), from the same c̄(0) = ±"

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import flows
-from .._integrate import DEFAULT_MAX_STEPS, integrate
+from .._integrate import DEFAULT_BACKEND, DEFAULT_MAX_STEPS, DEFAULT_RTOL, DEFAULT_SOLVER, integrate
 from .._validation import (
     as_array,
     as_matrix,
@@ -22,6 +22,7 @@ from .._validation import (
     check_finite_if_concrete,
     check_positive_int,
 )
+from ..linalg import check_psd
 from ._core import _check_theta_shape, check_data_matrix, check_theta
 
 # ---------------------------------------------------------------------------------------------
@@ -72,7 +73,7 @@ def riccati_field(_, P, C):
     return 2.0 * (M @ P - P @ M)
 
 
-def trajectory(C, theta0, t, *, rtol=1e-10, atol=None, backend="diffrax", solver="dopri8",
+def trajectory(C, theta0, t, *, rtol=DEFAULT_RTOL, atol=None, backend=DEFAULT_BACKEND, solver=DEFAULT_SOLVER,
                max_steps=DEFAULT_MAX_STEPS):
     """E Thm 2 (E9): integrate dΘ/dt = −2 (I − Θ Θ^T) C Θ from Θ(0) = ``theta0``.
 
@@ -98,10 +99,10 @@ def trajectory(C, theta0, t, *, rtol=1e-10, atol=None, backend="diffrax", solver
     """
     C = check_data_matrix(C)
     theta0 = check_theta(theta0, C.shape[0], "theta0")
-    return _integrate_from_zero(stiefel_field, theta0, t, C, rtol, atol, backend, solver, max_steps)
+    return _integrate(stiefel_field, theta0, t, C, rtol, atol, backend, solver, max_steps)
 
 
-def ball_trajectory(C, theta0, t, *, rtol=1e-10, atol=None, backend="diffrax", solver="dopri8",
+def ball_trajectory(C, theta0, t, *, rtol=DEFAULT_RTOL, atol=None, backend=DEFAULT_BACKEND, solver=DEFAULT_SOLVER,
                     max_steps=DEFAULT_MAX_STEPS):
     """Relaxed flow on the operator-norm ball (Prop 3 ball, Thm 3 first case), see :func:`ball_field`.
 
@@ -115,11 +116,10 @@ def ball_trajectory(C, theta0, t, *, rtol=1e-10, atol=None, backend="diffrax", s
     theta0 = check_theta(theta0, C.shape[0], "theta0", orthonormal=False)
     # atol=None: purely relative error control.  Θ decays to 0 for C ≻ 0 (Thm 3), and an absolute floor
     # (even one scaled to Θ0) turns the decay into noise once Θ is below it.
-    return _integrate_from_zero(ball_field, theta0, t, C, rtol, 0.0 if atol is None else atol, backend, solver,
-                                max_steps)
+    return _integrate(ball_field, theta0, t, C, rtol, 0.0 if atol is None else atol, backend, solver, max_steps)
 
 
-def riccati_trajectory(C, P0, t, *, rtol=1e-10, atol=None, backend="diffrax", solver="dopri8",
+def riccati_trajectory(C, P0, t, *, rtol=DEFAULT_RTOL, atol=None, backend=DEFAULT_BACKEND, solver=DEFAULT_SOLVER,
                        max_steps=DEFAULT_MAX_STEPS):
     """Riccati form of E9 for the projector P = Θ Θ^T: dP/dt = −2 [(I − P) C P + P C (I − P)].
 
@@ -133,15 +133,13 @@ def riccati_trajectory(C, P0, t, *, rtol=1e-10, atol=None, backend="diffrax", so
     err = float(np.max(np.abs(P0 @ P0 - P0)))
     if err > 1e-8:
         raise ValueError(f"P0 must be an orthogonal projector (P0 @ P0 = P0), max |P0² − P0| = {err:.3g}")
-    return _integrate_from_zero(riccati_field, P0, t, C, rtol, atol, backend, solver, max_steps)
+    return _integrate(riccati_field, P0, t, C, rtol, atol, backend, solver, max_steps)
 
 
-def _integrate_from_zero(field, y0, t, C, rtol, atol, backend, solver, max_steps):
-    t = as_times(t)
-    ts = np.concatenate([[0.0], t]) if t[0] > 0 else t
-    ys = integrate(field, jnp.asarray(y0), ts, jnp.asarray(C), rtol=rtol, atol=atol, backend=backend,
-                   solver=solver, max_steps=max_steps)
-    return ys[1:] if t[0] > 0 else ys
+def _integrate(field, y0, t, C, rtol, atol, backend, solver, max_steps):
+    """The flow of ``field`` from y0 at t = 0, saved at the times ``t`` (>= 0)."""
+    return integrate(field, jnp.asarray(y0), as_times(t), jnp.asarray(C), rtol=rtol, atol=atol, backend=backend,
+                     solver=solver, max_steps=max_steps)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +172,7 @@ def ball_eigen_field(_, z, lam):
     return -2.0 * z * (lam * (2.0 - jnp.sum(z**2, axis=-1, keepdims=True)) - R)
 
 
-def eigen_flow(eigenvalues, z0, t, *, form="sphere", rtol=1e-10, atol=None, backend="diffrax",
+def eigen_flow(eigenvalues, z0, t, *, form="sphere", rtol=DEFAULT_RTOL, atol=None, backend=DEFAULT_BACKEND,
                max_steps=DEFAULT_MAX_STEPS):
     """E Thm 3 (z = 1): integrate the flow of the eigen-coordinates z_i = u_i^T θ.
 
@@ -214,11 +212,8 @@ def eigen_flow(eigenvalues, z0, t, *, form="sphere", rtol=1e-10, atol=None, back
     field = sphere_field if form == "sphere" else ball_eigen_field
     if form == "ball" and atol is None:
         atol = 0.0  # purely relative: z → 0 for positive eigenvalues (as in :func:`ball_trajectory`)
-    t = as_times(t)
-    ts = np.concatenate([[0.0], t]) if t[0] > 0 else t
-    ys = integrate(field, jnp.asarray(z0), ts, jnp.asarray(lam), rtol=rtol, atol=atol, backend=backend,
-                   max_steps=max_steps)
-    return ys[1:] if t[0] > 0 else ys
+    return integrate(field, jnp.asarray(z0), as_times(t), jnp.asarray(lam), rtol=rtol, atol=atol, backend=backend,
+                     max_steps=max_steps)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +297,7 @@ def contrastive_function_hessian(n: int) -> np.ndarray:
     return -np.block([[Z, I, -I], [I, Z, Z], [-I, Z, Z]]) / n
 
 
-def kernel_flow(K, F0, t, *, rtol=1e-10, atol=None, backend="diffrax", max_steps=DEFAULT_MAX_STEPS):
+def kernel_flow(K, F0, t, *, rtol=DEFAULT_RTOL, atol=None, backend=DEFAULT_BACKEND, max_steps=DEFAULT_MAX_STEPS):
     """Lemma 1 / Prop 1 for kernel models: dF/dt = −K ∇_F L(F) with L = E1, via
     :func:`dynamics.flows.function_space_flow`.
 
@@ -338,7 +333,7 @@ def kernel_flow_closed_form(K, F0, t):
     F0 = as_matrix(F0, "F0")
     if F0.shape[0] != K.shape[0] or F0.shape[0] % 3:
         raise ValueError(f"F0 must have 3n rows matching K {K.shape}, got {F0.shape}")
-    flows._check_psd(K, "K")
+    check_psd(K, "K")
     t = as_times(t)
     M = contrastive_function_hessian(F0.shape[0] // 3)
     lk, Uk = np.linalg.eigh(K)

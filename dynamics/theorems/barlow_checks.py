@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import barlow
+from ..linalg import loglog_slope
 from ..experiments.stepwise import (
     D,
     STEPWISE_SIGMA,
@@ -172,7 +173,7 @@ def check_min_norm(fast: bool = True) -> Outcome:
         W_reg = _regularised_minimiser(Gamma, D, eps, rng.standard_normal((D, m)) * 0.3)
         reg_dist.append(np.linalg.norm(W_reg.T @ W_reg - P_top) / np.linalg.norm(P_top))
         reg_loss.append(barlow.loss(W_reg, Gamma))
-    slope = np.polyfit(np.log(epsilons), np.log(reg_dist), 1)[0]
+    slope = loglog_slope(epsilons, reg_dist)
     min_excess = float(np.min(excess))
     details = {"norm2_top": norm_top, "min_relative_excess_norm2_other_zero_loss": min_excess,
                "max_loss_of_compared_solutions": max_loss, "n_compared": len(excess),
@@ -232,7 +233,7 @@ def check_small_init(fast: bool = True) -> Outcome:
         s0 = barlow.effective_initial_singular_values(W0, Gamma)
         late = hist.t >= barlow.critical_times(gammas[:1], s0[:1])[0]
         late_rel.append((err[late] / np.linalg.norm(W_pred[late], axis=(1, 2))).max())
-    slope = np.polyfit(np.log(sigmas), np.log(sup_err), 1)[0]
+    slope = loglog_slope(sigmas, sup_err)
     monotone = all(a > b for a, b in zip(sup_err, sup_err[1:]))
     details = {"sigmas": sigmas, "sup_err_over_norm_Winf": sup_err, "max_rel_err_after_tau1": late_rel,
                "loglog_slope_err_vs_sigma": slope, "monotone_in_sigma": monotone}

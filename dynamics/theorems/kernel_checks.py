@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import barlow, kernel
+from ..linalg import eigh_descending, loglog_slope
 from ..experiments.kernels import D, digits_setup, held_out_digits, n_pairs, pathway_flag, two_pathway_kernel
 from ._registry import Outcome, register
 
@@ -176,8 +177,7 @@ def _check_rkhs_minimal(fast, *, solution_fn=_claimed_top_spectral) -> Outcome:
     loss_top = barlow.loss_from_embeddings(F_top[:n], F_top[n:])
 
     # Positive eigenpairs of K_Γ well above round-off (1/γ must stay resolvable in float64).
-    g_all, b_all = np.linalg.eigh(est.K_gamma_)
-    g_all, b_all = g_all[::-1], b_all[:, ::-1]
+    g_all, b_all = eigh_descending(est.K_gamma_, "K_gamma_")
     keep = g_all > 1e-6 * g_all[0]
     gp, Bp = g_all[keep], b_all[:, keep]
     # A^T = K̃^{-1/2} B Λ^{-1/2} O^T, with K̃^{-1/2} b_j = J K̃^{1/2} b_j / (2n γ_j) (module docstring).
@@ -216,7 +216,7 @@ def _check_rkhs_minimal(fast, *, solution_fn=_claimed_top_spectral) -> Outcome:
         F = _regularised_kernel_minimiser(small.K_tilde_, n_small, d_small, eps,
                                           0.01 * rng.standard_normal((2 * n_small, d_small)), K_sqrt=S_small)
         dist.append(float(np.linalg.norm(F @ F.T - G_small) / np.linalg.norm(G_small)))
-    slope = float(np.polyfit(np.log(epsilons), np.log(dist), 1)[0])
+    slope = loglog_slope(epsilons, dist)
 
     details = {"rkhs_norm2_top": norm_top, "sum_inverse_gammas": float(np.sum(1.0 / est.gammas_)),
                "loss_top": loss_top, "max_loss_compared": max_loss, "n_compared": len(excess),
@@ -298,8 +298,8 @@ def check_special_cases(fast: bool = True) -> Outcome:
     n = x.shape[0]
     # (a)
     est_a = kernel.KernelBarlowTwins(D, "rbf").fit(x, x)
-    evals, evecs = np.linalg.eigh(est_a.K_tilde_)
-    dev_a = 1.0 - kernel.subspace_alignment(est_a.train_embeddings_, evecs[:, ::-1][:, :D])
+    _, evecs = eigh_descending(est_a.K_tilde_, "K_tilde_")
+    dev_a = 1.0 - kernel.subspace_alignment(est_a.train_embeddings_, evecs[:, :D])
     K_gamma_vs = float(np.linalg.norm(est_a.K_gamma_ - est_a.K_tilde_ / (2 * n)) / np.linalg.norm(est_a.K_gamma_))
     # (b)
     xc = x - x.mean(axis=0)
@@ -414,7 +414,7 @@ def check_small_init_dynamics(fast: bool = True) -> Outcome:
     for sigma in sigmas:
         tau_s = pf.critical_times(sigma * E)
         ts = np.concatenate([[0.0], np.geomspace(1e-2 * tau_s.min(), 3 * tau_s.max(), 60 if fast else 200)])
-        F_flow = kernel.function_space_flow(est.K_tilde_, sigma * E, ts, rtol=1e-10, atol=1e-14)
+        F_flow = kernel.barlow_twins_flow(est.K_tilde_, sigma * E, ts, rtol=1e-10, atol=1e-14)
         F_pred = pf(ts, sigma * E)
         sup_err.append(float(np.linalg.norm(F_flow - F_pred, axis=(1, 2)).max() / scale))
         flow_dev.append(1.0 - kernel.subspace_alignment(F_flow[-1], est.train_embeddings_))

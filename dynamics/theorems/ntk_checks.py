@@ -16,8 +16,8 @@ import functools
 import numpy as np
 
 from .. import data, networks, ntk
+from ..linalg import loo_slopes
 from ._registry import Outcome, register
-from ._trends import loo_slopes
 
 Z_OUT = 10  # output dimension (embedding size of the S / A experiments)
 

@@ -29,9 +29,8 @@ from ..experiments.wide import (
     stepwise_widths,
     wide_data,
 )
+from ..linalg import loglog_slope, loo_slopes
 from ._registry import Outcome, register
-from ._trends import fit_slope as _fit_slope
-from ._trends import loo_slopes as _loo_slopes
 
 # ---------------------------------------------------------------------------- S Fig 2 A–B
 
@@ -62,9 +61,9 @@ def _check_wide_stepwise(fast, *, kernel_fn=own_initial_ntk, time_map="steps") -
         expected = (len(tau) - 1 - np.arange(len(ts) - 1))[separated]
         levels = np.interp(np.log(mids), np.log(np.maximum(rec["t"], 1e-300)), rec["loss"])
         plateau_err.append(float(np.abs(levels - expected).max()) if mids.size else 0.0)
-    loo = _loo_slopes(widths, errors)
+    loo = loo_slopes(widths, errors)
     details = {"widths": widths, "time_map": time_map, "sup_eigenvalue_error": errors,
-               "loglog_slope": _fit_slope(widths, errors), "leave_one_out_slopes": loo,
+               "loglog_slope": loglog_slope(widths, errors), "leave_one_out_slopes": loo,
                "max_leave_one_out_slope": STEPWISE_MAX_SLOPE,
                "sup_eigenvalue_error_vs_S10_at_t_eq_lr_step": flow_errors,
                "plateau_level_error": plateau_err, "ntk_drift_at_end": drift,
@@ -126,7 +125,7 @@ def check_ntk_constancy(fast: bool = True) -> Outcome:
     sup_runs = ntk_drift_records(widths, seeds, supervised=True)
     bt = [np.mean([bt_runs[M, s]["ntk_drift"][-1] for s in seeds]) for M in widths]
     sup = [np.mean([sup_runs[M, s]["ntk_drift"][-1] for s in seeds]) for M in widths]
-    slope, slope_sup = _fit_slope(widths, bt), _fit_slope(widths, sup)
+    slope, slope_sup = loglog_slope(widths, bt), loglog_slope(widths, sup)
     details = {"widths": widths, "seeds": seeds, "drift_barlow_twins": bt, "drift_supervised_mse": sup,
                "slope_barlow_twins": slope, "slope_supervised": slope_sup,
                "final_loss_barlow_twins": [bt_runs[M, seeds[0]]["loss"][-1] for M in widths]}
@@ -145,13 +144,13 @@ def _check_kernel_limit(fast, *, theta_fn=relu_ntk) -> Outcome:
     mean = {q: [float(np.mean([runs[M, s][q] for s in seeds])) for M in widths]
             for q in ("alignment", "relative_embedding_error", "loss_curve_gap")}
     align, rel_err, gap = mean["alignment"], mean["relative_embedding_error"], mean["loss_curve_gap"]
-    loo_gap, loo_rel = _loo_slopes(widths, gap), _loo_slopes(widths, rel_err)
+    loo_gap, loo_rel = loo_slopes(widths, gap), loo_slopes(widths, rel_err)
     x, _, _ = wide_data()
     details = {"widths": widths, "seeds": seeds, "gates": g, "alignment": align,
-               "slope_one_minus_alignment": _fit_slope(widths, 1.0 - np.array(align)),
-               "relative_embedding_error": rel_err, "slope_relative_embedding_error": _fit_slope(widths, rel_err),
+               "slope_one_minus_alignment": loglog_slope(widths, 1.0 - np.array(align)),
+               "relative_embedding_error": rel_err, "slope_relative_embedding_error": loglog_slope(widths, rel_err),
                "leave_one_out_slopes_relative_embedding_error": loo_rel,
-               "loss_curve_gap": gap, "slope_loss_curve_gap": _fit_slope(widths, gap),
+               "loss_curve_gap": gap, "slope_loss_curve_gap": loglog_slope(widths, gap),
                "leave_one_out_slopes_loss_curve_gap": loo_gap,
                "per_seed_loss_curve_gap": [[float(runs[M, s]["loss_curve_gap"]) for s in seeds] for M in widths],
                "chance_alignment": 3 / (2 * x.shape[0])}
