@@ -16,6 +16,7 @@ from matplotlib import colormaps
 
 from .. import contrastive
 from ..experiments import contrastive as ex
+from ..linalg import loglog_fit
 from ..theorems import contrastive_checks as cc
 from ..theorems import get_check
 from ._common import (
@@ -28,12 +29,6 @@ from ._common import (
 )
 
 _DASH = THEORY["linestyle"]
-
-
-def _fit(x, y):
-    """(slope, intercept) of log y against log x."""
-    s, b = np.polyfit(np.log(x), np.log(y), 1)
-    return float(s), float(b)
 
 
 def _colors(k):
@@ -83,7 +78,7 @@ def a_fig1_lemma9(*, fast: bool = False):
     panel_label(ax_a, "A")
 
     w, dif = np.array(r["widths"], float), r["diffs"]
-    s, b = _fit(w, dif)
+    s, b = loglog_fit(w, dif)
     ax_b.loglog(w, dif, "o", color="C0", linestyle="-", linewidth=EXPERIMENT["linewidth"], alpha=0.8,
                 label="GD vs Lemma 9 at T = 5")
     ax_b.loglog(w, np.exp(b) * w**s, color="k", **THEORY, label=f"fit: slope {s:.2f}")
@@ -160,7 +155,7 @@ def a_fig2_3_ntk_change(*, fast: bool = False):
 
     w = np.array(widths, float)
     final = r["cos_change"][:, -1]
-    s, _b = _fit(w, final)
+    s, _b = loglog_fit(w, final)
     ax_c.loglog(w, final, "o-", color="C0", linewidth=EXPERIMENT["linewidth"], alpha=0.8,
                 label=f"cosine, T = {ex.NTK_T:g} (fit slope {s:.2f})")
     ax_c.loglog(w, final[0] * (w / w[0]) ** -0.5, color="k", **THEORY, label=r"$\propto M^{-1/2}$ (Thm 13 rate)")
@@ -228,7 +223,7 @@ def a_fig4_cv_and_pca(*, fast: bool = False):
     k_fix = int(np.argmin(np.abs(t - ex.LEMMA16_T_FIX)))
     slopes = {}
     for k, mk in ((k_fix, "o"), (len(t) - 1, "s")):
-        s, _ = _fit(w, r["cv_change"][:, k])
+        s, _ = loglog_fit(w, r["cv_change"][:, k])
         slopes[float(t[k])] = s
         ax_b.loglog(w, r["cv_change"][:, k], marker=mk, **EXPERIMENT, label=f"t = {t[k]:g} (slope {s:.2f})")
     ax_b.loglog(w, r["cv_change"][0, k_fix] * (w / w[0]) ** -0.5, color="k", **THEORY,
@@ -248,7 +243,7 @@ def a_fig4_cv_and_pca(*, fast: bool = False):
     ax_c.set_ylabel("relative change")
     panel_label(ax_c, "C")
 
-    s, b = _fit(w, r["procrustes"])
+    s, b = loglog_fit(w, r["procrustes"])
     ax_d.loglog(w, r["procrustes"], "o-", color="C3", linewidth=EXPERIMENT["linewidth"], alpha=0.8,
                 label=f"t = {ex.GRASS_LR * r['n_steps']:g}")
     ax_d.loglog(w, np.exp(b) * w**s, color="k", **THEORY, label=f"fit: slope {s:.2f}")
@@ -332,7 +327,7 @@ def cross_paper_ntk_drift(*, fast: bool = False):
         ok = np.isfinite(v) & (v > 0)
         lab = name
         if ok.sum() >= 2:
-            slopes[key], _ = _fit(w[ok], v[ok])
+            slopes[key], _ = loglog_fit(w[ok], v[ok])
             lab += f" (slope {slopes[key]:.2f})"
         if (~ok).any():
             lab += f"; overflow at M = {[int(m) for m in w[~ok]]}"

@@ -25,7 +25,7 @@ from matplotlib import colormaps
 from ..experiments import kernels as kernel_experiments
 from ..experiments import wide
 from ..experiments.stepwise import digits_setup
-from ..linalg import loglog_slope, loo_slopes
+from ..linalg import loglog_fit, loglog_slope, loo_slopes
 from ..theorems import get_check, wide_checks
 from ._barlow import fmt_e, mode_colors, setting_defaults
 from ._common import EXPERIMENT, THEORY, add_caption, new_figure, panel_label, style_handles
@@ -150,7 +150,8 @@ def s_fig2_wide_stepwise(*, fast: bool = False):
     ax_b.grid(alpha=0.25)
     panel_label(ax_b, "B")
 
-    fit = np.exp(np.polyval(np.polyfit(np.log(widths), np.log(errors), 1), np.log(widths)))
+    fit_slope, fit_intercept = loglog_fit(widths, errors)
+    fit = np.exp(fit_intercept) * np.asarray(widths, float) ** fit_slope
     ax_c.plot(widths, errors, "o", color="k", markersize=6, label="vs GD step prediction (one init per width)")
     ax_c.plot(widths, fit, color="C3", linewidth=1.2, label=f"fit: slope {slope:.2f}")
     ax_c.plot(widths, flow_errors, "s", color="0.55", markersize=5, markerfacecolor="none",

@@ -11,7 +11,7 @@ windows, slacks, margins) are declared here.
 What these checks can and cannot show: A's statements are about width → ∞ (and "w.h.p."); here
 each is a trend over a sweep of at least four finite widths, at fixed times, on a small data set.
 Trends are gated on windows for the fitted slopes with every width left out in turn
-(:func:`_loo_slopes`), and where a rate is predicted (the dot product's overflow time) on the
+(:func:`dynamics.linalg.loo_slopes`), and where a rate is predicted (the dot product's overflow time) on the
 predicted rate.  Prop 10 and Prop 18 are checked directly (closed form vs GD, exact equality).
 Each check is a private function ``_check_x(fast, *, ingredient=...)`` called by the registered
 check with the right ingredient; ``tests/test_check_mutations_contrastive.py`` passes a wrong one
@@ -53,9 +53,8 @@ from ..experiments.contrastive import (
     ntk_widths,
     pca_representation_difference,
 )
+from ..linalg import loglog_slope, loo_slopes
 from ._registry import Outcome, register
-from ._trends import fit_slope as _fit_slope
-from ._trends import loo_slopes as _loo_slopes
 
 
 def _window_distance(values, window):
@@ -80,8 +79,8 @@ def _check_lemma9(fast: bool, *, kernel_fn=None) -> Outcome:
     widths, seeds = lemma9_widths(fast)
     per_seed = [[lemma9_difference(M, s, kernel_fn=kernel_fn) for s in seeds] for M in widths]
     diffs = [float(np.mean(row)) for row in per_seed]
-    slope = _fit_slope(widths, diffs)
-    loo = _loo_slopes(widths, diffs)
+    slope = loglog_slope(widths, diffs)
+    loo = loo_slopes(widths, diffs)
     decreasing = bool(np.all(np.diff(diffs) < 0))
     metric = _window_distance(loo, LEMMA9_SLOPE_WINDOW)
     details = {"widths": widths, "seeds": seeds, "max_fractional_difference": diffs,
@@ -282,8 +281,8 @@ def _check_dot_diverges(fast: bool, *, similarity: str = "dot", kernel_fn=analyt
         cos_final.append(float(ch[-1]) / K0max if ch is not None else np.inf)
     overflow = all(t < DOT_T_MAX for t in t_over)
     if overflow:
-        loo = _loo_slopes(widths, t_over, log_y=False)
-        slope = float(np.polyfit(np.log(widths), t_over, 1)[0])
+        loo = loo_slopes(widths, t_over, log_y=False)
+        slope = loglog_slope(widths, t_over, log_y=False)
         metric = float(np.max(np.abs(np.log(np.asarray(loo) / growth["predicted_slope"])))) \
             if np.all(np.asarray(loo) > 0) else np.inf
     else:
@@ -309,7 +308,7 @@ def check_theorem13(fast: bool = True) -> Outcome:
     log–log slope over >= 4 widths; pass if <= −0.35 (A Fig 3: roughly M^{-1/2})."""
     widths, seeds, n = ntk_widths(fast)
     change = [float(np.mean([ntk_change_run(M, s, "cosine", n)[1][-1] for s in seeds])) for M in widths]
-    slope = _fit_slope(widths, change)
+    slope = loglog_slope(widths, change)
     details = {"widths": widths, "seeds": seeds, "n_anchors": n, "steps": int(NTK_T / NTK_LR), "lr": NTK_LR,
                "max_ntk_change": change, "loglog_slope": slope,
                "max_abs_K0": [ntk_change_run(M, seeds[0], "cosine", n)[2] for M in widths]}
@@ -335,8 +334,8 @@ def _check_lemma16(fast: bool, *, lr_fn=None) -> Outcome:
     t = GRASS_LR * steps.astype(float)  # the time of GD at lr 0.01 (a run at another step size is compared with it)
     pos = t > 0
     moved = bool(np.all(dC[:, pos] > 0))
-    t_slopes = [_fit_slope(t[pos], row[pos]) if moved else np.inf for row in dC]
-    m_slopes = [_fit_slope(widths, dC[:, k]) if moved else np.inf for k in np.nonzero(pos)[0]]
+    t_slopes = [loglog_slope(t[pos], row[pos]) if moved else np.inf for row in dC]
+    m_slopes = [loglog_slope(widths, dC[:, k]) if moved else np.inf for k in np.nonzero(pos)[0]]
     k_fix = int(np.argmin(np.abs(t - LEMMA16_T_FIX)))
     kappa_t = np.sqrt(np.asarray(widths, float))[:, None] * dC[:, pos] / t[pos]  # √M ‖ΔC_V(t)‖ / t
     kappa = kappa_t.max(axis=1)  # κ̂(M): the smallest κ with ‖ΔC_V(t)‖ <= κ t/√M at all recorded t
@@ -353,8 +352,8 @@ def _check_lemma16(fast: bool, *, lr_fn=None) -> Outcome:
         bound = np.array([cv_drift(M, seeds[0], n_steps, n, similarity="cosine_bound")["cv_change"]
                           for M in widths])
         details["trace_form_loss_cv_change"] = bound
-        details["trace_form_loss_M_slope_at_t_fix"] = _fit_slope(widths, bound[:, k_fix])
-        details["trace_form_loss_M_slope_at_end"] = _fit_slope(widths, bound[:, -1])
+        details["trace_form_loss_M_slope_at_t_fix"] = loglog_slope(widths, bound[:, k_fix])
+        details["trace_form_loss_M_slope_at_end"] = loglog_slope(widths, bound[:, -1])
     conditions = {"cv_moved": moved, "at_most_linear_in_t": max(t_slopes) <= 1.1, "w_moves_faster": w_faster}
     return Outcome(metric, conditions=conditions, details=details)
 
@@ -399,8 +398,8 @@ def _check_lemma17(fast: bool, *, similarity_t: str = "cosine_bound") -> Outcome
         per_seed.append([r[0] for r in res])
         diffs.append(float(np.mean([r[0] for r in res])))
         gaps.append(float(np.mean([r[1] for r in res])))
-    slope = _fit_slope(widths, diffs)
-    loo = _loo_slopes(widths, diffs)
+    slope = loglog_slope(widths, diffs)
+    loo = loo_slopes(widths, diffs)
     decreasing = bool(np.all(np.diff(diffs) < 0))
     metric = _window_distance(loo, LEMMA17_SLOPE_WINDOW)
     details = {"widths": widths, "seeds": seeds, "n_anchors": n, "t": GRASS_LR * n_steps,
@@ -482,8 +481,8 @@ def _check_fig5(fast: bool, *, train_fn=grassmann_train) -> Outcome:
     cos_change = [float(np.mean([r[0] for r in row])) for row in runs]
     rel_change = [float(max(r[0] / r[1] for r in row)) for row in runs]
     t_over = [deep_dot_overflow(M, n_deep) for M in dot_widths]
-    slope = _fit_slope(widths, cos_change)
-    loo = _loo_slopes(widths, cos_change)
+    slope = loglog_slope(widths, cos_change)
+    loo = loo_slopes(widths, cos_change)
     deep_dist = _window_distance(loo, DEEP_SLOPE_WINDOW)
     decreasing = bool(np.all(np.diff(cos_change) < 0))
     deep_conditions = {"deep_loo_slopes_in_window": deep_dist < _half_width(DEEP_SLOPE_WINDOW),

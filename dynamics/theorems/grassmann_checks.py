@@ -30,9 +30,8 @@ from ..experiments.grassmann import (
     half_moons,
     theorem1_digits,
 )
+from ..linalg import loglog_slope, loo_slopes
 from ._registry import Outcome, register
-from ._trends import fit_slope as _fit_slope
-from ._trends import loo_slopes as _pair_slopes
 
 
 def _random_symmetric(eigenvalues, seed):
@@ -125,7 +124,7 @@ def _check_theorem2(fast: bool = True, *, flow=grassmann.trajectory, widths=None
             if lr == lrs[-1]:
                 finals[h] = hist["theta"]
                 v_moved[h] = float(np.abs(np.asarray(p_end["V"]) - np.asarray(params["V"])).max())
-        errors[h], slopes[h] = errs, _pair_slopes(lrs, errs)
+        errors[h], slopes[h] = errs, loo_slopes(lrs, errs)
         if fast and h != widths[-1]:
             continue
         params = grassmann.init_network(d, h, z, theta0=theta0, seed=h)
@@ -536,7 +535,7 @@ def _check_theorem1(fast: bool = True, *, apply_fns=None, train: bool = True) ->
     rate_widths = [16, 32, 64, 128, 256, 512, 1024] if fast else [16, 32, 64, 128, 256, 512, 1024, 2048]
     n_nets = 128 if fast else 512
     mean0, rms0 = _differences_at_init(applies, acts, X, z, rate_widths, n_nets)
-    loo = {a: _pair_slopes(rate_widths, mean0[a]) for a in acts}
+    loo = {a: loo_slopes(rate_widths, mean0[a]) for a in acts}
     dev = {a: max(abs(s - THEOREM1_RATES[a]) for s in loo[a]) / THEOREM1_RATE_WINDOWS[a] for a in acts}
     hs = np.asarray(rate_widths, float)
     x_rms = float(np.sqrt(np.mean(np.sum(X**2, axis=1))))
@@ -587,12 +586,12 @@ def _theorem1_training(applies, acts, models, X, Xp, Xn, fast, details) -> bool:
         for a in acts:
             diff0[a].append(float(np.mean(np.linalg.norm(batched[a](params, X) - f_lin0, axis=-1))))
             diffT[a].append(float(np.mean(np.linalg.norm(batched[a](trained[a], X) - f_linT, axis=-1))))
-    looT = {a: _pair_slopes(widths, diffT[a]) for a in acts}
+    looT = {a: loo_slopes(widths, diffT[a]) for a in acts}
     order = all(t < r < 0 < s for t, r, s in zip(looT["tanh"], looT["relu"], looT["sigmoid"]))
     details.update({"widths": widths, "n_init": n_init, "lr": lr, "steps": steps,
                     "diff_at_init": diff0, "diff_after_training": diffT,
-                    "slope_at_init": {a: _fit_slope(widths, diff0[a]) for a in acts},
-                    "slope_after_training": {a: _fit_slope(widths, diffT[a]) for a in acts},
+                    "slope_at_init": {a: loglog_slope(widths, diff0[a]) for a in acts},
+                    "slope_after_training": {a: loglog_slope(widths, diffT[a]) for a in acts},
                     "loo_slopes_after_training": looT, "order_after_training_holds": order})
     return order
 
