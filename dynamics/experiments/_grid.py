@@ -22,12 +22,13 @@ from .. import sweep
 
 _STATE = threading.local()
 _MEMORY: dict = {}
+_UNSET = object()  # no cache_dir block active: the environment variable decides
 
 
 def current_cache_dir():
     """The folder runs are stored in, or ``None`` (in memory only)."""
-    value = getattr(_STATE, "cache_dir", None)
-    if value is None:
+    value = getattr(_STATE, "cache_dir", _UNSET)
+    if value is _UNSET:
         value = os.environ.get("DYNAMICS_CACHE_DIR") or None
     return None if value is None else Path(value)
 
@@ -36,7 +37,7 @@ def current_cache_dir():
 def cache_dir(path):
     """Store the grid runs made inside the ``with`` block under ``path`` (one sub-folder per run
     function); ``None`` turns storing off inside the block."""
-    old = getattr(_STATE, "cache_dir", None)
+    old = getattr(_STATE, "cache_dir", _UNSET)
     _STATE.cache_dir = None if path is None else str(Path(path))
     try:
         yield
