@@ -1,5 +1,9 @@
 """Numerical gradient flow of the linear Barlow Twins model (S6) and of its unapproximated form (S45).
 
+S: J. B. Simon, M. Knutins, L. Ziyin, D. Geisz, A. J. Fetterman, J. Albrecht, "On the Stepwise Nature of
+Self-Supervised Learning", ICML 2023 (arXiv:2303.15438); equation numbers are theirs.  Both flows are
+integrated with :func:`dynamics._integrate.integrate` and its defaults (diffrax Dopri8, rtol 1e-10).
+
 Small initialisations.  S §4 studies W(0) of scale 1e-3 down to 1e-100 and smaller: the modes are
 learned one after another at the critical times S16, and each must be followed from its own size
 (S10 depends on s_j(0) through log s_j(0)).  Two things keep the numerical flow exact there:

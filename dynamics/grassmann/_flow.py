@@ -1,7 +1,11 @@
 """Theory side of E: the Grassmannian flow of Θ = V W (Thm 2), its Riccati form, Thm 3, and collapse.
 
-All flows are integrated with :func:`dynamics._integrate.integrate` (diffrax by default, scipy as an
-independent cross-check); closed forms are evaluated through eigendecompositions.
+E: P. Esser, S. Mukherjee, D. Ghoshdastidar, "Representation Learning Dynamics of Self-Supervised
+Models" (2023); equation and theorem numbers are theirs.
+
+All flows start at t = 0 and are integrated with :func:`dynamics._integrate.integrate` (diffrax by
+default, scipy as an independent cross-check; the package's default tolerances); closed forms are
+evaluated through eigendecompositions.
 """
 
 from __future__ import annotations
