@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import losses
 from .._validation import as_matrix, as_symmetric, check_pairs
+from ..linalg import eigh_descending
 
 
 def _cross_correlation(x, x_prime):
@@ -93,10 +94,8 @@ def spectrum(Gamma):
     Returns ``(gammas, V)`` with ``V[j]`` the unit eigenvector of ``gammas[j]``,
     so that Γ = V^T diag(gammas) V.
     """
-    Gamma = as_symmetric(Gamma, "Gamma")
-    evals, evecs = np.linalg.eigh(Gamma)
-    order = np.argsort(evals)[::-1]
-    return evals[order], evecs[:, order].T
+    gammas, V = eigh_descending(Gamma, "Gamma")  # eigenvectors as columns: transposed to rows here
+    return gammas, V.T
 
 
 def top_spectral_solution(Gamma, d: int, U=None) -> np.ndarray:
