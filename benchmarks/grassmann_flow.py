@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynamics import grassmann
+from dynamics import grassmann, losses
 from dynamics.experiments.grassmann import DIGITS_Z, digits_two_classes
 
 from ._harness import Row, best_time, timed
@@ -48,9 +48,11 @@ RTOL, ATOL = 1e-10, 1e-12
 def _gd_runner(n_steps, lr):
     """Compiled E11: n_steps of the ``train_projected`` step (Grassmannian gradient of E1, polar retraction)."""
 
+    apply = grassmann.network_apply("linear")
+
     def loss_fn(q, a, p, n):
-        return grassmann.contrastive_loss(grassmann.linear_apply,
-                                          {k: grassmann.horizontal(v) for k, v in q.items()}, a, p, n)
+        q = jax.tree_util.tree_map(grassmann.horizontal, q)
+        return losses.triplet_contrastive(apply(q, a), apply(q, p), apply(q, n))
 
     def run(q, a, p, n):
         def body(_, s):
@@ -99,7 +101,7 @@ def run(quick: bool = False) -> list[Row]:
         out, t_gd = timed(gd)
         if h <= 1024:
             t_gd = min(t_gd, best_time(gd, repeat=2))
-        th_gd = np.asarray(out["V"] @ out["W"])
+        th_gd = np.asarray(grassmann.network_theta(out))
         F_gd = X @ th_gd
         loss_gd = float(np.trace(th_gd.T @ C @ th_gd))
         details = {"h": h, "d": d, "z": Z, "n": X.shape[0], "T": T, "lr": lr, "n_steps": n_steps,
@@ -111,10 +113,10 @@ def run(quick: bool = False) -> list[Row]:
         if h == widths[0]:
             details["seconds_compile_flow"] = compile_flow
             (ref, _), t_ref = timed(functools.partial(
-                grassmann.train_projected, grassmann.linear_apply, params, X, Xp, Xn, lr=lr, n_steps=n_steps,
+                grassmann.train_projected, grassmann.network_apply("linear"), params, X, Xp, Xn, lr=lr, n_steps=n_steps,
                 record_steps=[0, n_steps]))
             details["max_abs_diff_theta_vs_train_projected"] = float(np.max(np.abs(
-                np.asarray(ref["V"] @ ref["W"]) - th_gd)))
+                np.asarray(grassmann.network_theta(ref)) - th_gd)))
             details["seconds_train_projected_incl_compile"] = t_ref
         flow_secs[h], ratios[h] = t_flow, t_gd / t_flow
         rows.append(Row("grassmann", f"projected GD / flow to T={T:g}, h={h}", ratios[h], None, details=details))

@@ -95,12 +95,12 @@ def test_theorem2_wrong_flow_fails(flow):
 def _tanh_plus_square(params, X):  # φ(u) = tanh(u) + u²/2: φ(0) = 0, φ'(0) = 1, but φ''(0) ≠ 0 → slope −1
     import jax.numpy as jnp
 
-    U = X @ params["V"]
+    U = X @ params["V"].T  # V (h, d)
     return (jnp.tanh(U) + 0.5 * U**2) @ params["W"]
 
 
 def _linear_times_0_95(params, X):
-    return 0.95 * grassmann.linear_apply(params, X)
+    return 0.95 * grassmann.network_apply("linear")(params, X)
 
 
 def test_theorem1_right_models_pass_init_gates():
@@ -108,7 +108,7 @@ def test_theorem1_right_models_pass_init_gates():
     assert res.passed and res.metric < res.tolerance
 
 
-@pytest.mark.parametrize("apply_fns", [{"tanh": _tanh_plus_square}, {"tanh": grassmann.make_apply("relu")},
+@pytest.mark.parametrize("apply_fns", [{"tanh": _tanh_plus_square}, {"tanh": grassmann.network_apply("relu")},
                                        {"linear": _linear_times_0_95}],
                          ids=["tanh_plus_u2_over_2", "relu_for_tanh", "linear_times_0.95"])
 def test_theorem1_wrong_model_fails(apply_fns):

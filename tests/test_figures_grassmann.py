@@ -52,7 +52,7 @@ def test_fig1_content(made):
     p = grassmann.init_network(2, 8, 1, seed=200)
     ln = _lines(ax_b, "dashed")[0]
     t = ln.get_xdata()
-    expected = np.linalg.norm(grassmann.unconstrained_trajectory(C, np.asarray(p["V"] @ p["W"]), t[-1:]))
+    expected = np.linalg.norm(grassmann.unconstrained_trajectory(C, np.asarray(grassmann.network_theta(p)), t[-1:]))
     np.testing.assert_allclose(ln.get_ydata()[-1], expected, rtol=1e-10)
     # experiment diverges by > 1e6, constrained ends on u1
     for s in _lines(ax_b, "solid"):
@@ -72,7 +72,7 @@ def test_fig2_content(made):
     rng = np.random.default_rng(0)
     imgs = images[rng.permutation(len(images))[:100]] / 16.0
     X = imgs.reshape(100, 4, 2, 4, 2).mean(axis=(2, 4)).reshape(100, -1)
-    tanh, lin = grassmann.make_apply("tanh"), grassmann.make_apply("linear")
+    tanh, lin = grassmann.network_apply("tanh"), grassmann.network_apply("linear")
     vals = []
     for s in range(4):
         q = grassmann.init_network(16, 16, 2, seed=16000 + s)

@@ -7,6 +7,7 @@ import pytest
 import scipy.linalg
 
 from dynamics import grassmann as G
+from dynamics import losses, networks, stiefel
 from dynamics.grassmann import symbolic as S
 from dynamics.theorems import list_checks
 
@@ -85,11 +86,14 @@ def test_trace_form_identity_numeric():
     assert np.allclose(C, C.T)
     params = G.init_network(5, 3, 2, seed=1)
     params = {"V": 1.7 * params["V"], "W": params["W"] - 0.2}  # any V, W: no constraint needed
-    loss = G.contrastive_loss(G.linear_apply, params, x, xp, xn)
-    theta = params["V"] @ params["W"]
+    apply = G.network_apply("linear")
+    loss = losses.triplet_contrastive(apply(params, x), apply(params, xp), apply(params, xn))  # E1
+    theta = params["V"].T @ params["W"]
+    np.testing.assert_allclose(G.network_theta(params), theta, rtol=1e-15)
     assert abs(float(loss) - float(G.trace_loss(C, theta))) < 1e-12 * max(1.0, abs(float(loss)))
     Cn = G.data_matrix(x, xp)
-    assert abs(float(G.non_contrastive_loss(G.linear_apply, params, x, xp)) - float(G.trace_loss(Cn, theta))) < 1e-12
+    loss_e2 = losses.non_contrastive(apply(params, x), apply(params, xp))
+    assert abs(float(loss_e2) - float(G.trace_loss(Cn, theta))) < 1e-12
 
 
 def test_expected_data_matrix_by_sampling():
@@ -117,9 +121,9 @@ def test_grassmannian_gradients_give_theta_field():
     C = _sym(d, 1)
     for h in (2, 4, 6, 9):
         p = G.init_network(d, h, z, theta0=G.random_semi_orthogonal(d, z, h), seed=h)
-        g = jax.grad(lambda q: G.trace_loss(C, G.horizontal(q["V"]) @ G.horizontal(q["W"])))(p)
-        dtheta = -(g["V"] @ p["W"] + p["V"] @ g["W"])
-        theta = np.asarray(p["V"] @ p["W"])
+        g = jax.grad(lambda q: G.trace_loss(C, G.horizontal(q["V"]).T @ G.horizontal(q["W"])))(p)
+        dtheta = -(g["V"].T @ p["W"] + p["V"].T @ g["W"])
+        theta = np.asarray(G.network_theta(p))
         literal = -2 * (np.eye(d) - theta @ theta.T) @ C @ theta
         assert np.allclose(dtheta, literal, atol=1e-12)
         assert np.allclose(G.stiefel_field(0, jnp.asarray(theta), jnp.asarray(C)), literal, atol=1e-12)
@@ -249,30 +253,30 @@ def test_projected_gd_keeps_constraints_and_follows_flow():
     t = lr * np.linspace(0, n, 6)
     flow = G.trajectory(C, theta0, t)
     for h in (3, 5, 10):
-        p, _ = G.train_projected(G.linear_apply, G.init_network(D, h, Z, theta0=theta0, seed=h), x, xp, xn,
-                                    lr=lr, n_steps=n, record_steps=[0, n])
-        V, W = np.asarray(p["V"]), np.asarray(p["W"])
+        p, _ = G.train_projected(G.network_apply("linear"), G.init_network(D, h, Z, theta0=theta0, seed=h), x, xp,
+                                 xn, lr=lr, n_steps=n, record_steps=[0, n])
+        V, W = np.asarray(p["V"]), np.asarray(p["W"])  # V (h, d)
         k = min(V.shape)
-        assert np.abs((V.T @ V if h <= D else V @ V.T) - np.eye(k)).max() < 1e-12
+        assert np.abs((V @ V.T if h <= D else V.T @ V) - np.eye(k)).max() < 1e-12
         assert np.abs(W.T @ W - np.eye(2)).max() < 1e-12
-        assert np.linalg.norm(V @ W - flow[-1]) < 0.02
+        assert np.linalg.norm(V.T @ W - flow[-1]) < 0.02
     th, _ = G.discretised_flow(C, theta0, lr=lr, n_steps=n, record_steps=[0, n])
     assert np.linalg.norm(np.asarray(th) - flow[-1]) < 0.02
 
 
 def test_free_step_then_retraction_follows_another_flow():
-    """Literal E11 (Euclidean step, then polar): dΘ/dt = E9 − V (I − W W^T) V^T C Θ, which depends on V, W."""
+    """Literal E11 (Euclidean step, then polar): dΘ/dt = E9 − Vᵀ (I − W Wᵀ) V C Θ, which depends on V, W."""
     d, h, z = 8, 5, 2
     C = _sym(d, 13)
     p = G.init_network(d, h, z, seed=1)
-    V, W = np.asarray(p["V"]), np.asarray(p["W"])
-    theta = V @ W
+    V, W = np.asarray(p["V"]), np.asarray(p["W"])  # V (h, d), Θ = Vᵀ W
+    theta = V.T @ W
     e9 = -2 * (np.eye(d) - theta @ theta.T) @ C @ theta
-    g = jax.grad(lambda q: G.trace_loss(C, q["V"] @ q["W"]))(p)
+    g = jax.grad(lambda q: G.trace_loss(C, q["V"].T @ q["W"]))(p)
     lr = 1e-6
     q = {k: G.retract(p[k] - lr * g[k], "polar") for k in p}
-    rate = (np.asarray(q["V"] @ q["W"]) - theta) / lr
-    assert np.abs(rate - (e9 - V @ (np.eye(h) - W @ W.T) @ V.T @ C @ theta)).max() < 1e-4
+    rate = (np.asarray(q["V"].T @ q["W"]) - theta) / lr
+    assert np.abs(rate - (e9 - V.T @ (np.eye(h) - W @ W.T) @ V @ C @ theta)).max() < 1e-4
     assert np.abs(rate - e9).max() > 0.1
 
 
@@ -280,7 +284,124 @@ def test_init_network_reproduces_theta0():
     theta0 = G.random_semi_orthogonal(8, 3, 0)
     for h in (3, 5, 8, 20):
         p = G.init_network(8, h, 3, theta0=theta0, seed=1)
-        assert np.abs(np.asarray(p["V"] @ p["W"]) - theta0).max() < 1e-12
+        assert np.abs(np.asarray(p["V"].T @ p["W"]) - theta0).max() < 1e-12
+
+
+def test_init_network_is_the_transposed_draw_of_before():
+    """The networks layout V (h, d) is E's (d, h) draw transposed: a seed gives the same network."""
+    for d, h, z in ((6, 3, 2), (3, 6, 2)):
+        rng = np.random.default_rng(4)
+        V_e = G.random_semi_orthogonal(d, h, rng)  # E's V (d, h)
+        W = G.random_semi_orthogonal(h, z, rng)
+        p = G.init_network(d, h, z, seed=4)
+        assert isinstance(p, networks.TwoLayerParams)
+        np.testing.assert_array_equal(p["V"], V_e.T)
+        np.testing.assert_array_equal(p["W"], W)
+        np.testing.assert_allclose(G.network_theta(p), V_e @ W, rtol=1e-15)
+
+
+def test_network_is_the_standard_two_layer_net_with_scaled_activations():
+    p = G.init_network(5, 7, 2, seed=3)
+    x = np.random.default_rng(5).standard_normal((4, 5))
+    V, W = np.asarray(p["V"]), np.asarray(p["W"])
+    np.testing.assert_allclose(G.network_apply("linear")(p, x), x @ V.T @ W, rtol=1e-13)
+    np.testing.assert_allclose(G.network_apply("sigmoid")(p, x), 4.0 / (1.0 + np.exp(-x @ V.T)) @ W, rtol=1e-13)
+    np.testing.assert_allclose(G.network_apply("tanh")(p, x), np.tanh(x @ V.T) @ W, rtol=1e-13)
+    assert G.network_apply("tanh") is G.network_apply("tanh")
+    assert G.ACTIVATION_SCALES is networks.ACTIVATION_SCALES and G.scaled_activation is networks.scaled_activation
+    assert G.tangent_project is stiefel.project_horizontal and G.horizontal is stiefel.horizontal
+    assert G.retract is stiefel.retract
+    batch = G.stack_params([p, G.init_network(5, 7, 2, seed=4)])
+    assert isinstance(batch, networks.TwoLayerParams)
+    th = np.asarray(G.network_theta(batch))
+    np.testing.assert_allclose(th[0], V.T @ W, rtol=1e-15)
+    proj = G.project_params(p)
+    assert isinstance(proj, networks.TwoLayerParams)
+    np.testing.assert_allclose(proj["V"], V, atol=1e-14)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        G.network_apply("gelu")
+    with pytest.raises(ValueError, match="must share the width M"):
+        G.network_theta({"V": V, "W": W[:3]})
+
+
+def _polar_np(M):
+    u, _, vt = np.linalg.svd(M, full_matrices=False)
+    return u @ vt
+
+
+def test_projected_gd_step_against_numpy():
+    """One E11 step of the linear net from the E1 loss of its outputs vs the step written out in NumPy:
+    L = Tr(Θᵀ C Θ), Θ = Vᵀ W (E7), ∂L/∂V = 2 W Wᵀ V C, ∂L/∂W = 2 V C Vᵀ W, Grassmannian projections
+    G_V (I − VᵀV) (V with orthonormal rows) and (I − W Wᵀ) G_W, then the polar factors."""
+    x, xp, xn = _triplets(40, 6, 7)
+    C = G.data_matrix(x, xp, xn)
+    p = G.init_network(6, 4, 2, seed=3)
+    V, W = np.asarray(p["V"]), np.asarray(p["W"])
+    lr = 0.05
+    gV = 2 * W @ W.T @ V @ C
+    gW = 2 * V @ C @ V.T @ W
+    V1 = _polar_np(V - lr * gV @ (np.eye(6) - V.T @ V))
+    W1 = _polar_np(W - lr * (np.eye(4) - W @ W.T) @ gW)
+    q, hist = G.train_projected(G.network_apply("linear"), p, x, xp, xn, lr=lr, n_steps=1, record_steps=[0, 1])
+    np.testing.assert_allclose(q["V"], V1, atol=1e-13)
+    np.testing.assert_allclose(q["W"], W1, atol=1e-13)
+    assert isinstance(q, networks.TwoLayerParams)
+    np.testing.assert_allclose(hist.loss[0], np.trace((V.T @ W).T @ C @ (V.T @ W)), rtol=1e-12)
+    # the trace-form trainer takes the same step; QR differs from polar at O(lr²) only
+    q2, h2 = G.train_trace(C, p, lr=lr, n_steps=1, record_steps=[0, 1])
+    np.testing.assert_allclose(q2["V"], V1, atol=1e-13)
+    np.testing.assert_allclose(h2["theta"][1], V1.T @ W1, atol=1e-13)
+    q3, _ = G.train_trace(C, p, lr=lr, n_steps=1, record_steps=[0, 1], retraction="qr")
+    assert np.abs(np.asarray(q3["V"]) - V1).max() < 10 * lr**2 * np.abs(gV).max() ** 2
+
+
+def test_e_trainers_reuse_compiled_programs():
+    """A second run of the same model on data of the same shapes (another init, lr, data) compiles nothing."""
+    from dynamics import trainer
+
+    apply = G.network_apply("linear")
+    x, xp, xn = _triplets(30, 5, 1)
+    obs = {"theta": G.network_theta}
+    G.train_projected(apply, G.init_network(5, 3, 2, seed=0), x, xp, xn, lr=0.01, n_steps=4, observers=obs)
+    before = trainer._programs.cache_info()
+    x2, xp2, xn2 = _triplets(30, 5, 2)
+    _, hist = G.train_projected(apply, G.init_network(5, 3, 2, seed=1), x2, xp2, xn2, lr=0.02, n_steps=6,
+                                observers=obs)
+    after = trainer._programs.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+    assert hist["theta"].shape == (len(hist.step), 5, 2)
+    C = G.data_matrix(x, xp, xn)
+    theta0 = G.random_semi_orthogonal(5, 2, 0)
+    for run in (lambda s: G.train_trace(C, G.init_network(5, 3, 2, seed=s), lr=0.01, n_steps=3),
+                lambda s: G.discretised_flow(C * (1 + s), theta0, lr=0.01, n_steps=3)):
+        run(0)
+        before = trainer._programs.cache_info()
+        run(1)
+        after = trainer._programs.cache_info()
+        assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+
+
+def _counted_trace_loss(q, C):
+    _counted_trace_loss.traces += 1
+    return G.trace_loss(C, G.horizontal(q["theta"]))
+
+
+_counted_trace_loss.traces = 0
+
+
+def test_time_per_step():
+    C = jnp.asarray(_sym(5, 3))
+    th = {"theta": jnp.asarray(G.random_semi_orthogonal(5, 2, 0))}
+    t = G.time_per_step(_counted_trace_loss, th, C, lr=0.01, project=G.project_params, n_steps=20)
+    traces = _counted_trace_loss.traces
+    t2 = G.time_per_step(_counted_trace_loss, th, C, lr=0.02, project=G.project_params, n_steps=20)
+    assert t > 0 and t2 > 0 and _counted_trace_loss.traces == traces  # compiled once
+    closure = G.time_per_step(lambda q: G.trace_loss(C, q["theta"]), th, lr=0.01, n_steps=3, repeats=1)
+    assert closure > 0
+    with pytest.raises(TypeError, match="loss_fn must be callable"):
+        G.time_per_step(3, th, lr=0.1)
+    with pytest.raises(ValueError, match="n_steps must be >= 1"):
+        G.time_per_step(_counted_trace_loss, th, C, lr=0.1, n_steps=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,7 +439,7 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="z must be <= h"):
         G.init_network(4, 2, 3)
     with pytest.raises(ValueError, match="tangent must be one of"):
-        G.train_projected(G.linear_apply, G.init_network(4, 2, 1), np.ones((3, 4)), np.ones((3, 4)), lr=0.1,
+        G.train_projected(G.network_apply("linear"), G.init_network(4, 2, 1), np.ones((3, 4)), np.ones((3, 4)), lr=0.1,
                           n_steps=1, tangent="sideways")
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import dynamics  # noqa: F401  (float64)
-from dynamics import barlow, grassmann, kernel, networks, ntk, trainer
+from dynamics import barlow, grassmann, kernel, losses, networks, ntk, trainer
 from dynamics import contrastive as ctr
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ def _r(*shape):
 # (index into args, key path inside it or ()), the name the error must give).
 
 _P2 = {"V": _r(5, 3), "W": _r(5, 2)}  # networks: V (M, D), W (M, Z)
-_PE = {"V": _r(3, 4), "W": _r(4, 2)}  # grassmann: V (d, h), W (h, z)
+_PE = {"V": _r(4, 3), "W": _r(4, 2)}  # grassmann (networks layout): V (h, d), W (h, z)
 _X = _r(4, 3)
 _C = (lambda a: a + a.T)(_r(3, 3))
 _PD = ctr.init_deep(3, 5, 2, depth=2, seed=0)
@@ -56,10 +56,10 @@ CASES = [
      [((1,), r"^x must be finite"), ((0, "W"), r"^params\['W'\] must be finite")]),
     ("networks.hidden_features", lambda p, x: networks.hidden_features(p, x, "erf"), [{"V": _P2["V"]}, _X],
      [((1,), r"^x must be finite"), ((0, "V"), r"^params\['V'\] must be finite")]),
-    ("grassmann.linear_apply", grassmann.linear_apply, [_PE, _X],
+    ("grassmann.network_apply-linear", grassmann.network_apply("linear"), [_PE, _X],
      [((1,), r"^x must be finite"), ((0, "V"), r"^params\['V'\] must be finite"),
       ((0, "W"), r"^params\['W'\] must be finite")]),
-    ("grassmann.two_layer_apply", grassmann.two_layer_apply, [_PE, _X],
+    ("grassmann.network_apply-tanh", grassmann.network_apply("tanh"), [_PE, _X],
      [((1,), r"^x must be finite"), ((0, "W"), r"^params\['W'\] must be finite")]),
     ("grassmann.trace_loss", grassmann.trace_loss, [_C, _r(3, 2)],
      [((0,), r"^C must be finite"), ((1,), r"^theta must be finite")]),
@@ -68,10 +68,10 @@ CASES = [
     ("grassmann.operator_ball", grassmann.operator_ball, [_r(3, 2)], [((0,), r"^theta must be finite")]),
     ("grassmann.tangent_project", grassmann.tangent_project, [np.linalg.qr(_r(4, 2))[0], _r(4, 2)],
      [((0,), r"^M must be finite"), ((1,), r"^G must be finite")]),
-    ("grassmann.contrastive_loss", lambda p, a, b, c: grassmann.contrastive_loss(grassmann.linear_apply, p, a, b, c),
+    ("grassmann.network_apply-E1",
+     lambda p, a, b, c: losses.triplet_contrastive(*(grassmann.network_apply("linear")(p, x) for x in (a, b, c))),
      [_PE, _X, _r(4, 3), _r(4, 3)],
-     [((1,), r"^anchors must be finite"), ((3,), r"^negatives must be finite"),
-      ((0, "V"), r"^params\['V'\] must be finite")]),
+     [((1,), r"^x must be finite"), ((3,), r"^x must be finite"), ((0, "V"), r"^params\['V'\] must be finite")]),
     ("contrastive.similarity-dot", lambda f, g: ctr.similarity(f, g), [_r(4, 2), _r(4, 2)],
      [((0,), r"^f must be finite"), ((1,), r"^g must be finite")]),
     ("contrastive.similarity-cosine", lambda f, g: ctr.similarity(f, g, "cosine"), [_r(4, 2), _r(4, 2)],
@@ -145,7 +145,8 @@ def test_non_finite_concrete_input_is_rejected_by_name(fn, args, where, match, b
         fn(*jax.tree_util.tree_map(jnp.asarray, poisoned))
 
 
-VMAP_CASES = {"networks.two_layer_apply", "grassmann.linear_apply", "grassmann.trace_loss", "contrastive.deep_apply",
+VMAP_CASES = {"networks.two_layer_apply", "grassmann.network_apply-linear", "grassmann.trace_loss",
+              "contrastive.deep_apply",
               "contrastive.function_loss-cosine_bound", "contrastive.similarity-cosine"}
 
 
@@ -219,9 +220,11 @@ COMPLEX_CASES = [
     ("grassmann.trajectory", lambda z: grassmann.trajectory(-np.eye(3) * (1 + 0j), np.eye(3)[:, :1], [0.0, 1.0]),
      "C"),
     ("grassmann.trace_loss", lambda z: grassmann.trace_loss(jnp.eye(3) * 1j, jnp.eye(3)[:, :1]), "C"),
-    ("grassmann.linear_apply", lambda z: grassmann.linear_apply(grassmann.init_network(3, 2, 1), z + 0j), "x"),
-    ("grassmann.contrastive_loss",
-     lambda z: grassmann.contrastive_loss(grassmann.linear_apply, grassmann.init_network(3, 2, 1), z, z * 1j, z),
+    ("grassmann.network_apply", lambda z: grassmann.network_apply("linear")(grassmann.init_network(3, 2, 1), z + 0j),
+     "x"),
+    ("grassmann.train_projected",
+     lambda z: grassmann.train_projected(grassmann.network_apply("linear"), grassmann.init_network(3, 2, 1), z, z * 1j,
+                                         z, lr=0.1, n_steps=1),
      "positives"),
     ("grassmann.operator_ball", lambda z: grassmann.operator_ball(z[:3, :2] * 1j), "theta"),
     ("grassmann.retract", lambda z: grassmann.retract(z[:3, :2] + 0j), "M"),
@@ -304,16 +307,16 @@ def _call_grassmann(fn_name, value):
     if fn_name == "frobenius_ball":
         return grassmann.frobenius_ball(p, value)
     if fn_name == "operator_ball":
-        return grassmann.operator_ball(p["V"] @ p["W"] * 3.0, radius=value)
+        return grassmann.operator_ball(grassmann.network_theta(p) * 3.0, radius=value)
     if fn_name == "train_projected":
-        return grassmann.train_projected(grassmann.linear_apply, p, X, Xp, Xn, lr=value, n_steps=3)
+        return grassmann.train_projected(grassmann.network_apply("linear"), p, X, Xp, Xn, lr=value, n_steps=3)
     if fn_name == "train_trace":
         return grassmann.train_trace(C, p, lr=value, n_steps=3)
     if fn_name == "discretised_flow":
-        return grassmann.discretised_flow(C, np.asarray(p["V"] @ p["W"]), lr=value, n_steps=3)
+        return grassmann.discretised_flow(C, np.asarray(grassmann.network_theta(p)), lr=value, n_steps=3)
     if fn_name == "time_per_step":
-        return grassmann.time_per_step(lambda q: grassmann.trace_loss(jnp.asarray(C), q), p["V"] @ p["W"], lr=value,
-                                       n_steps=2, repeats=1)
+        return grassmann.time_per_step(lambda q: grassmann.trace_loss(jnp.asarray(C), q), grassmann.network_theta(p),
+                                       lr=value, n_steps=2, repeats=1)
     raise AssertionError(fn_name)
 
 
@@ -338,8 +341,8 @@ def _call_contrastive(fn_name, value):
     p = _two_layer(d)
     if fn_name == "cv_factors-delta":
         return ctr.cv_factors(p, d, "cosine_bound", delta=value)
-    if fn_name == "trace_loss-delta":
-        return ctr.trace_loss(p, d, "cosine_bound", delta=value)
+    if fn_name == "cv_trace_loss-delta":
+        return ctr.cv_trace_loss(p, d, "cosine_bound", delta=value)
     if fn_name == "pca_readout-delta":
         return ctr.pca_readout(p, d, 2, delta=value)
     if fn_name == "iterative_pca-lr":
@@ -364,7 +367,7 @@ GRASSMANN_NUMBERS = ["frobenius_ball", "operator_ball", "train_projected", "trai
                      "time_per_step"]
 CONTRASTIVE_NUMBERS = ["similarity-delta", "reduce_similarities-temperature", "contrastive_loss-delta",
                        "contrastive_loss-temperature", "function_loss-delta", "function_loss-temperature",
-                       "cv_factors_from_features-delta", "cv_factors-delta", "trace_loss-delta", "pca_readout-delta",
+                       "cv_factors_from_features-delta", "cv_factors-delta", "cv_trace_loss-delta", "pca_readout-delta",
                        "iterative_pca-lr", "iterative_pca-delta", "make_loss-delta", "make_loss-temperature",
                        "train_contrastive-lr"]  # train_contrastive passes delta, temperature to make_loss
 NUMBER_CALLS = ([pytest.param(_call_grassmann, n, id=f"grassmann.{n}") for n in GRASSMANN_NUMBERS]

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import data, grassmann, trainer
+from .. import data, grassmann, losses, trainer
 from .._validation import check_positive_int
 from .._x64 import float64
 from ._grid import run_grid
@@ -161,7 +161,7 @@ def half_moons_runs(fast: bool = False) -> dict:
     xj, xpj, xnj = (jnp.asarray(a) for a in (X, Xp, Xn))
 
     def one_layer(th):
-        return jnp.sum(jax.vmap(lambda t: grassmann.contrastive_loss(lambda a, x: x @ a, t, xj, xpj, xnj))(th))
+        return jnp.sum(jax.vmap(lambda t: losses.triplet_contrastive(xj @ t, xpj @ t, xnj @ t))(th))
 
     _, h_free = trainer.gradient_descent(one_layer, jnp.asarray(th0), lr=lr_free, n_steps=n_free,
                                          record_steps=rec_free,

@@ -1,20 +1,25 @@
-"""Losses, the data matrix C of the trace form, models and input checks (E1, E2, E7, Def 1).
+"""The data matrix C of the trace form, the model of Esser et al. and input checks (E1, E2, E7, Def 1).
 
-Conventions: data are rows (``anchors`` (n, d) etc.); the two-layer model of E is
-f(x) = W^T φ(V^T x) with V ∈ R^{d×h}, W ∈ R^{h×z}, so on a data matrix X (N, d) the
-outputs are φ(X V) W (N, z); the linear model is f(x) = W^T V^T x = Θ^T x, Θ = V W.
+P. Esser, S. Mukherjee, D. Ghoshdastidar, "Representation Learning Dynamics of Self-Supervised Models"
+(2023), "E".  Conventions: data are rows (``anchors`` (n, d) etc.).  The two-layer network is the one of
+:mod:`dynamics.networks` in its layout, V ∈ R^{h×d}, W ∈ R^{h×z}, without a width factor
+(``parametrization="standard"``) and with E's activations scaled to φ'(0) = 1:
+
+    f(x) = Wᵀ φ(V x),   on a data matrix X (N, d): φ(X Vᵀ) W (N, z).
+
+E writes f(x) = Wᵀ φ(Ṽᵀ x) with Ṽ = Vᵀ ∈ R^{d×h}: their V is the transpose of the V here.  The linear
+network is f(x) = Wᵀ V x = Θᵀ x with Θ = Vᵀ W ∈ R^{d×z} (E's Θ = Ṽ W, :func:`network_theta`).
 """
 
 from __future__ import annotations
 
-import functools
 import numbers
 from collections.abc import Mapping
 
 import jax.numpy as jnp
 import numpy as np
 
-from .. import networks
+from .. import linalg, networks
 from .._validation import (
     as_array,
     as_matrix,
@@ -24,10 +29,11 @@ from .._validation import (
     check_positive_int,
 )
 
-# φ ↦ c·φ with c = 1/φ'(0) so that φ'(0) = 1 (E Thm 1 "after scaling"); ReLU uses its right
-# derivative 1.  φ(0) is *not* shifted: the sigmoid keeps φ(0) = 4·σ(0) = 2 ≠ 0, which is exactly the
-# hypothesis of Thm 1 that it violates.
-ACTIVATION_SCALES = {"tanh": 1.0, "relu": 1.0, "sigmoid": 4.0, "erf": float(np.sqrt(np.pi) / 2.0), "linear": 1.0}
+# E's scaled activations (φ'(0) = 1, E Thm 1) live with the network, the subspace alignment of the optima
+# (Prop 3, Thm 2) in dynamics.linalg: the same objects.
+ACTIVATION_SCALES = networks.ACTIVATION_SCALES
+scaled_activation = networks.scaled_activation
+subspace_alignment = linalg.subspace_alignment
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,20 +80,6 @@ def check_theta(theta, d, name="theta0", *, orthonormal=True, atol=1e-8):
     return theta
 
 
-def _check_loss_data(apply_fn, **arrays):
-    """Traceable checks of the loss inputs: equal shapes (static) and, outside jit, finite values."""
-    if not callable(apply_fn):
-        raise TypeError(f"apply_fn must be callable apply_fn(params, X) -> (N, z), got {type(apply_fn).__name__}")
-    (first, a0), *rest = arrays.items()
-    if jnp.ndim(a0) != 2:
-        raise ValueError(f"{first} must be 2-D (n, d), got shape {tuple(jnp.shape(a0))}")
-    for name, a in rest:
-        if jnp.shape(a) != jnp.shape(a0):
-            raise ValueError(f"{name} must have the shape of {first} {tuple(jnp.shape(a0))}, got {tuple(jnp.shape(a))}")
-    for name, a in arrays.items():
-        check_finite_if_concrete(a, name)
-
-
 def _check_theta_shape(C, theta):
     """Checks of the trace form: C (d, d), Θ (d, z) (shapes always); finite and real when concrete."""
     if jnp.ndim(C) != 2 or jnp.shape(C)[0] != jnp.shape(C)[1]:
@@ -100,24 +92,8 @@ def _check_theta_shape(C, theta):
 
 
 # ---------------------------------------------------------------------------------------------
-# losses (E1, E2) and the trace form (E7, E8)
-
-
-def contrastive_loss(apply_fn, params, anchors, positives, negatives):
-    """E1: L = −(1/n) Σ_i f(x_i)^T (f(x_i⁺) − f(x_i⁻)) for any model ``apply_fn(params, X) -> (n, z)``.
-
-    One positive x_i⁺ and one negative x_i⁻ per anchor x_i, dot-product similarity.  Traceable by JAX
-    (no input conversion), so it is the loss the reference trainer differentiates.
-    """
-    _check_loss_data(apply_fn, anchors=anchors, positives=positives, negatives=negatives)
-    fa = apply_fn(params, anchors)
-    return -jnp.mean(jnp.sum(fa * (apply_fn(params, positives) - apply_fn(params, negatives)), axis=1))
-
-
-def non_contrastive_loss(apply_fn, params, anchors, positives):
-    """E2: L = −(1/n) Σ_i f(x_i)^T f(x_i⁺) (SimCLR-like without negatives, dot product)."""
-    _check_loss_data(apply_fn, anchors=anchors, positives=positives)
-    return -jnp.mean(jnp.sum(apply_fn(params, anchors) * apply_fn(params, positives), axis=1))
+# the trace form (E7, E8); the losses E1, E2 themselves are dynamics.losses.triplet_contrastive and
+# dynamics.losses.non_contrastive of a model's outputs (A1's special cases)
 
 
 def data_matrix(anchors, positives, negatives=None):
@@ -194,57 +170,26 @@ def expected_data_matrix(cov, mean=None, *, kind="contrastive"):
 # models
 
 
-def scaled_activation(name: str):
-    """φ with φ'(0) = 1 (E Thm 1 "after scaling"): tanh, relu (right derivative), 4·sigmoid, (√π/2)·erf, linear."""
-    phi, _ = networks.activation(name)
-    c = ACTIVATION_SCALES[name]
-    if c == 1.0:
-        return phi
-    return lambda u: c * phi(u)
+def network_apply(activation: str = "linear"):
+    """``apply(params, X)`` of E's two-layer network f(x) = Wᵀ φ(V x), params {"V": (h, d), "W": (h, z)}.
 
-
-def _check_network(params, x):
-    """params {"V": (d, h), "W": (h, z)} (or any leading batch axes under vmap) fitting rows x (N, d): shapes
-    always, values (finite, real) for concrete arrays only, so it is JAX-traceable."""
-    if not isinstance(params, Mapping) or not {"V", "W"} <= set(params):
-        got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
-        raise ValueError(f"params must be a dict with 'V' (d, h) and 'W' (h, z), got {got}")
-    V, W = params["V"], params["W"]
-    if jnp.ndim(V) != 2 or jnp.ndim(W) != 2 or jnp.shape(V)[1] != jnp.shape(W)[0]:
-        raise ValueError(f"params['V'] (d, h) and params['W'] (h, z) must be 2-D with the same h, got shapes "
-                         f"{tuple(jnp.shape(V))} and {tuple(jnp.shape(W))}")
-    if jnp.ndim(x) == 0 or jnp.shape(x)[-1] != jnp.shape(V)[0]:
-        raise ValueError(f"x must have d = {jnp.shape(V)[0]} features (columns) to match params['V'] "
-                         f"{tuple(jnp.shape(V))}, got shape {tuple(jnp.shape(x))}")
-    check_finite_if_concrete(V, "params['V']")
-    check_finite_if_concrete(W, "params['W']")
-    check_finite_if_concrete(x, "x")
-    return V, W
-
-
-def linear_apply(params, x):
-    """Two-layer linear network of E: f(x) = W^T V^T x, i.e. X V W for rows X (N, d) -> (N, z)."""
-    V, W = _check_network(params, x)
-    return x @ V @ W
-
-
-def two_layer_apply(params, x, activation="tanh"):
-    """Two-layer network of E: f(x) = W^T φ(V^T x), i.e. φ(X V) W -> (N, z), φ scaled to φ'(0) = 1.
-
-    Unlike :func:`dynamics.networks.two_layer_apply` (NTK parametrisation, 1/√M) there is no width
-    factor: E keeps V and W semi-orthogonal instead.
+    :func:`dynamics.networks.two_layer_apply` with ``parametrization="standard"`` (no width factor: E keeps
+    V and W semi-orthogonal instead) and φ scaled to φ'(0) = 1 (E Thm 1); "linear" is the linear
+    network X Vᵀ W = X Θ.  The same activation returns the same (cached) function object.
     """
-    phi = scaled_activation(activation)
-    V, W = _check_network(params, x)
-    return phi(x @ V) @ W
-
-
-def make_apply(activation="linear"):
-    """``apply(params, X)`` for E's two-layer network with a named activation ("linear" = the linear net)."""
     check_choice(activation, "activation", set(ACTIVATION_SCALES))
-    if activation == "linear":
-        return linear_apply
-    return functools.partial(two_layer_apply, activation=activation)
+    return networks.make_apply("two_layer", activation, parametrization="standard", scaled=True)
+
+
+def network_theta(params):
+    """Θ = Vᵀ W (d, z) of the linear two-layer network f(x) = Θᵀ x (E's Θ = V W in their layout).
+
+    ``params``: {"V": (h, d), "W": (h, z)}, or a stack with leading batch axes on both (Θ stacked the same
+    way).  JAX-traceable.
+    """
+    batch_ndim = max(jnp.ndim(params["V"]) - 2, 0) if isinstance(params, Mapping) and "V" in params else 0
+    V, W = networks.check_two_layer(params, batch_ndim=batch_ndim)
+    return jnp.swapaxes(V, -1, -2) @ W
 
 
 def outputs(X, theta):
@@ -277,26 +222,3 @@ def random_semi_orthogonal(rows: int, cols: int, rng) -> np.ndarray:
     q, r = np.linalg.qr(a)
     q = q * np.sign(np.diag(r))
     return q if rows >= cols else q.T
-
-
-def subspace_alignment(A, B) -> float:
-    """(1/z) ‖Q_A^T Q_B‖²_F between the column spans of A, B (d, z): 1 iff the spans coincide.
-
-    The same quantity as :func:`dynamics.kernel.subspace_alignment` (S App. E), which it calls.
-    """
-    from ..kernel import subspace_alignment as _alignment
-
-    A, B = as_matrix(A, "A"), as_matrix(B, "B")
-    if A.shape != B.shape:
-        raise ValueError(f"A and B must have the same shape (d, z), got A {A.shape} and B {B.shape}")
-    d, z = A.shape
-    if not 1 <= z <= d:
-        raise ValueError(f"A must have shape (d, z) with 1 <= z <= d (z columns spanning a subspace of R^d), "
-                         f"got {A.shape}")
-    for name, M in (("A", A), ("B", B)):
-        s = np.linalg.svd(M, compute_uv=False)
-        rank = int(np.sum(s > max(M.shape) * np.finfo(float).eps * s[0])) if s.size and s[0] > 0 else 0
-        if rank < M.shape[1]:
-            raise ValueError(f"{name} must have full column rank (its column span is compared), got shape {M.shape} "
-                             f"with singular values {np.array2string(s, precision=3)}")
-    return _alignment(A, B)

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import grassmann, kernel, trainer
+from .. import grassmann, kernel, losses, trainer
 from ..experiments.grassmann import (
     DIGITS_CLASSES,
     DIGITS_LR_SCALE,
@@ -58,17 +58,18 @@ def _rel(a, b) -> float:
                "(first_order_in_lr); spread of GD over h < 1e-5 (width_independent); >= 2 widths below d "
                "(two_widths_below_d)")
 def check_theorem2(fast: bool = True, **ingredients) -> Outcome:
-    """Grassmannian projected GD (E11) of the two-layer linear net vs the integrated flow E9 of Θ = V W.
+    """Grassmannian projected GD (E11) of the two-layer linear net vs the integrated flow E9 of Θ = Vᵀ W.
 
     Gaussian triplets (n = 400, d = 16, z = 3), C from the data (E7) scaled to ‖C‖_op = 1.  For each width
     h ∈ {4, 8, 16, 64} (fast; full: 4, 8, 12, 16, 64, 256) the net starts from the *same*
-    Θ(0) = V(0) W(0) and is trained on the E1 loss of its outputs; the flow is integrated once (diffrax;
+    Θ(0) = V(0)ᵀ W(0) and is trained on the E1 loss of its outputs; the flow is integrated once (diffrax;
     scipy too in full mode).  Error: sup_t ‖X Θ_GD(t) − X Θ_flow(t)‖_F / ‖X Θ_flow(t)‖_F over t ∈ [0, 2]
     on the anchors X, for lr = 0.02, 0.01, 0.005 (full: 0.04 … 0.0025).
-    Only the widths z <= h < d test width independence: there V (tall, V^T V = I_h) moves and Θ = V W is
-    a product of two moving factors.  For h >= d (square or wide V, V V^T = I_d) started with
-    W = V^T Θ(0), V never moves — its Grassmannian gradient 2 C V W W^T (I − V^T V) vanishes because W's
-    columns stay in V's row space — and E11 is E12 (Euler + retraction on Θ) written through a fixed
+    V is (h, d) (:mod:`dynamics.networks` layout; E's V is its transpose).
+    Only the widths z <= h < d test width independence: there V (orthonormal rows, V Vᵀ = I_h) moves and
+    Θ = Vᵀ W is a product of two moving factors.  For h >= d (square or tall V, VᵀV = I_d) started with
+    W = V Θ(0), V never moves — its Grassmannian gradient 2 (I − V Vᵀ) W Wᵀ V C vanishes because W's
+    columns stay in V's column space — and E11 is E12 (Euler + retraction on Θ) written through a fixed
     isometry: those widths test that the trainer integrates E9, not that h drops out (their errors agree
     to round-off; reported as ``h_at_least_d_errors_identical_to``).
     Gates, for every h: every log–log slope of the error vs lr with one lr left out in [0.8, 1.2]
@@ -109,7 +110,7 @@ def _check_theorem2(fast: bool = True, *, flow=grassmann.trajectory, widths=None
     if not fast:
         sp = grassmann.trajectory(C, theta0, ts, backend="scipy")
         details["diffrax_vs_scipy_max_abs"] = float(np.abs(sp - grassmann.trajectory(C, theta0, ts)).max())
-    apply = grassmann.linear_apply
+    apply = grassmann.network_apply("linear")
     errors, slopes, finals, free_err, v_moved = {}, {}, {}, {}, {}
     for h in widths:
         errs = []
@@ -118,7 +119,7 @@ def _check_theorem2(fast: bool = True, *, flow=grassmann.trajectory, widths=None
             steps = np.round(ts / lr).astype(int)
             p_end, hist = grassmann.train_projected(apply, params, x, xp, xn, lr=lr, n_steps=int(steps[-1]),
                                                     record_steps=steps,
-                                                    observers={"theta": lambda q: q["V"] @ q["W"]})
+                                                    observers={"theta": grassmann.network_theta})
             F = grassmann.outputs(x, hist["theta"])
             errs.append(float(np.max(np.linalg.norm(F - F_flow, axis=(1, 2)) / norms)))
             if lr == lrs[-1]:
@@ -131,7 +132,7 @@ def _check_theorem2(fast: bool = True, *, flow=grassmann.trajectory, widths=None
         steps = np.round(ts / lrs[-1]).astype(int)
         _, hist = grassmann.train_projected(apply, params, x, xp, xn, lr=lrs[-1], n_steps=int(steps[-1]),
                                             record_steps=steps, tangent="free",
-                                            observers={"theta": lambda q: q["V"] @ q["W"]})
+                                            observers={"theta": grassmann.network_theta})
         F = grassmann.outputs(x, hist["theta"])
         free_err[h] = float(np.max(np.linalg.norm(F - F_flow, axis=(1, 2)) / norms))
     ref = widths[-1]
@@ -170,7 +171,7 @@ def check_theorem3(fast: bool = True) -> Outcome:
         integrated in C's eigenbasis, ends at ± e_1 — compared with the eigenvector from ``eigh``; a few
         inits are also integrated in the original coordinates (E9, :func:`trajectory`, scipy backend).
     (b) C ≻ 0 (0.2, 0.5, 1, 1.5, 2): the relaxed ball flow from ‖z0‖ ∈ [0.05, 0.95] ends at 0; and
-        projected GD of *wide* linear nets (h = 12 > d, V V^T = I, whose Θ = V W lives in the ball;
+        projected GD of *wide* linear nets (h = 12 > d, VᵀV = I, whose Θ = Vᵀ W lives in the ball;
         5 fast / 20 full inits) trained on the trace loss drives ‖Θ‖ → 0 as well (independent trainer).
     (c) reported: E10 on the sphere with C ≻ 0 still converges to ± the eigenvector of the smallest
         (positive) eigenvalue, never to 0 (‖z‖ = 1 is invariant).
@@ -243,7 +244,7 @@ def check_collapse(fast: bool = True) -> Outcome:
     :func:`dynamics.flows.function_space_flow` vs exp(−K M t) F0 (scipy ``expm``); σ₂/σ₁ → < 1e-6.
     Remark 3: a fixed projector P (z = 3, h = 4) collapses too (closed form).
     Prop 2: projected GD on ‖V‖_F, ‖W‖_F <= 1 ends rank one along u_1; Prop 3: projected GD on
-    ‖Θ‖_op <= 1 and Grassmannian GD on V^T V = I, W^T W = I end on span of the z most negative
+    ‖Θ‖_op <= 1 and Grassmannian GD on V Vᵀ = I, WᵀW = I end on span of the z most negative
     eigenvectors.  Alignments (1/z)‖Q^T U‖² must be 1 to 1e-6.
     Metric: the largest of the final collapse ratios and 1 − alignments (tolerance 1e-6); also requires a
     monotone decrease of the collapse ratio and agreement of closed forms with GD / flow (reported).
@@ -267,8 +268,10 @@ def check_collapse(fast: bool = True) -> Outcome:
     def single_layer(theta, X):
         return X @ theta
 
-    _, hist = trainer.gradient_descent(lambda th: grassmann.contrastive_loss(single_layer, th, xj, xpj, xnj),
-                                       jnp.asarray(theta0), lr=lr, n_steps=n_steps, record_steps=rec,
+    def e1_loss(th):
+        return losses.triplet_contrastive(*(single_layer(th, a) for a in (xj, xpj, xnj)))
+
+    _, hist = trainer.gradient_descent(e1_loss, jnp.asarray(theta0), lr=lr, n_steps=n_steps, record_steps=rec,
                                        observers={"theta": lambda th: th})
     ratio_lin = grassmann.collapse_ratio(grassmann.outputs(x, closed))
     ratio_gd = grassmann.collapse_ratio(grassmann.outputs(x, hist["theta"]))
@@ -303,7 +306,7 @@ def check_collapse(fast: bool = True) -> Outcome:
     p0 = grassmann.init_network(d, 4, z, seed=1)
     p_fro, _ = grassmann.train_trace(C, {k: 0.5 * v for k, v in p0.items()}, lr=0.1, n_steps=steps,
                                      record_steps=[0, steps], constraint="frobenius")
-    th_fro = np.asarray(p_fro["V"] @ p_fro["W"])
+    th_fro = np.asarray(grassmann.network_theta(p_fro))
     u_fro, s_fro, _ = np.linalg.svd(th_fro)
     align_2 = float((u_fro[:, 0] @ grassmann.frobenius_optimum(C, z)[:, 0]) ** 2)
     rank_2 = float(s_fro[1] / s_fro[0])
@@ -316,7 +319,7 @@ def check_collapse(fast: bool = True) -> Outcome:
     align_op = grassmann.subspace_alignment(np.asarray(th_op), U_z)
     p_st, _ = grassmann.train_trace(C, grassmann.init_network(d, 4, z, seed=2), lr=0.1, n_steps=steps,
                                     record_steps=[0, steps])
-    align_st = grassmann.subspace_alignment(np.asarray(p_st["V"] @ p_st["W"]), U_z)
+    align_st = grassmann.subspace_alignment(np.asarray(grassmann.network_theta(p_st)), U_z)
 
     sub = {"linear_final_collapse_ratio": float(ratio_lin[-1]), "kernel_final_collapse_ratio": float(ratio_k[-1]),
            "fixed_projector_final_collapse_ratio": float(ratio_p[-1]),
@@ -352,7 +355,7 @@ def check_half_moons(fast: bool = True) -> Outcome:
     """E Fig 1 on sklearn half moons (n = 200, positives x + N(0, 0.1²), random negatives), z = 1.
 
     From 20 (fast) / 100 (full) random inits of the two-layer linear net with h = 8 (> d = 2, so
-    V V^T = I and Θ = V W starts inside the unit ball):
+    VᵀV = I and Θ = Vᵀ W starts inside the unit ball):
     unconstrained — plain GD on the E1 loss of the same net blows up in finite time (the bilinear flow
     grows like ‖Θ‖², the trainer raises at the first non-finite step; every init tried must: 3 fast,
     30 full, run one at a time), and the
@@ -367,7 +370,7 @@ def check_half_moons(fast: bool = True) -> Outcome:
     lam, U = np.linalg.eigh(C)
     u1 = U[:, 0]
     xj, xpj, xnj = (jnp.asarray(a) for a in (X, Xp, Xn))
-    apply = grassmann.linear_apply
+    apply = grassmann.network_apply("linear")
     n_init = 20 if fast else 100
     lr = 0.2 / np.abs(lam).max()
     steps = 1500
@@ -376,7 +379,7 @@ def check_half_moons(fast: bool = True) -> Outcome:
 
     # unconstrained, two-layer: finite-time blow-up, one init at a time (the trainer names the step)
     def free_loss(q):
-        return grassmann.contrastive_loss(apply, q, xj, xpj, xnj)
+        return losses.triplet_contrastive(apply(q, xj), apply(q, xpj), apply(q, xnj))
 
     blow_up = []
     for params in inits[: 3 if fast else 30]:
@@ -386,10 +389,10 @@ def check_half_moons(fast: bool = True) -> Outcome:
         except trainer.NonFiniteError as err:
             blow_up.append(err.step)
     # unconstrained, one-layer (Prop 1): exponential growth, all inits in one batch
-    th0 = jnp.asarray(np.stack([np.asarray(p["V"] @ p["W"]) for p in inits]))
+    th0 = jnp.asarray(np.stack([np.asarray(grassmann.network_theta(p)) for p in inits]))
 
     def one_layer(th):
-        return jnp.sum(jax.vmap(lambda t: grassmann.contrastive_loss(lambda a, x: x @ a, t, xj, xpj, xnj))(th))
+        return jnp.sum(jax.vmap(lambda t: losses.triplet_contrastive(xj @ t, xpj @ t, xnj @ t))(th))
 
     n_free = int(np.ceil(15.0 / (abs(lam[0]) * 0.05)))  # t = 15 / |λ_1|: growth ~ e^{30} along u_1
     _, hist = trainer.gradient_descent(one_layer, th0, lr=0.05, n_steps=n_free,
@@ -401,12 +404,12 @@ def check_half_moons(fast: bool = True) -> Outcome:
 
     # constrained: Grassmannian projected GD, and the scaled loss
     p, _ = grassmann.train_projected(apply, batch, X, Xp, Xn, lr=lr, n_steps=steps, record_steps=[0, steps])
-    th = np.asarray(p["V"] @ p["W"])[:, :, 0]
+    th = np.asarray(grassmann.network_theta(p))[:, :, 0]
     miss_proj = 1 - (th @ u1) ** 2 / np.sum(th**2, axis=1)
     Cj = jnp.asarray(C)
-    p, _ = trainer.gradient_descent(lambda q: jnp.sum(jax.vmap(lambda V, W: grassmann.scaled_loss(Cj, V @ W))(
+    p, _ = trainer.gradient_descent(lambda q: jnp.sum(jax.vmap(lambda V, W: grassmann.scaled_loss(Cj, V.T @ W))(
         q["V"], q["W"])), batch, lr=lr, n_steps=steps, record_steps=[0, steps])
-    th = np.asarray(p["V"] @ p["W"])[:, :, 0]
+    th = np.asarray(grassmann.network_theta(p))[:, :, 0]
     miss_scaled = 1 - (th @ u1) ** 2 / np.sum(th**2, axis=1)
     metric = float(max(miss_proj.max(), miss_scaled.max()))
     details = {"eigenvalues_C": lam, "n_init": n_init, "lr_constrained": lr, "constrained_steps": steps,
@@ -446,8 +449,8 @@ def _haar_stack(n: int, rows: int, cols: int, rng) -> np.ndarray:
 
 def _differences_at_init(apply_fns, acts, X, z, widths, n_nets, seed=0, budget=2**22):
     """Per width: mean over nets of mean_x ‖f_φ(x) − f_lin(x)‖, and the root mean square over nets and x,
-    for n_nets independent Haar (V, W) (V V^T = I_d: h >= d).  Nets are evaluated in chunks of a power of
-    two with about ``budget`` hidden activations each."""
+    for n_nets independent Haar (V, W) (V (h, d), VᵀV = I_d: h >= d).  Nets are evaluated in chunks of a power
+    of two with about ``budget`` hidden activations each."""
     d = X.shape[1]
     rng = np.random.default_rng(seed)
     Xj = jnp.asarray(X)
@@ -465,7 +468,8 @@ def _differences_at_init(apply_fns, acts, X, z, widths, n_nets, seed=0, budget=2
         chunk = 2 ** int(np.clip(np.floor(np.log2(budget / (len(X) * h))), 0, 6))
         for start in range(0, n_nets, chunk):
             m = min(chunk, n_nets - start)
-            out = norms(jnp.asarray(_haar_stack(m, d, h, rng)), jnp.asarray(_haar_stack(m, h, z, rng)))
+            V = np.swapaxes(_haar_stack(m, d, h, rng), 1, 2)  # E's (d, h) draw, in the networks layout (h, d)
+            out = norms(jnp.asarray(V), jnp.asarray(_haar_stack(m, h, z, rng)))
             for a in acts:
                 parts[a].append(np.asarray(out[a]))
         for a in acts:
@@ -487,12 +491,12 @@ def check_theorem1(fast: bool = True, **ingredients) -> Outcome:
     """‖f_φ(x) − f_lin(x)‖ (mean over the data) vs hidden width h, at initialisation and after training.
 
     Data: digits, pixels / 16, 2×2-average-pooled to d = 16, 100 images (fast) / 300 (full); positives
-    x + N(0, 0.1²), random negatives; z = 2.  h >= d, so V V^T = I_d as in E Thm 1; V, W uniformly random
-    semi-orthogonal.  Scaling (φ'(0) = 1, φ(0) untouched): tanh, relu (right derivative), 4·sigmoid
-    (φ(0) = 2).  f_lin(x) = W^T V^T x, the same (V, W).
+    x + N(0, 0.1²), random negatives; z = 2.  h >= d, so VᵀV = I_d (V (h, d); E's V is its transpose) as in
+    E Thm 1; V, W uniformly random semi-orthogonal.  Scaling (φ'(0) = 1, φ(0) untouched): tanh, relu (right
+    derivative), 4·sigmoid (φ(0) = 2).  f_lin(x) = Wᵀ V x, the same (V, W).
 
     Rates at init (*derived here*; E Thm 1 states f_φ → f_lin as h → ∞ for φ(0) = 0, φ'(0) = 1, φ'' bounded
-    near 0 — it bounds the difference, these are its sizes): u = V^T x has ‖u‖ = ‖x‖ (V^T is an isometry)
+    near 0 — it bounds the difference, these are its sizes): u = V x has ‖u‖ = ‖x‖ (V is an isometry)
     and, V being Haar, entries ~ N(0, ‖x‖²/h); W is Haar and independent, E[W W^T] = (z/h) I_h, so for a
     residual r = φ(u) − u, E‖W^T r‖² = (z/h) E‖r‖².
       tanh: r ≈ −u³/3, ‖r‖² ≈ h · 15 ‖x‖⁶/(9 h³) ∝ h^{-2}: ‖W^T r‖ ∝ h^{-3/2} (slope −3/2, approached from
@@ -521,11 +525,11 @@ def check_theorem1(fast: bool = True, **ingredients) -> Outcome:
 
 def _check_theorem1(fast: bool = True, *, apply_fns=None, train: bool = True) -> Outcome:
     """:func:`check_theorem1` with the models as parameters: ``apply_fns`` maps "tanh", "relu", "sigmoid",
-    "linear" to ``apply(params, X)`` (default :func:`grassmann.make_apply`; entries given replace those).
+    "linear" to ``apply(params, X)`` (default :func:`grassmann.network_apply`; entries given replace those).
     ``train=False`` skips the training part (Conj 1) and its gates, for cheap tests of the init gates."""
     acts = ["tanh", "relu", "sigmoid"]
     models = acts + ["linear"]
-    applies = {a: grassmann.make_apply(a) for a in models}
+    applies = {a: grassmann.network_apply(a) for a in models}
     applies.update(apply_fns or {})
     n = 100 if fast else 300
     X, Xp, Xn = theorem1_digits(n)
@@ -570,8 +574,8 @@ def _theorem1_training(applies, acts, models, X, Xp, Xn, fast, details) -> bool:
     # losses gives each exactly its own Grassmannian gradient step (what train_projected does for one net)
     def loss_fn(q):
         def one(a, net):
-            return grassmann.contrastive_loss(applies[a], {k: grassmann.horizontal(v) for k, v in net.items()},
-                                              xj, xpj, xnj)
+            net = jax.tree_util.tree_map(grassmann.horizontal, net)
+            return losses.triplet_contrastive(*(applies[a](net, x) for x in (xj, xpj, xnj)))
         return sum(jnp.sum(jax.vmap(functools.partial(one, a))(q[a])) for a in models)
 
     project = jax.vmap(grassmann.project_params)
@@ -600,6 +604,14 @@ def _theorem1_training(applies, acts, models, X, Xp, Xn, fast, details) -> bool:
 # 6. Figs 3–4: discretised flow vs projected GD on digits
 
 
+def _e1_grassmannian_loss(q, triplets):
+    """E1 (:func:`dynamics.losses.triplet_contrastive`) of the linear net's outputs on the triplets, with the
+    Grassmannian gradient: the loss of E11 in the data form of the trainer (one object: compiled once)."""
+    q = jax.tree_util.tree_map(grassmann.horizontal, q)
+    apply = grassmann.network_apply("linear")
+    return losses.triplet_contrastive(*(apply(q, x) for x in triplets))
+
+
 def _step_timings(C, theta0, X, Xp, Xn, lr, z):
     """Seconds per compiled step (the trainer's step, compiled once, median of repeats) of E12 on Θ and of
     E11 for the two-layer linear net with h = 64, 512, 4096."""
@@ -607,17 +619,12 @@ def _step_timings(C, theta0, X, Xp, Xn, lr, z):
     Cj = jnp.asarray(C)
     t_flow = grassmann.time_per_step(lambda q: grassmann.trace_loss(Cj, grassmann.horizontal(q["theta"])),
                                      {"theta": jnp.asarray(theta0)}, lr=lr, project=grassmann.project_params)
-    xj, xpj, xnj = (jnp.asarray(a) for a in (X, Xp, Xn))
-
-    def gd_loss(q):
-        return grassmann.contrastive_loss(grassmann.linear_apply, {k: grassmann.horizontal(v) for k, v in q.items()},
-                                          xj, xpj, xnj)
-
+    triplets = tuple(jnp.asarray(a) for a in (X, Xp, Xn))
     t_gd = {}
     for width in (64, 512, 4096):
         q0 = grassmann.init_network(d, width, z, seed=width)
-        t_gd[width] = grassmann.time_per_step(gd_loss, q0, lr=lr, project=grassmann.project_params,
-                                              n_steps=5 if width > 1000 else 10)
+        t_gd[width] = grassmann.time_per_step(_e1_grassmannian_loss, q0, triplets, lr=lr,
+                                              project=grassmann.project_params, n_steps=5 if width > 1000 else 10)
     return t_flow, t_gd
 
 
@@ -633,8 +640,9 @@ def check_flow_vs_gd_digits(fast: bool = True, **ingredients) -> Outcome:
     """E12 (Euler + retraction on Θ, O(d² z) per step) vs E11 (projected GD of the two-layer linear net).
 
     Digits classes 3 and 8 (170 each, d = 64), positives = 1-pixel shifts + noise, random negatives, z = 4;
-    the net (h = 32 fast / 48 full, tall V: for h >= d, E11 reduces to E12 exactly) starts from
-    Θ(0) = V(0) W(0), the flow from that Θ(0); both take the same steps (lr = 0.1/‖C‖, 600 fast / 2000 full).
+    the net (h = 32 fast / 48 full < d, V (h, d) with orthonormal rows: for h >= d, E11 reduces to E12
+    exactly) starts from Θ(0) = V(0)ᵀ W(0), the flow from that Θ(0); both take the same steps (lr = 0.1/‖C‖,
+    600 fast / 2000 full).
     Metric: the largest relative difference of the outputs X Θ along the way (31 records),
     max_t ‖X Θ_GD − X Θ_flow‖_F / ‖X Θ_flow‖_F, tolerance 1e-3 (measured 3e-5 fast).  Also gated: final E1
     loss within 1e-3 (relative), 5-fold linear-SVM accuracy on the two embeddings within 2 points, and the
@@ -658,18 +666,18 @@ def _check_flow_vs_gd_digits(fast: bool = True, *, flow=grassmann.discretised_fl
 
     X, Xp, Xn, y = digits_two_classes()
     C = grassmann.data_matrix(X, Xp, Xn)
-    # a tall V (h < d): for h >= d started on the manifold, V never moves ((I − V^T V) kills its gradient
-    # once W = V^T Θ) and E11 is E12 exactly, to round-off — true, but not a comparison
     d, z = X.shape[1], DIGITS_Z
     lr = DIGITS_LR_SCALE / np.linalg.norm(C, 2)
     steps = digits_steps(fast)
+    # V with h < d rows: for h >= d started on the manifold, V never moves ((I − V Vᵀ) kills its gradient
+    # once W = V Θ) and E11 is E12 exactly, to round-off — true, but not a comparison
     h = 32 if fast else 48
     rec = digits_record_steps(steps)
     params = grassmann.init_network(d, h, z, seed=0)
-    theta0 = np.asarray(params["V"] @ params["W"])
-    apply = grassmann.linear_apply
+    theta0 = np.asarray(grassmann.network_theta(params))
+    apply = grassmann.network_apply("linear")
     _, h_gd = grassmann.train_projected(apply, params, X, Xp, Xn, lr=lr, n_steps=steps, record_steps=rec,
-                                           observers={"theta": lambda q: q["V"] @ q["W"]})
+                                           observers={"theta": grassmann.network_theta})
     th_fl, h_fl = flow(C, theta0, lr=lr, n_steps=steps, record_steps=rec)
     loss_gd = float(h_gd.loss[-1])
     loss_fl = float(np.trace(np.asarray(th_fl).T @ C @ np.asarray(th_fl)))
