@@ -34,8 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._validation import as_matrix, check_callable, check_positive, check_positive_int
-from .barlow._core import _check_pairs, _embedding_loss
+from . import losses
+from ._validation import as_matrix, check_callable, check_pairs, check_positive, check_positive_int
 
 
 class NonFiniteError(FloatingPointError):
@@ -113,24 +113,40 @@ def _tree_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
 
 
+@jax.jit
+def _finite_flags(leaves):
+    """One compiled check for a list of arrays: is each finite (non-float leaves always are)."""
+    return [jnp.all(jnp.isfinite(a)) if jnp.issubdtype(a.dtype, jnp.inexact) else jnp.array(True) for a in leaves]
+
+
 def _check_data(data):
-    """``data`` as a pytree of JAX arrays: every leaf a real numeric array, finite (checked once, here)."""
+    """``data`` as a pytree of device arrays: every leaf a real numeric array, finite (checked once, here).
+
+    NumPy leaves are checked on the host and moved with ``jax.device_put`` (``jnp.asarray`` would compile
+    a copy per shape).  Returns (data, pending): the JAX leaves as (name, array), checked together with the
+    initial parameters by one compiled call (:func:`_check_initial`)."""
     leaves, treedef = jax.tree_util.tree_flatten_with_path(data)
     if not leaves:
         raise ValueError("data must contain at least one array (give data=None for the form loss_fn(params))")
-    out = []
+    out, names, on_device = [], [], []
     for path, leaf in leaves:
         where = "data" + jax.tree_util.keystr(path)
+        names.append(where)
         if isinstance(leaf, (str, bytes)) or not (np.isscalar(leaf) or hasattr(leaf, "shape")):
             raise TypeError(f"data must be a pytree of numeric arrays, got {type(leaf).__name__} at {where}")
-        arr = leaf if isinstance(leaf, jax.Array) else np.asarray(leaf)
-        kind = np.dtype(arr.dtype).kind
+        if not isinstance(leaf, jax.Array):
+            leaf = np.asarray(leaf)
+        kind = np.dtype(leaf.dtype).kind
         if kind not in "biuf":
-            raise TypeError(f"data must be a pytree of real numeric arrays, got dtype {np.dtype(arr.dtype)} at {where}")
-        if kind == "f" and not bool(jnp.all(jnp.isfinite(arr))):
+            raise TypeError(f"data must be a pytree of real numeric arrays, got dtype {np.dtype(leaf.dtype)} "
+                            f"at {where}")
+        if isinstance(leaf, jax.Array):
+            on_device.append(len(out))
+        elif kind == "f" and not np.all(np.isfinite(leaf)):
             raise ValueError(f"data must be finite, got NaN or inf in {where}")
-        out.append(jnp.asarray(arr))
-    return jax.tree_util.tree_unflatten(treedef, out)
+        out.append(leaf if isinstance(leaf, jax.Array) else jax.device_put(leaf))
+    pending = [(names[i], out[i]) for i in on_device]
+    return jax.tree_util.tree_unflatten(treedef, out), pending
 
 
 def _check_observers(observers, signature):
@@ -209,17 +225,18 @@ def gradient_descent(loss_fn, params, data=None, *, lr, n_steps=None, record_ste
         observers = _check_observers(observers, "fn(params)")
         loss_fn = _closure_loss(loss_fn)
         observers = {k: _closure_observer(fn) for k, fn in observers.items()}
-        cache, what = False, "loss_fn(params)"
+        cache, what, pending = False, "loss_fn(params)", []
     else:
         check_callable(loss_fn, "loss_fn", "loss_fn(params, data) -> scalar")
         observers = _check_observers(observers, "fn(params, data)")
-        data = _check_data(data)
+        data, pending = _check_data(data)
         cache, what = True, "loss_fn(params, data)"
     if project is not None:
         check_callable(project, "project", "project(params) -> params")
     optimizer = _check_optimizer(optimizer)
     return _run(loss_fn, params, data, lr=lr, n_steps=n_steps, record_steps=record_steps, observers=observers,
-                project=project, optimizer=optimizer, progress=progress, desc=desc, cache=cache, what=what)
+                project=project, optimizer=optimizer, progress=progress, desc=desc, cache=cache, what=what,
+                pending=pending)
 
 
 def _closure_loss(loss_fn):
@@ -230,16 +247,21 @@ def _closure_observer(fn):
     return lambda p, data: fn(p)
 
 
-def _check_initial(loss_fn, params, data, observers, what):
-    """Finite initial parameters; ``loss_fn`` a real scalar and every observer traceable on (params, data).
+def _check_initial(loss_fn, params, data, observers, what, pending=()):
+    """Finite initial parameters (and the JAX leaves ``pending`` of the data, in the same compiled call);
+    ``loss_fn`` a real scalar and every observer traceable on (params, data).
 
     Shapes only, nothing compiled; ``jax.eval_shape`` caches its trace on the function and the shapes, so a
     repeated run of the same (cached) functions traces nothing here either."""
     leaves = jax.tree_util.tree_leaves(params)
     if not leaves:
         raise ValueError("params must contain at least one array")
-    if not bool(_tree_finite(params)):
+    flags = [bool(ok) for ok in _finite_flags(list(leaves) + [a for _, a in pending])]
+    if not all(flags[:len(leaves)]):
         raise ValueError("params must be finite at step 0 (the initial parameters contain NaN or inf)")
+    for (name, _), ok in zip(pending, flags[len(leaves):]):
+        if not ok:
+            raise ValueError(f"data must be finite, got NaN or inf in {name}")
     out = _eval_shape(loss_fn, (params, data), what, "a real scalar written with jax.numpy", data is not None)
     if not hasattr(out, "shape") or tuple(out.shape) != ():
         shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
@@ -272,11 +294,12 @@ def _eval_shape(fn, args, what, expected, with_data=False):
         raise TypeError(f"{what} failed when traced by JAX (it must be {expected}): {exc}") from exc
 
 
-def _check_apply(apply_fn, params, x, name="x"):
-    """``apply_fn(params, x)`` evaluates (shapes only) to an (n, d) array; errors name apply_fn and ``name``."""
+def check_apply(apply_fn, params, x, name="x"):
+    """``apply_fn(params, x)`` evaluates (shapes only, nothing compiled) to an (n, d) array; returns its shape
+    struct.  Errors name ``apply_fn`` and the inputs ``name``; used by every model trainer."""
     check_callable(apply_fn, "apply_fn", "apply_fn(params, x) -> (n, d)")
     try:
-        out = jax.eval_shape(apply_fn, params, jnp.asarray(x))
+        out = jax.eval_shape(apply_fn, params, x if isinstance(x, jax.Array) else np.asarray(x))
     except (TypeError, ValueError, KeyError, IndexError) as exc:
         raise ValueError(f"apply_fn(params, {name}) failed on {name} of shape {tuple(np.shape(x))} — check that "
                          f"params fit {name} (number of features): {exc}") from exc
@@ -288,7 +311,7 @@ def _check_apply(apply_fn, params, x, name="x"):
 
 
 def _run(loss_fn, params, data, *, lr, n_steps, record_steps, observers, project, optimizer, progress, desc,
-         cache, what):
+         cache, what, pending):
     """GD on ``loss_fn(params, data)`` with observers ``fn(params, data)``; data and lr are arguments of the
     compiled programs, so with ``cache=True`` (hashable functions) a second run with the same functions and
     shapes reuses the compiled code."""
@@ -302,11 +325,11 @@ def _run(loss_fn, params, data, *, lr, n_steps, record_steps, observers, project
     record_steps = _check_record_steps(record_steps)
     if n_steps is not None and record_steps[-1] != n_steps:
         raise ValueError(f"record_steps must end at n_steps={n_steps}, ends at {record_steps[-1]}")
-    _check_initial(loss_fn, params, data, observers, what)
+    _check_initial(loss_fn, params, data, observers, what, pending)
 
     key = (loss_fn, project, tuple(observers.items()), optimizer)
-    advance, observe, step_one = _cached(_programs, *key) if cache else _programs.__wrapped__(*key)
-    lr_arg = jnp.asarray(lr)
+    advance, observe, step_one = cached(_programs, *key) if cache else _programs.__wrapped__(*key)
+    lr_arg = np.float64(lr)  # an argument (float64[]), cast to each leaf's dtype in the step
     state = (params, () if optimizer is None else optimizer.init(params))
     recs = []
     iterator = range(len(record_steps))
@@ -403,12 +426,12 @@ def train_barlow(apply_fn, params, x, x_prime, *, lr, n_steps, record_steps=None
     -------
     (final params, :class:`History`)
     """
-    x, x_prime = _check_pairs(x, x_prime)
-    _check_apply(apply_fn, params, x)
-    obs = {"eigenvalues": _cached(_barlow_eigenvalues, apply_fn)}
-    obs.update(_user_observers(observers))
-    data = {"x": jnp.asarray(x), "xp": jnp.asarray(x_prime)}
-    return _train_model(_cached(_barlow_loss, apply_fn), params, data, obs, ntk_fn, lr=lr, n_steps=n_steps,
+    x, x_prime = check_pairs(x, x_prime)
+    check_apply(apply_fn, params, x)
+    obs = {"eigenvalues": cached(_barlow_eigenvalues, apply_fn)}
+    obs.update(params_observers(observers))
+    data = {"x": x, "xp": x_prime}
+    return _train_model(cached(_barlow_loss, apply_fn), params, data, obs, ntk_fn, lr=lr, n_steps=n_steps,
                         record_steps=record_steps, n_records=n_records, project=project, progress=progress,
                         desc=desc)
 
@@ -424,8 +447,13 @@ def _train_model(loss_fn, params, data, obs, ntk_fn, *, lr, n_steps, record_step
                             observers=obs, project=project, progress=progress, desc=desc)
 
 
-def _cached(builder, *fns):
-    """``builder(*fns)`` from its cache, or built afresh when a function is not hashable."""
+def cached(builder, *fns):
+    """``builder(*fns)`` from the builder's ``functools`` cache, or built afresh when a function is not hashable.
+
+    The paper trainers build their losses and observers ``(params, data) -> ...`` with cached module-level
+    builders keyed on the model functions: the same model gives the same loss object, and so the compiled
+    programs of :func:`gradient_descent` are reused.
+    """
     try:
         hash(fns)
     except TypeError:
@@ -439,34 +467,48 @@ def _cached(builder, *fns):
 
 @functools.lru_cache(maxsize=32)
 def _barlow_loss(apply_fn):
-    return lambda p, data: _embedding_loss(apply_fn(p, data["x"]), apply_fn(p, data["xp"]))
+    """‖C − I‖_F² of the embeddings of the pairs (S1–S2): :func:`dynamics.losses.barlow_twins`, symmetrised."""
+    return lambda p, data: losses.barlow_twins(apply_fn(p, data["x"]), apply_fn(p, data["xp"]), symmetrize=True)
 
 
 @functools.lru_cache(maxsize=32)
 def _barlow_eigenvalues(apply_fn):
-    from .barlow._core import _cross_correlation
+    """Eigenvalues, decreasing, of the symmetrised cross-correlation C = (Fᵀ F' + F'ᵀ F)/(2n) (S2)."""
 
-    return lambda p, data: jnp.linalg.eigvalsh(_cross_correlation(apply_fn(p, data["x"]),
-                                                                  apply_fn(p, data["xp"])))[::-1]
+    def eigenvalues(p, data):
+        m = apply_fn(p, data["x"]).T @ apply_fn(p, data["xp"])
+        return jnp.linalg.eigvalsh((m + m.T) / (2 * data["x"].shape[0]))[::-1]
+
+    return eigenvalues
 
 
 @functools.lru_cache(maxsize=32)
 def _mse_loss(apply_fn):
-    return lambda p, data: 0.5 * jnp.mean(jnp.sum((apply_fn(p, data["x"]) - data["y"]) ** 2, axis=1))
+    """(1/2n) Σ_i ‖f(x_i) − y_i‖²: :func:`dynamics.losses.mse`."""
+    return lambda p, data: losses.mse(apply_fn(p, data["x"]), data["y"])
 
 
-@functools.lru_cache(maxsize=32)
-def _user_observer(fn):
+@functools.lru_cache(maxsize=64)
+def _params_observer(fn):
     return lambda p, data: fn(p)
 
 
-def _user_observers(observers):
+def params_observer(fn):
+    """The observer ``(params, data) -> fn(params)`` of the data form of :func:`gradient_descent`, one object
+    per ``fn`` (cached), so that a trainer taking observers of the parameters alone keeps its compiled
+    programs from run to run."""
+    check_callable(fn, "fn", "fn(params) -> array")
+    return cached(_params_observer, fn)
+
+
+def params_observers(observers):
+    """:func:`params_observer` for each entry of a dict name -> ``fn(params)`` (None: no observers)."""
     if observers is not None and not isinstance(observers, dict):
         raise TypeError(f"observers must be a dict name -> callable(params), got {type(observers).__name__}")
     out = {}
     for name, fn in (observers or {}).items():
         check_callable(fn, f"observers[{name!r}]", "fn(params) -> array")
-        out[name] = _cached(_user_observer, fn)
+        out[name] = cached(_params_observer, fn)
     return out
 
 
@@ -480,11 +522,11 @@ def train_supervised(apply_fn, params, x, y, *, lr, n_steps, record_steps=None, 
     if x.shape[0] == 0:
         raise ValueError(f"x must have at least one row (training point): the mean squared loss of no points is "
                          f"undefined, got shape {x.shape}")
-    out = _check_apply(apply_fn, params, x)
+    out = check_apply(apply_fn, params, x)
     if tuple(out.shape) != y.shape:
         raise ValueError(f"y must have the shape of the outputs apply_fn(params, x) {tuple(out.shape)}, got {y.shape}")
-    data = {"x": jnp.asarray(x), "y": jnp.asarray(y)}
-    return _train_model(_cached(_mse_loss, apply_fn), params, data, _user_observers(observers), ntk_fn, lr=lr,
+    data = {"x": x, "y": y}
+    return _train_model(cached(_mse_loss, apply_fn), params, data, params_observers(observers), ntk_fn, lr=lr,
                         n_steps=n_steps, record_steps=record_steps, n_records=n_records, project=None,
                         progress=progress, desc="supervised MSE")
 
@@ -492,7 +534,7 @@ def train_supervised(apply_fn, params, x, y, *, lr, n_steps, record_steps=None, 
 def _drift_observer(ntk_fn, params0):
     """(observer, K(0)): the observer reads K(0) from the run's data, so that it can be cached on ntk_fn."""
     check_callable(ntk_fn, "ntk_fn", "ntk_fn(params) -> K")
-    return _cached(_drift_from_data, ntk_fn), jnp.asarray(ntk_fn(params0))
+    return cached(_drift_from_data, ntk_fn), jnp.asarray(ntk_fn(params0))
 
 
 @functools.lru_cache(maxsize=32)
@@ -523,7 +565,7 @@ def train_barlow_linear(x, x_prime, *, d=None, W0=None, init_scale=1e-6, seed=0,
     (W_final, :class:`History`) with records "loss" (R,), "eigenvalues" (R, d)
     — the eigenvalues of C in decreasing order — and optionally "W" (R, d, m).
     """
-    x, x_prime = _check_pairs(x, x_prime)
+    x, x_prime = check_pairs(x, x_prime)
     m = x.shape[1]
     if W0 is None:
         if d is None:
@@ -537,7 +579,7 @@ def train_barlow_linear(x, x_prime, *, d=None, W0=None, init_scale=1e-6, seed=0,
     if record_steps is None:
         record_steps = record_schedule(n_steps, n_records)
     observers = {"W": _identity} if record_weights else None
-    return train_barlow(_linear_apply, jnp.asarray(W0), x, x_prime, lr=lr, n_steps=n_steps,
+    return train_barlow(_linear_apply, jax.device_put(W0), x, x_prime, lr=lr, n_steps=n_steps,
                         record_steps=record_steps, observers=observers, progress=progress,
                         desc="Barlow Twins (linear)")
 

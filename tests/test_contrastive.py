@@ -207,7 +207,7 @@ def test_linear_loss_is_minus_trace_form(kind):
     L = float(ctr.make_loss(d, similarity=kind, delta=0.05)(p))
     # constant of the identity: L = −1 · Tr(Wᵀ C_V W) with the prefactors of A8 / A10
     assert L == pytest.approx(-np.trace(W.T @ C @ W), rel=1e-12)
-    assert float(ctr.trace_loss(p, d, kind, delta=0.05)) == pytest.approx(L, rel=1e-12)
+    assert float(ctr.cv_trace_loss(p, d, kind, delta=0.05)) == pytest.approx(L, rel=1e-12)
     assert np.allclose(ctr.cv_matrix(ctr.cv_factors(p, d, kind, delta=0.05)), C, rtol=1e-12, atol=1e-15)
 
 

@@ -287,3 +287,65 @@ def test_optax_sgd_equals_plain_gradient_descent():
 def test_gradient_descent_with_data_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_helpers_for_paper_trainers():
+    # check_apply: shapes only, errors name apply_fn and the inputs
+    out = trainer.check_apply(lambda W, x: x @ W.T, jnp.ones((2, 3)), np.ones((5, 3)), "anchors")
+    assert tuple(out.shape) == (5, 2)
+    with pytest.raises(TypeError, match="apply_fn must be callable"):
+        trainer.check_apply(3, jnp.ones((2, 3)), np.ones((5, 3)))
+    with pytest.raises(ValueError, match=r"apply_fn\(params, anchors\) failed on anchors of shape \(5, 4\)"):
+        trainer.check_apply(lambda W, x: x @ W.T, jnp.ones((2, 3)), np.ones((5, 4)), "anchors")
+    with pytest.raises(ValueError, match=r"must return an \(n, d\) array with n = 5 rows"):
+        trainer.check_apply(lambda W, x: jnp.sum(x @ W.T), jnp.ones((2, 3)), np.ones((5, 3)))
+    # params_observer(s): one cached object per function, the data argument ignored
+    fn = jnp.linalg.norm
+    assert trainer.params_observer(fn) is trainer.params_observer(fn)
+    assert float(trainer.params_observer(fn)(jnp.ones(4), None)) == 2.0
+    obs = trainer.params_observers({"n": fn})
+    assert obs["n"] is trainer.params_observer(fn) and trainer.params_observers(None) == {}
+    with pytest.raises(TypeError, match="fn must be callable"):
+        trainer.params_observer(3)
+    with pytest.raises(TypeError, match=r"observers\['n'\] must be callable"):
+        trainer.params_observers({"n": 3})
+    with pytest.raises(TypeError, match="observers must be a dict"):
+        trainer.params_observers([fn])
+
+    # cached: the builder's cache for hashable functions, a fresh build for unhashable ones
+    import functools
+
+    @functools.lru_cache(maxsize=4)
+    def builder(f):
+        return lambda p, data: f(p)
+
+    class Unhashable:
+        __hash__ = None
+
+        def __call__(self, p):
+            return p
+
+    assert trainer.cached(builder, fn) is trainer.cached(builder, fn)
+    u = Unhashable()
+    assert trainer.cached(builder, u) is not trainer.cached(builder, u)
+
+
+def test_contrastive_runs_reuse_compiled_programs():
+    """A's trainer: a second run (another seed) of the same network on data of the same shapes compiles nothing,
+    with the NTK, C_V and output observers recorded and the Grassmannian projection on."""
+    from dynamics import contrastive, networks, ntk
+
+    d = contrastive.contrastive_digits(12)
+    X = d.inputs[:6]
+    ntk_fn = ntk.two_layer_ntk_fn(X, X, "relu", output="full")
+    kw = dict(lr=0.01, n_steps=5, record_steps=[0, 2, 5], grassmann=True, record_cv=True, ntk_fn=ntk_fn)
+    contrastive.train_contrastive(networks.init_two_layer(d.dim, 32, 3, seed=0), d, **kw)
+    before = trainer._programs.cache_info()
+    _, hist = contrastive.train_contrastive(networks.init_two_layer(d.dim, 32, 3, seed=1), d, **kw)
+    after = trainer._programs.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+    for name in ("loss", "outputs", "ntk_max_change", "ntk_drift", "cv_change", "cv_relative_change", "w_change",
+                 "w_relative_change"):
+        assert hist[name].shape[0] == 3, name
+    assert hist["ntk_drift"][0] < 1e-14 and hist["cv_relative_change"][0] < 1e-14 and hist["w_change"][0] == 0.0
+    assert hist["w_change"][-1] > 0 and hist["ntk_drift"][-1] > 1e-10

@@ -7,8 +7,8 @@ Anil, Esser, Ghoshdastidar, *When can we Approximate Wide Contrastive Models wit
 * Lemma 9: function-space dynamics with the NTK frozen at init (:func:`lemma9_flow`).
 * Prop 10: NTK blow-up of a linear network under the dot product (:func:`blowup_time`,
   :func:`prop10_P`; derivation in :mod:`dynamics.contrastive.symbolic`).
-* Trace forms (A5, A8, A10), PCA of C_V and the iterative scheme (:func:`cv_factors`,
-  :func:`pca_readout`, :func:`iterative_pca`).
+* Trace forms (A5, A8, A10): the loss −Tr(Wᵀ C_V W) (:func:`cv_trace_loss`), PCA of C_V and the
+  iterative scheme (:func:`cv_factors`, :func:`pca_readout`, :func:`iterative_pca`).
 * Reference trainer: GD and Grassmannian GD on W with recorded outputs, NTK change, C_V and W change
   (:func:`train_contrastive`); a deep network for Fig 5 (:func:`deep_apply`, :func:`deep_ntk`).
 * :func:`ntk_drift_by_loss`: NTK drift of one network under supervised MSE, Barlow Twins and the two
@@ -44,10 +44,10 @@ from ._trace import (
     cv_frobenius_distance,
     cv_frobenius_norm,
     cv_matrix,
+    cv_trace_loss,
     iterative_pca,
     orthonormalize_readout,
     pca_readout,
-    trace_loss,
 )
 from ._train import (
     downstream_accuracy,
@@ -72,6 +72,7 @@ __all__ = [
     "cv_frobenius_distance",
     "cv_frobenius_norm",
     "cv_matrix",
+    "cv_trace_loss",
     "data_constant",
     "deep_apply",
     "deep_ntk",
@@ -95,6 +96,5 @@ __all__ = [
     "reduce_similarities",
     "safe_norm",
     "similarity",
-    "trace_loss",
     "train_contrastive",
 ]

@@ -1,5 +1,8 @@
 """A deep fully connected network in NTK parametrisation and its structured empirical NTK (A Fig 5).
 
+G. G. Anil, P. Esser, D. Ghoshdastidar, "When can we Approximate Wide Contrastive Models with Neural
+Tangent Kernels and Principal Component Analysis?" (2024), "A", Fig 5:
+
     h_1 = φ(V_1 x),   h_l = φ(V_l h_{l−1} / √M) (l = 2..L),   f(x) = (1/√M) Wᵀ h_L,
 
 V_1 ∈ R^{M×D}, V_l ∈ R^{M×M}, W ∈ R^{M×Z}, all entries N(0, 1).  With L = 1 this is the two-layer
@@ -17,6 +20,9 @@ g_{l−1,i} = φ'(u_{l−1}) ⊙ (V_lᵀ g_{l,i}) / √M,
 from __future__ import annotations
 
 import functools
+import hashlib
+from collections import OrderedDict
+from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -42,24 +48,28 @@ def init_deep(D: int, M: int, Z: int, *, depth: int = 3, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     Vs = [rng.standard_normal((M, D))] + [rng.standard_normal((M, M)) for _ in range(depth - 1)]
     W = rng.standard_normal((M, Z))
-    return {"V": tuple(jnp.asarray(V) for V in Vs), "W": jnp.asarray(W)}
+    return {"V": tuple(jax.device_put(V) for V in Vs), "W": jax.device_put(W)}
 
 
 def _check_deep_params(params, x=None, x_name="x"):
-    """{"V": (V_1 (M, D), V_2 (M, M), …), "W": (M, Z)} fitting rows x (…, D); shapes only (traceable)."""
-    if not isinstance(params, dict) or not {"V", "W"} <= set(params):
-        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+    """{"V": (V_1 (M, D), V_2 (M, M), …), "W": (M, Z)} fitting rows x (…, D).  JAX-traceable: shapes always,
+    finite real entries for concrete arrays; each matrix through :func:`dynamics.networks.check_weights`."""
+    if not isinstance(params, Mapping) or not {"V", "W"} <= set(params):
+        got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
         raise ValueError(f"params must be a dict with 'V' (a sequence of layer matrices) and 'W' (M, Z), got {got}")
-    Vs, W = params["V"], params["W"]
+    Vs = params["V"]
     if not isinstance(Vs, (tuple, list)) or len(Vs) == 0:
         raise ValueError(f"params['V'] must be a non-empty sequence (V_1 (M, D), V_2 (M, M), ...), got "
                          f"{type(Vs).__name__}")
-    M = jnp.shape(Vs[0])[0] if jnp.ndim(Vs[0]) == 2 else None
+    check_tree_finite_if_concrete({"V": Vs, "W": params["W"]}, "params")  # names the leaf: params['V'][0]
+    layers = {f"V_{l}": V for l, V in enumerate(Vs, 1)}
+    layers["W"] = params["W"]
+    networks.check_weights(layers, tuple(layers), model="deep network")  # each a 2-D matrix
     shapes = [tuple(jnp.shape(V)) for V in Vs]
-    if M is None or any(len(s) != 2 for s in shapes) or any(s != (M, M) for s in shapes[1:]) \
-            or jnp.ndim(W) != 2 or jnp.shape(W)[0] != M:
+    M = shapes[0][0]
+    if any(s != (M, M) for s in shapes[1:]) or jnp.shape(params["W"])[0] != M:
         raise ValueError(f"params must have V_1 (M, D), V_l (M, M) and W (M, Z) with one width M, got V shapes "
-                         f"{shapes} and W {tuple(jnp.shape(W))}")
+                         f"{shapes} and W {tuple(jnp.shape(params['W']))}")
     if x is not None and (jnp.ndim(x) == 0 or jnp.shape(x)[-1] != shapes[0][1]):
         raise ValueError(f"{x_name} must have D = {shapes[0][1]} features (columns) to match params['V'][0] "
                          f"{shapes[0]}, got shape {tuple(jnp.shape(x))}")
@@ -84,7 +94,6 @@ def deep_apply(params, x, activation: str = "relu"):
     """f(x) = (1/√M) Wᵀ h_L(x) for rows x (n, D) -> (n, Z)."""
     check_choice(activation, "activation", set(networks.ACTIVATIONS))
     _check_deep_params(params, x)
-    check_tree_finite_if_concrete({"V": params["V"], "W": params["W"]}, "params")
     check_finite_if_concrete(x, "x")
     _, _, h = _forward(params, x, activation)
     W = params["W"]
@@ -131,8 +140,7 @@ def deep_ntk(params, x1, x2, activation: str = "relu", *, output: str = "trace")
     check_choice(output, "output", {"full", "trace"})
     x1, x2 = _check_inputs(x1, x2)
     _check_deep_params(params, x1, "x1")
-    check_tree_finite_if_concrete({"V": params["V"], "W": params["W"]}, "params")
-    return _deep_ntk_jit(activation, output)(params, jnp.asarray(x1), jnp.asarray(x2))
+    return _deep_ntk_jit(activation, output)(params, x1, x2)  # NumPy inputs go straight to the compiled function
 
 
 def _check_inputs(x1, x2):
@@ -144,10 +152,35 @@ def _check_inputs(x1, x2):
 
 
 def deep_ntk_fn(x1, x2, activation: str = "relu", *, output: str = "trace"):
-    """``params -> K`` for fixed inputs (jit-traceable, for recording inside the trainer)."""
+    """``params -> K`` for fixed inputs (jit-traceable, for recording inside the trainer).
+
+    Equal inputs (same shapes, dtype and bytes), activation and output give the same function object, so
+    a trainer that caches its compiled programs on the NTK function (:func:`dynamics.contrastive.train_contrastive`)
+    reuses them from run to run.
+    """
     check_choice(activation, "activation", set(networks.ACTIVATIONS))
     check_choice(output, "output", {"full", "trace"})
     x1, x2 = _check_inputs(x1, x2)
-    x1j, x2j = jnp.asarray(x1), jnp.asarray(x2)
-    inner = _deep_ntk_jit(activation, output)
-    return lambda params: inner(params, x1j, x2j)
+    key = (activation, output, _fingerprint(x1), _fingerprint(x2))
+    fn = _NTK_FNS.get(key)
+    if fn is None:
+        x1j, x2j = jax.device_put(x1), jax.device_put(x2)
+        inner = _deep_ntk_jit(activation, output)
+
+        def fn(params):
+            return inner(params, x1j, x2j)
+
+        _NTK_FNS[key] = fn
+        while len(_NTK_FNS) > 32:
+            _NTK_FNS.popitem(last=False)
+    else:
+        _NTK_FNS.move_to_end(key)
+    return fn
+
+
+_NTK_FNS: OrderedDict = OrderedDict()  # LRU cache of the functions deep_ntk_fn returned
+
+
+def _fingerprint(x):
+    arr = np.ascontiguousarray(x)
+    return arr.shape, arr.dtype.str, hashlib.blake2b(arr.tobytes(), digest_size=16).digest()

@@ -1,6 +1,7 @@
 """Trace forms of the contrastive loss and their PCA solution (A §4: A5, A8–A10, Lemmas 16–17, Fig 5).
 
-For the two-layer network f(x) = (1/√M) Wᵀ φ(V x) and the linear reduction l (A6),
+G. G. Anil, P. Esser, D. Ghoshdastidar, "When can we Approximate Wide Contrastive Models with Neural
+Tangent Kernels and Principal Component Analysis?" (2024), "A".  For the two-layer network f(x) = (1/√M) Wᵀ φ(V x) and the linear reduction l (A6),
 
     L = −(1/N) Σ_n Σ_q α_q s(x_n, x_{n,q}) = −Tr(Wᵀ C_V W)                              (A5)
 
@@ -12,11 +13,10 @@ with a symmetric M × M matrix C_V that depends on V only:
 
 The identity L = −Tr(Wᵀ C_V W) holds exactly for any W (*derived here*: f(x)ᵀf(x̃) =
 (1/M) φᵀ W Wᵀ φ̃, summed with the weights α_q/N); for the cosine bound the similarity is the
-"cosine_bound" of :mod:`._loss`, and the M in δ' = √M δ cancels the 1/M of f(x)ᵀf(x̃), which is why
-the prefactor is 1/(2N) there and 1/(2NM) for the dot product.  (theory.md writes "the same [as A8]
-with each term divided by …", i.e. 1/(2NM) for both; that would make the cosine C_V, and its change,
-a factor M smaller — ‖C_V‖_F = O(1/M) — contradicting Lemma 16's M^{-1/2} rate.  The paper's A10
-has 1/N.)  Under WᵀW = I, max Tr(Wᵀ C_V W) is solved by the top-Z eigenvectors of C_V (PCA, A5).
+"cosine_bound" of :mod:`dynamics.losses`, and the M in δ' = √M δ cancels the 1/M of f(x)ᵀf(x̃), which is
+why the prefactor is 1/(2N) there and 1/(2NM) for the dot product, as in A10.  (A prefactor 1/(2NM) for
+both would make the cosine C_V, and its change, a factor M smaller — ‖C_V‖_F = O(1/M) — contradicting
+Lemma 16's M^{-1/2} rate.)  The loss in this form is :func:`cv_trace_loss`, −Tr(Wᵀ C_V W).  Under WᵀW = I, max Tr(Wᵀ C_V W) is solved by the top-Z eigenvectors of C_V (PCA, A5).
 
 Low-rank form used throughout: with A = φ(V X_anchors) (N, M) and B_n = Σ_q c_nq φ(V x_{n,q}) (N, M),
 c_nq = α_q/M (dot) or α_q/((‖φ(V x_{n,q})‖ + δ')(‖φ(V x_n)‖ + δ')) (cosine bound),
@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import networks
+from .. import networks, stiefel, trainer
 from .._validation import (
     check_choice,
     check_finite_if_concrete,
@@ -45,7 +45,7 @@ from .._validation import (
     check_tree_finite_if_concrete,
     is_traced,
 )
-from ._loss import DEFAULT_DELTA, _norm, check_alpha
+from ..losses import DEFAULT_DELTA, check_alpha, contrastive_function_loss, safe_norm
 
 TRACE_SIMILARITIES = ("dot", "cosine_bound")
 
@@ -66,7 +66,8 @@ def _check_factors(factors, name="factors"):
     return A, B
 
 
-def _check_data(data):
+def check_contrastive_data(data):
+    """``data`` must be a :class:`ContrastiveData` (TypeError otherwise); returns it."""
     from ._data import ContrastiveData
 
     if not isinstance(data, ContrastiveData):
@@ -74,20 +75,13 @@ def _check_data(data):
     return data
 
 
-def _check_two_layer(params, dim):
-    """{"V": (M, D), "W": (M, Z)} with D = ``dim`` (the inputs' features) and, outside jit, finite entries."""
-    if not isinstance(params, dict) or not {"V", "W"} <= set(params):
-        got = sorted(params) if isinstance(params, dict) else type(params).__name__
-        raise ValueError(f"params must be a dict with 'V' (M, D) and 'W' (M, Z) of the two-layer network, got {got}")
-    V, W = params["V"], params["W"]
-    if jnp.ndim(V) != 2 or jnp.ndim(W) != 2 or jnp.shape(V)[0] != jnp.shape(W)[0]:
-        raise ValueError(f"params['V'] (M, D) and params['W'] (M, Z) must be 2-D with the same width M, got "
-                         f"{tuple(jnp.shape(V))} and {tuple(jnp.shape(W))}")
+def check_two_layer_params(params, dim):
+    """(V, W) of the two-layer network (:func:`dynamics.networks.check_two_layer`, the one validator) whose V
+    has D = ``dim`` columns, the features of the contrastive data."""
+    V, W = networks.check_two_layer(params)
     if jnp.shape(V)[1] != dim:
         raise ValueError(f"params['V'] must have D = {dim} columns (the data's features), got shape "
                          f"{tuple(jnp.shape(V))}")
-    check_finite_if_concrete(V, "params['V']")
-    check_finite_if_concrete(W, "params['W']")
     return V, W
 
 
@@ -113,8 +107,8 @@ def cv_factors_from_features(phi_anchor, phi_partners, alpha, similarity="dot", 
         B = jnp.sum(a * phi_partners, axis=0) / M
     else:
         dprime = jnp.sqrt(M) * delta
-        na = _norm(phi_anchor) + dprime  # (N,)
-        npart = _norm(phi_partners) + dprime  # (Q, N)
+        na = safe_norm(phi_anchor, check=False) + dprime  # (N,)
+        npart = safe_norm(phi_partners, check=False) + dprime  # (Q, N)
         B = jnp.sum(a * phi_partners / npart[:, :, None], axis=0) / na[:, None]
     return phi_anchor, B
 
@@ -137,10 +131,10 @@ def cv_factors(params, data, similarity="dot", *, delta=DEFAULT_DELTA, activatio
     _check_kind(similarity)
     delta = check_positive(delta, "delta")
     check_choice(activation, "activation", set(networks.ACTIVATIONS))
-    data = _check_data(data)
-    _check_two_layer(params, data.dim)
+    data = check_contrastive_data(data)
+    check_two_layer_params(params, data.dim)
     fn = _factors_fn(tuple(data.alpha), similarity, delta, activation)
-    return fn(jnp.asarray(params["V"]), jnp.asarray(data.anchors), jnp.asarray(data.partners))
+    return fn(params["V"], data.anchors, data.partners)  # NumPy inputs go straight to the compiled function
 
 
 def cv_matrix(factors):
@@ -191,7 +185,7 @@ def cv_eigh(factors, n_components=None):
     """
     # jnp (XLA's LAPACK) rather than NumPy: after JAX work, OpenBLAS threads contend with XLA's pool
     # and the same QR/eigh runs ~50x slower on a small machine.
-    A, B = (jnp.asarray(f, dtype=jnp.float64) for f in _check_factors(factors))  # finite and real, checked
+    A, B = (f if isinstance(f, jax.Array) else np.asarray(f) for f in _check_factors(factors))  # finite, real
     lam, U = _eigh_from_factors(A, B)
     lam, U = np.asarray(lam), np.asarray(U)
     order = np.argsort(lam)[::-1]
@@ -206,6 +200,7 @@ def cv_eigh(factors, n_components=None):
 
 @jax.jit
 def _eigh_from_factors(A, B):
+    A, B = A.astype(jnp.float64), B.astype(jnp.float64)
     N, M = A.shape
     if M <= 2 * N:
         return jnp.linalg.eigh(cv_matrix((A, B)))
@@ -222,11 +217,16 @@ def pca_readout(params, data, n_components, similarity="cosine_bound", *, delta=
     """
     n_components = check_positive_int(n_components, "n_components")
     lam, U = cv_eigh(cv_factors(params, data, similarity, delta=delta, activation=activation), n_components + 1)
-    return jnp.asarray(U[:, :n_components]), lam
+    return jax.device_put(U[:, :n_components]), lam
 
 
-def trace_loss(params, data, similarity="dot", *, delta=DEFAULT_DELTA, activation="relu"):
-    """−Tr(Wᵀ C_V W) (A5 with A8 or A10), computed from the factors as −(1/N) Σ (A W) ⊙ (B W)."""
+def cv_trace_loss(params, data, similarity="dot", *, delta=DEFAULT_DELTA, activation="relu"):
+    """The contrastive loss in trace form, L = −Tr(Wᵀ C_V W) (A5 with C_V of A8 or A10).
+
+    Computed from the factors as −(1/N) Σ (A W) ⊙ (B W).  The sign is the loss's: minimising it
+    maximises Tr(Wᵀ C_V W).  (:func:`dynamics.grassmann.trace_loss` is the other trace form,
+    Tr(Θᵀ C Θ) of Esser et al. E8, with the opposite sign convention: a different function.)
+    """
     A, B = cv_factors(params, data, similarity, delta=delta, activation=activation)
     W = jnp.asarray(params["W"])
     return -jnp.sum((A @ W) * (B @ W)) / A.shape[0]
@@ -236,7 +236,9 @@ def orthonormalize_readout(params):
     """Project W onto the Stiefel manifold WᵀW = I by the polar factor W (WᵀW)^{-1/2}; JAX-traceable.
 
     The polar factor is the closest matrix with orthonormal columns (Frobenius norm); it is the
-    retraction after each step of Grassmannian (projected) gradient descent (A Lemma 16, E11).
+    retraction after each step of Grassmannian (projected) gradient descent (A Lemma 16, E11), here
+    :func:`dynamics.stiefel.retract_polar`.  V and the type of ``params`` (a dict or
+    :class:`dynamics.networks.TwoLayerParams`) are kept, so the result can be the carry of a compiled loop.
     """
     if not isinstance(params, dict) or "W" not in params:
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
@@ -244,21 +246,40 @@ def orthonormalize_readout(params):
     W = params["W"]
     if jnp.ndim(W) != 2:
         raise ValueError(f"params['W'] must be 2-D (M, Z), got shape {tuple(jnp.shape(W))}")
-    out = dict(params)
     check_finite_if_concrete(W, "params['W']")
+    M, Z = jnp.shape(W)
+    if M < Z:
+        raise ValueError(f"params['W'] must have full column rank {Z} (W^T W = I needs M >= Z), got shape {(M, Z)}")
     if is_traced(W):
-        out["W"] = _polar_factor(jnp.asarray(W))
-        return out
-    out["W"] = _polar_factor(jnp.asarray(W))
-    if not np.all(np.isfinite(np.asarray(out["W"]))):
-        raise ValueError(f"params['W'] must have full column rank {jnp.shape(W)[1]} (W^T W is singular)")
-    return out
+        W = stiefel.retract_polar(W)
+    else:  # one compiled program instead of one per eager primitive; a singular WᵀW gives non-finite entries
+        W, finite = _retract_polar(W)
+        if not bool(finite):
+            raise ValueError(f"params['W'] must have full column rank {Z} (W^T W is singular)")
+    if isinstance(params, networks.TwoLayerParams):
+        return networks.TwoLayerParams(params["V"], W)
+    return {**params, "W": W}
 
 
 @jax.jit
-def _polar_factor(W):
-    lam, U = jnp.linalg.eigh(W.T @ W)
-    return W @ (U / jnp.sqrt(lam)) @ U.T
+def _retract_polar(W):
+    """(polar factor of W, whether it is finite): one compiled program for concrete W."""
+    Q = stiefel.retract_polar(W)
+    return Q, jnp.all(jnp.isfinite(Q))
+
+
+@functools.cache
+def _cosine_bound_loss_of_V(fl, activation):
+    """``loss(V, data)``: the loss (A1) with the cosine lower bound (A9) of the two-layer network with the
+    fixed readout data["W"] on the stacked inputs data["X"] — the V-step of :func:`iterative_pca`, cached on
+    the (cached) function loss so that repeated updates and runs reuse one compiled step."""
+
+    def loss(V, data):
+        p = {"V": V, "W": data["W"]}
+        norms = safe_norm(networks.hidden_features(p, data["X"], activation), check=False)
+        return fl(networks.two_layer_apply(p, data["X"], activation), norms)
+
+    return loss
 
 
 def iterative_pca(params, data, n_updates, lr, *, n_components=None, delta=DEFAULT_DELTA, activation="relu",
@@ -266,34 +287,26 @@ def iterative_pca(params, data, n_updates, lr, *, n_components=None, delta=DEFAU
     """The iterative scheme of A §5 (ii): repeat (a) W ← PCA of C_V(V) (A10), (b) one GD step on V.
 
     Step (b) descends the contrastive loss with the cosine lower bound (A9) at fixed W, i.e.
-    −Tr(Wᵀ C_V W) for the linear l.  Returns the final params (W from a last PCA of the final V) and
-    the list of params after each (a)–(b) update.
+    −Tr(Wᵀ C_V W) for the linear l, by one step of :func:`dynamics.trainer.gradient_descent` with W and
+    the inputs as its data (one compiled step for every update and every run of equal shapes).  Returns
+    the final params (W from a last PCA of the final V) and the list of params after each (a)–(b) update.
     """
-    from ._loss import function_loss
-    from ._train import hidden_norms
-
     n_updates = check_positive_int(n_updates, "n_updates")
     lr = check_positive(lr, "lr")
-    data = _check_data(data)
+    data = check_contrastive_data(data)
     check_choice(activation, "activation", set(networks.ACTIVATIONS))
-    _check_two_layer(params, data.dim)
+    check_two_layer_params(params, data.dim)
     Z = params["W"].shape[1] if n_components is None else check_positive_int(n_components, "n_components")
-    X = jnp.asarray(data.inputs)
-    fl = function_loss(data.n_anchors, data.alpha, similarity="cosine_bound", loss=loss, delta=delta)
-
-    @jax.jit
-    def step(V, W):
-        def loss_V(V_):
-            p = {"V": V_, "W": W}
-            return fl(networks.two_layer_apply(p, X, activation), hidden_norms(p, X, activation))
-
-        return V - lr * jax.grad(loss_V)(V)
+    X = jax.device_put(data.inputs)
+    fl = contrastive_function_loss(data.n_anchors, data.alpha, similarity="cosine_bound", loss=loss, delta=delta)
+    loss_V = _cosine_bound_loss_of_V(fl, activation)
 
     p = {"V": jnp.asarray(params["V"]), "W": jnp.asarray(params["W"])}
     history = []
     for _ in range(n_updates):
         W, _ = pca_readout(p, data, Z, "cosine_bound", delta=delta, activation=activation)
-        p = {"V": step(p["V"], W), "W": W}
+        V, _ = trainer.gradient_descent(loss_V, p["V"], {"W": W, "X": X}, lr=lr, record_steps=[0, 1])
+        p = {"V": V, "W": W}
         history.append(p)
     W, _ = pca_readout(p, data, Z, "cosine_bound", delta=delta, activation=activation)
     return {"V": p["V"], "W": W}, history

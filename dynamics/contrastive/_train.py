@@ -1,9 +1,14 @@
 """Reference trainer for contrastive losses, the frozen-NTK flow of Lemma 9, and NTK drift across losses.
 
-The trainer is :func:`dynamics.trainer.gradient_descent` (full-batch GD, optional projection) with
-the loss (A1) of :mod:`._loss` evaluated on the network's outputs; the observers record the outputs,
-the NTK change (``dynamics.ntk``), ‖C_V(t) − C_V(0)‖_F (:mod:`._trace`) and ‖W(t) − W(0)‖_F.
-Time is t = lr × step.
+G. G. Anil, P. Esser, D. Ghoshdastidar, "When can we Approximate Wide Contrastive Models with Neural
+Tangent Kernels and Principal Component Analysis?" (2024), "A".
+
+The trainer is :func:`dynamics.trainer.gradient_descent` (full-batch GD, optional projection) with the
+loss (A1) of :mod:`dynamics.losses` evaluated on the network's outputs; the observers record the outputs,
+the NTK change (``dynamics.ntk``), ‖C_V(t) − C_V(0)‖_F (:mod:`._trace`) and ‖W(t) − W(0)‖_F.  Time is
+t = lr × step.  Losses and observers are functions ``(params, data)`` built once per model (cached
+module-level builders) with the inputs, K(0), C_V(0) and W(0) passed as the run's data, so repeated runs
+(seeds, learning rates, widths of equal shapes) reuse the compiled programs.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ from .._validation import (
     check_positive,
     check_positive_int,
 )
+from ..losses import DEFAULT_DELTA, contrastive_function_loss, safe_norm
 from ._data import contrastive_digits
-from ._loss import DEFAULT_DELTA, _norm, function_loss
 from ._trace import (
-    _check_data,
-    _check_two_layer,
+    check_contrastive_data,
+    check_two_layer_params,
+    cv_factors,
     cv_factors_from_features,
     cv_frobenius_distance,
     cv_frobenius_norm,
@@ -37,7 +43,43 @@ from ._trace import (
 
 def hidden_norms(params, x, activation="relu"):
     """‖h(x)‖ = ‖φ(V x)‖/√M per row (the norms of the cosine lower bound A9); JAX-traceable."""
-    return _norm(networks.hidden_features(params, x, activation))  # inputs checked by hidden_features
+    return safe_norm(networks.hidden_features(params, x, activation), check=False)  # checked by hidden_features
+
+
+@functools.cache
+def _two_layer(activation):
+    """The two-layer network (A2) with ``activation`` as one object per activation (a cache key)."""
+
+    def apply(p, x):
+        return networks.two_layer_apply(p, x, activation)
+
+    return apply
+
+
+@functools.lru_cache(maxsize=64)
+def _output_loss(fl, apply_fn, bound_activation):
+    """``loss(params, data)`` = fl(apply_fn(params, data["X"])) — with the hidden norms of the two-layer
+    network for the cosine lower bound (A9) when ``bound_activation`` is given."""
+    if bound_activation is None:
+        return lambda p, data: fl(apply_fn(p, data["X"]))
+    return lambda p, data: fl(apply_fn(p, data["X"]), hidden_norms(p, data["X"], bound_activation))
+
+
+def _contrastive_objective(data, similarity, loss, delta, temperature, activation, apply_fn):
+    """(``loss(params, data)``, the model ``apply``) of :func:`make_loss` / :func:`train_contrastive`."""
+    fl = contrastive_function_loss(data.n_anchors, data.alpha, similarity=similarity, loss=loss, delta=delta,
+                                   temperature=temperature)
+    if apply_fn is None:
+        check_choice(activation, "activation", set(networks.ACTIVATIONS))
+        apply_fn = _two_layer(activation)
+        bound = activation if similarity == "cosine_bound" else None
+    else:
+        check_callable(apply_fn, "apply_fn", "apply_fn(params, x) -> (n, Z)")
+        if similarity == "cosine_bound":
+            raise ValueError("similarity 'cosine_bound' is defined for the two-layer network only "
+                             "(leave apply_fn=None)")
+        bound = None
+    return trainer.cached(_output_loss, fl, apply_fn, bound), apply_fn
 
 
 def make_loss(data, *, similarity="cosine", loss="linear", delta=DEFAULT_DELTA, temperature=1.0,
@@ -47,24 +89,45 @@ def make_loss(data, *, similarity="cosine", loss="linear", delta=DEFAULT_DELTA, 
     ``apply_fn(params, x) -> (n, Z)`` defaults to the two-layer network (A2) with ``activation``;
     "cosine_bound" needs the two-layer network (hidden norms of A9).
     """
-    data = _check_data(data)
-    fl = function_loss(data.n_anchors, data.alpha, similarity=similarity, loss=loss, delta=delta,
-                       temperature=temperature)
-    X = jnp.asarray(data.inputs)
-    if apply_fn is None:
-        check_choice(activation, "activation", set(networks.ACTIVATIONS))
+    data = check_contrastive_data(data)
+    loss_fn, _ = _contrastive_objective(data, similarity, loss, delta, temperature, activation, apply_fn)
+    inputs = {"X": jax.device_put(data.inputs)}
+    return lambda p: loss_fn(p, inputs)
 
-        def apply_fn(p, x):
-            return networks.two_layer_apply(p, x, activation)
-    else:
-        check_callable(apply_fn, "apply_fn", "apply_fn(params, x) -> (n, Z)")
-        if similarity == "cosine_bound":
-            raise ValueError("similarity 'cosine_bound' is defined for the two-layer network only "
-                             "(leave apply_fn=None)")
 
-    if similarity == "cosine_bound":
-        return lambda p: fl(apply_fn(p, X), hidden_norms(p, X, activation))
-    return lambda p: fl(apply_fn(p, X))
+@functools.lru_cache(maxsize=64)
+def _outputs_observer(apply_fn):
+    return lambda p, data: apply_fn(p, data["X"])
+
+
+@functools.lru_cache(maxsize=64)
+def _ntk_change_observer(ntk_fn):
+    """{"ntk_max_change": max |K(t) − K(0)| (A Thm 13), "ntk_drift": ‖K(t) − K(0)‖_F/‖K(0)‖_F} with K(0) the
+    run's data["K0"]; K(t) evaluated once for both."""
+
+    def observe(p, data):
+        K = ntk_fn(p)
+        return {"ntk_max_change": ntk.max_entry_change(K, data["K0"]), "ntk_drift": ntk.ntk_drift(K, data["K0"])}
+
+    return observe
+
+
+@functools.lru_cache(maxsize=64)
+def _cv_change_observer(alpha, kind, delta, activation):
+    """‖C_V(t) − C_V(0)‖_F (C_V of A8 or A10, from factors) and ‖W(t) − W(0)‖_F, absolute and relative
+    (A Lemma 16), against the run's data["F0"], ["c0"], ["W0"], ["w0"]; the factors once for both."""
+    phi = networks.activation(activation)[0]
+
+    def observe(p, data):
+        V = p["V"]
+        F = cv_factors_from_features(phi(data["anchors"] @ V.T), phi(data["partners"] @ V.T), alpha, kind,
+                                     delta=delta)
+        dc = cv_frobenius_distance(F, data["F0"])
+        dw = jnp.linalg.norm(p["W"] - data["W0"])
+        return {"cv_change": dc, "cv_relative_change": dc / data["c0"], "w_change": dw,
+                "w_relative_change": dw / data["w0"]}
+
+    return observe
 
 
 def train_contrastive(params, data, *, lr, n_steps, similarity="cosine", loss="linear", delta=DEFAULT_DELTA,
@@ -87,70 +150,64 @@ def train_contrastive(params, data, *, lr, n_steps, similarity="cosine", loss="l
     ntk_fn : ``params -> K`` (e.g. :func:`dynamics.ntk.two_layer_ntk_fn`); or give ``ntk_inputs`` (n, D) to
         use the two-layer NTK on those inputs with ``ntk_output`` ("full" or "trace").  Records
         "ntk_max_change" = max |K(t) − K(0)| (A Thm 13, Figs 2–3) and "ntk_drift" = ‖K(t) − K(0)‖_F/‖K(0)‖_F.
+        The compiled programs are cached on ``ntk_fn``: pass the same function to repeated runs to reuse
+        them (``ntk_inputs`` builds a new one per call).
     record_cv : record "cv_change" = ‖C_V(t) − C_V(0)‖_F (C_V of A8 for "dot", A10 otherwise),
         "w_change" = ‖W(t) − W(0)‖_F and their relative versions "cv_relative_change", "w_relative_change"
         (A Lemma 16, Fig 4).  Two-layer network only.
-    observers : more ``name -> callable(params)`` to record.
+    observers : more ``name -> callable(params)`` to record (arrays or pytrees of arrays).
 
     Returns
     -------
     (final params, :class:`dynamics.trainer.History`)
     """
-    data = _check_data(data)
+    data = check_contrastive_data(data)
     lr = check_positive(lr, "lr")
     n_steps = check_positive_int(n_steps, "n_steps")
     if apply_fn is None:
-        _check_two_layer(params, data.dim)
+        check_two_layer_params(params, data.dim)
     else:
-        trainer._check_apply(apply_fn, params, data.anchors, "data.anchors")
+        trainer.check_apply(apply_fn, params, data.anchors, "data.anchors")
     if ntk_fn is not None:
         check_callable(ntk_fn, "ntk_fn", "ntk_fn(params) -> K")
+    if record_cv and apply_fn is not None:
+        raise ValueError("record_cv needs the two-layer network (leave apply_fn=None)")
     if grassmann:
         params = orthonormalize_readout(params)
-    loss_fn = make_loss(data, similarity=similarity, loss=loss, delta=delta, temperature=temperature,
-                        activation=activation, apply_fn=apply_fn)
-    apply = apply_fn if apply_fn is not None else (lambda p, x: networks.two_layer_apply(p, x, activation))
-    X = jnp.asarray(data.inputs)
-    obs = dict(observers or {})
+    loss_fn, apply = _contrastive_objective(data, similarity, loss, delta, temperature, activation, apply_fn)
+    run_data = {"X": data.inputs}  # NumPy: the trainer checks it and moves it to the device once
+    obs = trainer.params_observers(observers)
     if record_outputs:
-        obs["outputs"] = lambda p: apply(p, X)
+        obs["outputs"] = trainer.cached(_outputs_observer, apply)
     if ntk_fn is None and ntk_inputs is not None:
         ntk_fn = ntk.two_layer_ntk_fn(ntk_inputs, ntk_inputs, activation, output=ntk_output)
+    grouped = []  # observers returning a dict of records, flattened into the history after the run
     if ntk_fn is not None:
-        K0 = ntk_fn(params)
-
-        def ntk_change(p):  # K(t) evaluated once for both records (split after training)
-            K = ntk_fn(p)
-            return jnp.stack([ntk.max_entry_change(K, K0), ntk.ntk_drift(K, K0)])
-
-        obs["_ntk_change"] = ntk_change
+        run_data["K0"] = jnp.asarray(ntk_fn(params))
+        obs["_ntk"] = trainer.cached(_ntk_change_observer, ntk_fn)
+        grouped.append("_ntk")
     if record_cv:
-        if apply_fn is not None:
-            raise ValueError("record_cv needs the two-layer network (leave apply_fn=None)")
         kind = "dot" if similarity == "dot" else "cosine_bound"
-        phi = networks.ACTIVATIONS[activation][0]
-        xa, xp = jnp.asarray(data.anchors), jnp.asarray(data.partners)
-
-        def factors(p):
-            return cv_factors_from_features(phi(xa @ p["V"].T), phi(xp @ p["V"].T), data.alpha, kind, delta=delta)
-
-        F0 = jax.jit(factors)(params)  # one compilation instead of one per eager primitive
-        c0 = jax.jit(cv_frobenius_norm)(F0)
-        W0 = jnp.asarray(params["W"])
-        w0 = jnp.linalg.norm(W0)
-        obs["cv_change"] = lambda p: cv_frobenius_distance(factors(p), F0)
-        obs["cv_relative_change"] = lambda p: cv_frobenius_distance(factors(p), F0) / c0
-        obs["w_change"] = lambda p: jnp.linalg.norm(p["W"] - W0)
-        obs["w_relative_change"] = lambda p: jnp.linalg.norm(p["W"] - W0) / w0
+        F0 = cv_factors(params, data, kind, delta=delta, activation=activation)
+        c0, w0 = _cv_reference(F0, params["W"])
+        run_data.update(anchors=data.anchors, partners=data.partners, F0=F0, c0=c0, W0=params["W"], w0=w0)
+        obs["_cv"] = _cv_change_observer(data.alpha, kind, float(delta), activation)
+        grouped.append("_cv")
     if record_steps is None:
         record_steps = trainer.record_schedule(n_steps, n_records)
-    final, hist = trainer.gradient_descent(loss_fn, params, lr=lr, n_steps=n_steps, record_steps=record_steps,
-                                           observers=obs, project=orthonormalize_readout if grassmann else None,
+    final, hist = trainer.gradient_descent(loss_fn, params, run_data, lr=lr, n_steps=n_steps,
+                                           record_steps=record_steps, observers=obs,
+                                           project=orthonormalize_readout if grassmann else None,
                                            progress=progress, desc=f"contrastive ({similarity})")
-    if "_ntk_change" in hist.records:
-        change = hist.records.pop("_ntk_change")
-        hist.records["ntk_max_change"], hist.records["ntk_drift"] = change[:, 0], change[:, 1]
+    for name in grouped:
+        hist.records.update(hist.records.pop(name))
     return final, hist
+
+
+@jax.jit
+def _cv_reference(F0, W0):
+    """(‖C_V(0)‖_F, ‖W(0)‖_F), one compiled program instead of one per eager primitive."""
+    return cv_frobenius_norm(F0), jnp.linalg.norm(W0)
 
 
 @functools.cache
@@ -166,22 +223,23 @@ def lemma9_flow(params, data, t, *, similarity="cosine", loss="linear", delta=DE
 
     is dF/dt = −K ∇_F L(F) on the stacked outputs F of all anchors and partners, with K the full
     (N(1+Q), N(1+Q), Z, Z) empirical NTK at init (:func:`dynamics.ntk.two_layer_ntk`, output="full") and
-    L the loss (A1) of :func:`function_loss` — the chain rule ∂L/∂f(x_n) = (1/N) Σ_q ∂l/∂s_nq g(x_n, x_nq)
+    L the loss (A1) of :func:`dynamics.losses.contrastive_function_loss` — the chain rule
+    ∂L/∂f(x_n) = (1/N) Σ_q ∂l/∂s_nq g(x_n, x_nq)
     gives Lemma 9's sum.  Integrated by :func:`dynamics.flows.function_space_flow`.
 
     Returns
     -------
     (T, N(1+Q), Z) outputs at the times ``t``.
     """
-    data = _check_data(data)
+    data = check_contrastive_data(data)
     if similarity == "cosine_bound":
         raise ValueError("lemma9_flow needs a similarity of the outputs alone: 'dot' or 'cosine'")
     t = as_times(t)
     X = data.inputs
-    _check_two_layer(params, data.dim)
+    check_two_layer_params(params, data.dim)
     K = np.asarray(ntk.two_layer_ntk_fn(X, X, activation, output="full")(params))
-    F0 = np.asarray(_jit_apply(activation)(params, jnp.asarray(X)))
-    fl = function_loss(data.n_anchors, data.alpha, similarity=similarity, loss=loss, delta=delta,
+    F0 = np.asarray(_jit_apply(activation)(params, X))
+    fl = contrastive_function_loss(data.n_anchors, data.alpha, similarity=similarity, loss=loss, delta=delta,
                        temperature=temperature)
     return flows.function_space_flow(K, F0, fl, t, rtol=rtol, atol=atol)
 
@@ -218,7 +276,7 @@ def ntk_drift_by_loss(widths, *, T=2.0, lr=0.01, n=100, Z=10, n_ntk=40, seeds=(0
     if not seeds:
         raise ValueError("seeds must contain at least one seed")
     n_steps = max(1, round(T / lr))
-    d = contrastive_digits(n) if data is None else _check_data(data)
+    d = contrastive_digits(n) if data is None else check_contrastive_data(data)
     x, xp = d.anchors, d.partners[0]
     if d.labels is None:
         raise ValueError("data must carry labels for the supervised baseline")
@@ -226,9 +284,7 @@ def ntk_drift_by_loss(widths, *, T=2.0, lr=0.01, n=100, Z=10, n_ntk=40, seeds=(0
     Xn = np.concatenate([x[:n_ntk], xp[:n_ntk]])
     ntk_fn = ntk.two_layer_ntk_fn(Xn, Xn, activation, output="trace")
     steps = np.array([0, n_steps])
-
-    def apply(p, inp):
-        return networks.two_layer_apply(p, inp, activation)
+    apply = _two_layer(activation)  # one object: every width, seed and call shares the compiled programs
 
     names = ("supervised_mse", "barlow_twins", "contrastive_dot", "contrastive_cosine")
     out = {k: np.zeros(len(widths)) for k in names}
