@@ -37,6 +37,9 @@ def _verify(args) -> int:
                   f"{tol:>11} {'yes' if res.passed else 'NO':>5} {res.seconds:6.1f}", flush=True)
             if "error" in res.details:
                 print(f"  error: {res.details['error']}", flush=True)
+            failed = [k for k, ok in res.conditions.items() if not ok]
+            if failed:
+                print(f"  conditions not met: {', '.join(failed)}", flush=True)
 
     if not args.json:
         print(header)

@@ -152,6 +152,19 @@ def test_failing_check_gives_nonzero_exit(monkeypatch, capsys):
     assert "0 passed, 1 failed" in capsys.readouterr().out
 
 
+def test_verify_names_the_conditions_that_failed(monkeypatch, capsys):
+    from dynamics import cli
+    from dynamics.theorems import _registry
+
+    fake = _registry.TheoremCheck("fails_a_condition", "S", "none", "metric fine, one condition false",
+                                  lambda fast: Outcome(0.1, conditions={"decreasing": False, "finite": True}), 0.5,
+                                  compares="nothing", gate="metric < 0.5, decreasing")
+    monkeypatch.setitem(_registry.REGISTRY, "fails_a_condition", fake)
+    assert cli.main(["verify", "fails_a_condition"]) == 1
+    out = capsys.readouterr().out
+    assert "conditions not met: decreasing" in out and "finite" not in out.split("conditions not met:")[1]
+
+
 THREAD_CHECKS = ["s10_stability", "prop_4_1_aligned_flow", "prop_5_1a_spectrum", "kernel_small_init_dynamics",
                  "a_prop18_identical_columns", "e_theorem3_sphere_and_ball"]
 
