@@ -144,9 +144,7 @@ def test_subspace_alignment_equals_mean_squared_cosine_of_principal_angles():
 
 def test_subspace_alignment_is_one_object():
     assert kernel.subspace_alignment is linalg.subspace_alignment
-    # grassmann's (with the same validation) agrees
-    A = np.random.default_rng(10).standard_normal((6, 2))
-    assert grassmann.subspace_alignment(A, A[:, ::-1]) == linalg.subspace_alignment(A, A[:, ::-1])
+    assert grassmann.subspace_alignment is linalg.subspace_alignment
 
 
 @pytest.mark.parametrize("A, B, err, match", [
