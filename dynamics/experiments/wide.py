@@ -8,7 +8,7 @@ and of Fleissner et al. (2025).
 
 Shared by the checks of :mod:`dynamics.theorems.wide_checks`, the figures S Fig 2, F NTK drift and F
 kernel limit, and notebook 02.  One data set (:func:`wide_data`), one network (two-layer ReLU in NTK
-parametrisation, :func:`network_apply`), trained with the Barlow Twins loss of its embeddings
+parametrisation, :func:`relu_network_apply`), trained with the Barlow Twins loss of its embeddings
 (``trainer.train_barlow``) by full-batch gradient descent; time is t = lr × step.
 
 Runs that return objects (training histories, parameters) are cached in memory
@@ -64,7 +64,7 @@ def wide_data(n: int = N_PAIRS, seed: int = 0):
     return x / scale, xp / scale, labels
 
 
-def network_apply(params, inp):
+def relu_network_apply(params, inp):
     """The network of these experiments: two-layer, NTK parametrisation, :data:`ACTIVATION` (``networks``)."""
     return networks.two_layer_apply(params, inp, ACTIVATION)
 
@@ -110,11 +110,11 @@ def _stepwise_training(M, seed, d, readout_scale, n, horizon):
     X = np.concatenate([x, xp])
     params = networks.init_two_layer(x.shape[1], M, d, seed=seed, readout_scale=readout_scale)
     predictor = kernel.barlow_twins_predict(own_initial_ntk(params, X), n_components=d)
-    F0 = np.asarray(network_apply(params, jnp.asarray(X)))
+    F0 = np.asarray(relu_network_apply(params, jnp.asarray(X)))
     tau = predictor.critical_times(F0)
     lr = STEPWISE_LR_SCALE / (8 * predictor.gammas[0])
     n_steps = int(np.ceil(horizon * tau.max() / lr))
-    _, hist = trainer.train_barlow(network_apply, params, x, xp, lr=lr, n_steps=n_steps, n_records=STEPWISE_RECORDS,
+    _, hist = trainer.train_barlow(relu_network_apply, params, x, xp, lr=lr, n_steps=n_steps, n_records=STEPWISE_RECORDS,
                                    ntk_fn=ntk.two_layer_ntk_fn(X, X, ACTIVATION))
     return params, F0, hist
 
@@ -222,13 +222,13 @@ def _standard_init_run(M, seed, supervised, d, n, T, lr):
     ntk_fn = ntk.two_layer_ntk_fn(X, X, ACTIVATION)
     if supervised:
         y = np.eye(10)[labels][:, :d]
-        final, hist = trainer.train_supervised(network_apply, params, x, y, lr=lr, n_steps=n_steps,
+        final, hist = trainer.train_supervised(relu_network_apply, params, x, y, lr=lr, n_steps=n_steps,
                                                n_records=STANDARD_INIT_RECORDS, ntk_fn=ntk_fn)
     else:
-        final, hist = trainer.train_barlow(network_apply, params, x, xp, lr=lr, n_steps=n_steps,
+        final, hist = trainer.train_barlow(relu_network_apply, params, x, xp, lr=lr, n_steps=n_steps,
                                            n_records=STANDARD_INIT_RECORDS, ntk_fn=ntk_fn)
     Xj = jnp.asarray(X)
-    return hist, np.asarray(network_apply(params, Xj)), np.asarray(network_apply(final, Xj))
+    return hist, np.asarray(relu_network_apply(params, Xj)), np.asarray(relu_network_apply(final, Xj))
 
 
 def fleissner_widths(fast: bool):
@@ -315,7 +315,7 @@ def kernel_limit_records(widths, seeds, theta_fn=relu_ntk, *, progress: bool = F
 __all__ = ["ACTIVATION", "N_PAIRS", "STANDARD_INIT_D", "STANDARD_INIT_LR", "STANDARD_INIT_RECORDS", "STANDARD_INIT_T",
            "STEPWISE_D", "STEPWISE_HORIZON", "STEPWISE_LR_SCALE", "STEPWISE_READOUT_SCALE", "STEPWISE_RECORDS",
            "STEPWISE_SEED", "discrete_singular_values", "fleissner_widths", "kernel_limit_measurement",
-           "kernel_limit_records", "kernel_limit_run", "kernel_limit_widths_seeds", "network_apply",
+           "kernel_limit_records", "kernel_limit_run", "kernel_limit_widths_seeds", "relu_network_apply",
            "ntk_drift_measurement", "ntk_drift_records", "own_initial_ntk", "relu_ntk", "standard_init_run",
            "stepwise_measurement", "stepwise_prediction", "stepwise_records", "stepwise_run", "stepwise_training",
            "stepwise_widths", "wide_data"]

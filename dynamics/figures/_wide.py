@@ -302,17 +302,6 @@ def f_ntk_drift_vs_width(*, fast: bool = False):
 # ---------------------------------------------------------------------------- F: kernel limit
 
 
-def kernel_limit_run(M: int, seed: int) -> dict:
-    """The comparison of ``check_kernel_limit`` for one width and seed (``experiments.wide.kernel_limit_records``).
-
-    Kernel model: dF/dt = −(Θ ⊗ I_d) ∇_F L(F), Θ = ``analytic_ntk`` (relu) on [𝒳; 𝒳'], F(0) = the
-    network's initial outputs, integrated at the network's record times (``flows.function_space_flow``,
-    rtol 1e-8, atol 1e-12).  Returns a dict with "t", "loss_net", "loss_kernel", "alignment"
-    (a(P_net, P_kernel) at T, S App. E), "relative_embedding_error" and "loss_curve_gap".
-    """
-    return wide.kernel_limit_records([M], [seed])[M, seed]
-
-
 def f_alignment_vs_width(*, fast: bool = False):
     """Finite networks approach the infinite-width kernel model under Barlow Twins (F; S App. E alignment).
 

@@ -58,7 +58,6 @@ from ._flow import (
     ball_trajectory,
     collapse_ratio,
     contrastive_function_hessian,
-    contrastive_function_loss,
     eigen_flow,
     fixed_projector_trajectory,
     frobenius_optimum,
@@ -89,7 +88,7 @@ from ._train import (
 
 __all__ = [
     "ACTIVATION_SCALES", "ball_field", "ball_trajectory", "check_triplets", "collapse_ratio",
-    "contrastive_function_hessian", "contrastive_function_loss", "data_matrix",
+    "contrastive_function_hessian", "data_matrix",
     "discretised_flow", "eigen_flow", "expected_data_matrix", "fixed_projector_trajectory", "frobenius_ball",
     "frobenius_optimum", "horizontal", "init_network", "kernel_flow", "kernel_flow_closed_form",
     "network_apply", "network_theta", "operator_ball", "operator_optimum", "outputs",

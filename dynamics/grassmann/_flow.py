@@ -10,12 +10,11 @@ evaluated through eigendecompositions.
 
 from __future__ import annotations
 
-import functools
 
 import jax.numpy as jnp
 import numpy as np
 
-from .. import flows
+from .. import flows, losses
 from .._integrate import DEFAULT_BACKEND, DEFAULT_MAX_STEPS, DEFAULT_RTOL, DEFAULT_SOLVER, integrate
 from .._validation import (
     as_array,
@@ -276,25 +275,9 @@ def collapse_ratio(F) -> np.ndarray:
     return s[..., 1] / s[..., 0]
 
 
-@functools.cache
-def contrastive_function_loss(n: int):
-    """E1 as a function of the stacked outputs F = [f(anchors); f(positives); f(negatives)] (3n, z).
-
-    Cached per n (same function object ⇒ the compiled function-space flow is reused).
-    """
-    check_positive_int(n, "n")
-
-    def loss(F):
-        if F.ndim != 2 or F.shape[0] != 3 * n:
-            raise ValueError(f"F must be (3n, z) = ({3 * n}, z), the outputs on [anchors; positives; negatives], "
-                             f"got shape {tuple(F.shape)}")
-        return -jnp.mean(jnp.sum(F[:n] * (F[n:2 * n] - F[2 * n:]), axis=1))
-
-    return loss
-
-
 def contrastive_function_hessian(n: int) -> np.ndarray:
-    """M (3n, 3n) with ∇_F L = M F for :func:`contrastive_function_loss` (E1 is quadratic in F)."""
+    """M (3n, 3n) with ∇_F L = M F for E1 of the stacked outputs F = [f(anchors); f(positives); f(negatives)]
+    (:func:`dynamics.losses.contrastive_function_loss` with alpha = (+1, −1); E1 is quadratic in F)."""
     n = check_positive_int(n, "n")
     I = np.eye(n)
     Z = np.zeros((n, n))
@@ -312,7 +295,7 @@ def kernel_flow(K, F0, t, *, rtol=DEFAULT_RTOL, atol=None, backend=DEFAULT_BACKE
     F0 = as_matrix(F0, "F0")
     if F0.shape[0] % 3:
         raise ValueError(f"F0 must stack anchors, positives and negatives (3n rows), got {F0.shape[0]} rows")
-    return flows.function_space_flow(K, F0, contrastive_function_loss(F0.shape[0] // 3), t, rtol=rtol, atol=atol,
+    return flows.function_space_flow(K, F0, losses.contrastive_function_loss(F0.shape[0] // 3, (1, -1)), t, rtol=rtol, atol=atol,
                                      backend=backend, max_steps=max_steps)
 
 
