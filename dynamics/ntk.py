@@ -1,17 +1,19 @@
 """Neural tangent kernels: infinite-width closed forms, the generic empirical NTK, and the two-layer fast path.
 
-One NTK module for the kernel theory (S §5, theory.md §2) and for the NTK-drift
-measurements of the trainers (A Thm 13, Fleissner et al.).
+One NTK module for the kernel theory (S §5) and for the NTK-drift measurements of the trainers
+(A Thm 13, F).  References: Jacot, Gabriel, Hongler, "Neural Tangent Kernel", NeurIPS 2018
+(arXiv:1806.07572); S = Simon et al., ICML 2023 (arXiv:2303.15438); A = Anil, Esser, Ghoshdastidar (2024);
+F = Fleissner, Anil, Ghoshdastidar, "Infinite Width Limits of Self Supervised Neural Networks" (2025).
 
 Two-layer network (A2, :mod:`dynamics.networks`), NTK parametrisation, no biases:
 
     f(x) = (1/√M) W^T φ(V x),   V ∈ R^{M×D}, W ∈ R^{M×Z}, entries N(0, 1).
 
-* Empirical NTK (theory.md §4, *derived here*)::
+* Empirical NTK (*derived here* from A2 by the chain rule)::
 
       K_ij(x, x̃) = (1/M) Σ_m [W_mi W_mj φ'(v_m·x) φ'(v_m·x̃) (x·x̃) + δ_ij φ(v_m·x) φ(v_m·x̃)].
 
-* Infinite width (Jacot et al.; theory.md §4): K_ij → δ_ij Θ(x, x̃) with::
+* Infinite width (Jacot et al. 2018): K_ij → δ_ij Θ(x, x̃) with::
 
       Θ(x, x̃) = Σ(x, x̃) + (x·x̃) E_v[φ'(v·x) φ'(v·x̃)],   Σ(x, x̃) = E_v[φ(v·x) φ(v·x̃)],
 
@@ -350,7 +352,7 @@ def _check_finite_kernel(K, name):
 
 
 def analytic_ntk(x1, x2, activation="relu", *, return_nngp=False, method="auto"):
-    """Infinite-width NTK Θ(x, x̃) of the scalar two-layer network (A2; theory.md §4; Jacot et al. 2018).
+    """Infinite-width NTK Θ(x, x̃) of the scalar two-layer network (A2; Jacot et al. 2018).
 
         Θ(x, x̃) = E_v[φ(v·x) φ(v·x̃)] + (x·x̃) E_v[φ'(v·x) φ'(v·x̃)],   v ~ N(0, I_D),
 
@@ -389,7 +391,7 @@ def analytic_ntk(x1, x2, activation="relu", *, return_nngp=False, method="auto")
 def analytic_nngp(x1, x2, activation="relu", *, method="auto"):
     """NNGP kernel Σ(x, x̃) = E_v[φ(v·x) φ(v·x̃)], v ~ N(0, I_D), (n1, n2).
 
-    The first term of Θ in theory.md §4; same arguments as :func:`analytic_ntk`.
+    The first term Σ of Θ above (module docstring); same arguments as :func:`analytic_ntk`.
     """
     nngp, _, _ = _kernel_parts(x1, x2, activation, method)
     return _check_finite_kernel(nngp, "the NNGP kernel")
@@ -432,7 +434,7 @@ def _contract_jacobians(j1s, j2s):
 
 
 def empirical_ntk(apply_fn, params, x1, x2, *, block_size=None):
-    """Empirical NTK of any JAX model: K[a, b, i, j] = Σ_θ ∂f_i(x1_a)/∂θ · ∂f_j(x2_b)/∂θ (theory.md §4).
+    """Empirical NTK of any JAX model: K[a, b, i, j] = Σ_θ ∂f_i(x1_a)/∂θ · ∂f_j(x2_b)/∂θ (Jacot et al. 2018).
 
     Jacobians with respect to every parameter leaf come from ``jax.jacrev``, each leaf
     flattened to (n, d, P_leaf) and contracted with one einsum; the result is the sum
@@ -531,7 +533,7 @@ def _features_fn(activation):
 
 
 def two_layer_ntk(params, x1, x2, activation="relu", *, output="full", block_size=None):
-    """Empirical NTK of the two-layer network f(x) = (1/√M) W^T φ(V x) by matrix products (theory.md §4, A2).
+    """Empirical NTK of the two-layer network f(x) = (1/√M) W^T φ(V x) by matrix products (A2; the empirical NTK of the module docstring).
 
         K_ij(x, x̃) = (1/M) Σ_m [W_mi W_mj φ'(v_m·x) φ'(v_m·x̃) (x·x̃) + δ_ij φ(v_m·x) φ(v_m·x̃)]
 

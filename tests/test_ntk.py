@@ -1,4 +1,4 @@
-"""NTK module (theory.md §4, S App. D.5): closed forms vs quadrature, generic vs structured, wide-net Monte Carlo."""
+"""NTK module (A2, S App. D.5): closed forms vs quadrature, generic vs structured, wide-net Monte Carlo."""
 
 
 import jax.numpy as jnp

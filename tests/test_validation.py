@@ -1,6 +1,6 @@
 """Input validation of the public API: bad input raises an error that names the argument.
 
-Project standard (DESIGN.md, "Numbers and honesty"): wrong shapes, non-symmetric or non-finite
+Project standard: wrong shapes, non-symmetric or non-finite
 matrices, negative or non-integer sizes and unknown names get a ``ValueError``/``TypeError`` whose
 message names the argument and says what was expected — never a NaN returned silently, never a
 low-level JAX/NumPy error.  Each case below is one bad input of one public function; the module's

@@ -1,4 +1,4 @@
-"""Checks for the neural tangent kernel module (theory.md §4, S App. D.5).
+"""Checks for the neural tangent kernel module (Jacot et al. 2018; A2; S App. D.5).
 
 The comparison: the empirical NTK of randomly initialised two-layer networks
 (:func:`dynamics.ntk.two_layer_ntk`, matrix products over sampled weights) against
