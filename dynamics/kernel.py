@@ -1,4 +1,7 @@
-"""Kernelised Barlow Twins: Simon et al., *On the Stepwise Nature of SSL* (S §5, App. B, App. E).
+"""Kernelised Barlow Twins (S §5, App. B, App. E).
+
+J. B. Simon, M. Knutins, L. Ziyin, D. Geisz, A. J. Fetterman, J. Albrecht, "On the Stepwise Nature of
+Self-Supervised Learning", ICML 2023 (arXiv:2303.15438), "S"; equation numbers S1–S48 are the paper's.
 
 A model that is linear in fixed features φ(x) — a kernel machine, a random-feature model, an
 infinite-width network under its NTK — is the linear model of S §3–4 with x replaced by φ(x).

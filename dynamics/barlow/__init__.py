@@ -1,4 +1,7 @@
-"""Barlow Twins on a linear model: Simon et al., *On the Stepwise Nature of SSL* (S §3–4, App. C, F).
+"""Barlow Twins on a linear model (S §3–4, App. C, F).
+
+J. B. Simon, M. Knutins, L. Ziyin, D. Geisz, A. J. Fetterman, J. Albrecht, "On the Stepwise Nature of
+Self-Supervised Learning", ICML 2023 (arXiv:2303.15438), "S"; equation numbers S1–S48 are the paper's.
 
 Closed forms (S10, S13, S14, S16, S19–S21, S47–S48), the gradient flow S6
 integrated numerically, and the sympy derivations they are verified against

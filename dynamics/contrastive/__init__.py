@@ -1,6 +1,7 @@
 """Wide contrastive networks: NTK under dot product vs cosine similarity, and the road to PCA.
 
-Anil, Esser, Ghoshdastidar, *When can we Approximate Wide Contrastive Models with NTKs and PCA?* ("A").
+G. G. Anil, P. Esser, D. Ghoshdastidar, "When can we Approximate Wide Contrastive Models with Neural Tangent
+Kernels and Principal Component Analysis?" (2024), "A"; equation numbers A1–A10 and the lemma numbers are the paper's.
 
 * Loss (A1) with l linear or log-softmax and dot / cosine similarity, as a function of the outputs
   (:func:`contrastive_loss`, :func:`function_loss`), shared by the trainer and the flows.

@@ -1,5 +1,8 @@
 """Checks for wide two-layer networks under Barlow Twins (S §6 / App. D.1, Fleissner et al. "F").
 
+F = M. Fleissner, G. G. Anil, D. Ghoshdastidar, "Infinite Width Limits of Self Supervised Neural Networks"
+(PMLR 2025).
+
 One network (two-layer, NTK parametrisation, ``dynamics.networks``), one loss
 (Barlow Twins of the embeddings, ``dynamics.trainer.train_barlow``), one NTK
 (``dynamics.ntk``), compared with the kernel theory of ``dynamics.kernel`` and
