@@ -20,18 +20,22 @@ from __future__ import annotations
 import functools
 import os
 import pickle
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._validation import (
     as_array,
+    as_matrix,
     check_choice,
     check_pairs,
     check_positive,
     check_positive_int,
 )
+from .losses import check_alpha
 
 __all__ = [
+    "ContrastiveData",
     "random_crops",
     "random_shifts",
     "digits_pairs",
@@ -40,6 +44,119 @@ __all__ = [
     "write_cifar10_batch",
     "cifar10_pairs",
 ]
+
+
+@dataclass(frozen=True)
+class ContrastiveData:
+    """The one data type of paired and contrastive SSL: anchors, each with Q partners and their signs.
+
+    Positive pairs (x_i, x'_i) of Barlow Twins / SimCLR / VICReg are the case Q = 1, alpha = (+1,)
+    (:meth:`pairs`); Esser et al.'s triplets (x, x⁺, x⁻) are Q = 2, alpha = (+1, −1) (:meth:`triplets`);
+    Anil et al.'s general loss (A1) takes any Q.
+
+    Attributes
+    ----------
+    anchors : (N, D) inputs x_n.
+    partners : (Q, N, D) inputs x_{n,q}.
+    alpha : tuple of Q signs, +1 positive pair, −1 negative pair.
+    labels : (N,) digit labels of the anchors (or None).
+    heldout, heldout_labels : held-out inputs (N', D) and labels for downstream tasks (or None).
+    """
+
+    anchors: np.ndarray
+    partners: np.ndarray
+    alpha: tuple
+    labels: np.ndarray | None = None
+    heldout: np.ndarray | None = None
+    heldout_labels: np.ndarray | None = None
+
+    def __post_init__(self):
+        a = as_array(self.anchors, "anchors", ndim=2)
+        p = as_array(self.partners, "partners", ndim=3)
+        alpha = check_alpha(self.alpha)
+        if a.shape[0] == 0 or a.shape[1] == 0:
+            raise ValueError(f"anchors must have at least one row and one feature (N, D >= 1), got shape {a.shape}")
+        if p.shape[1:] != a.shape or p.shape[0] != len(alpha):
+            raise ValueError(f"partners must have shape (Q, N, D) = ({len(alpha)}, {a.shape[0]}, {a.shape[1]}) to "
+                             f"match anchors {a.shape} and alpha (Q = {len(alpha)}), got {p.shape}")
+        _check_labels(self.labels, a.shape[0], "labels", "anchors")
+        if self.heldout is not None:
+            h = as_matrix(self.heldout, "heldout")
+            if h.shape[1] != a.shape[1]:
+                raise ValueError(f"heldout must have D = {a.shape[1]} features like anchors, got shape {h.shape}")
+            _check_labels(self.heldout_labels, h.shape[0], "heldout_labels", "heldout")
+            object.__setattr__(self, "heldout", h)
+        elif self.heldout_labels is not None:
+            raise ValueError("heldout_labels needs heldout (the held-out inputs); give both or neither")
+        object.__setattr__(self, "anchors", a)
+        object.__setattr__(self, "partners", p)
+        object.__setattr__(self, "alpha", alpha)
+
+    @classmethod
+    def pairs(cls, x, x_prime, labels=None) -> "ContrastiveData":
+        """Positive pairs: anchors ``x`` (N, D), each with its one positive ``x_prime`` (N, D)."""
+        x = as_matrix(x, "x")
+        x_prime = as_matrix(x_prime, "x_prime")
+        if x_prime.shape != x.shape:
+            raise ValueError(f"x_prime must have the shape of x {x.shape}, got {x_prime.shape}")
+        return cls(x, x_prime[None], (1,), labels)
+
+    @classmethod
+    def triplets(cls, anchors, positives, negatives, labels=None) -> "ContrastiveData":
+        """Triplets (x, x⁺, x⁻) of Esser et al. (E1): partners (positives, negatives), alpha = (+1, −1)."""
+        arrays = [as_matrix(a, n) for a, n in ((anchors, "anchors"), (positives, "positives"), (negatives, "negatives"))]
+        for a, n in zip(arrays[1:], ("positives", "negatives")):
+            if a.shape != arrays[0].shape:
+                raise ValueError(f"{n} must have the shape of anchors {arrays[0].shape}, got {a.shape}")
+        return cls(arrays[0], np.stack(arrays[1:]), (1, -1), labels)
+
+    @property
+    def positives(self) -> np.ndarray:
+        """The partners with alpha = +1, (Q₊, N, D)."""
+        return self.partners[np.asarray(self.alpha) > 0]
+
+    @property
+    def negatives(self) -> np.ndarray:
+        """The partners with alpha = −1, (Q₋, N, D)."""
+        return self.partners[np.asarray(self.alpha) < 0]
+
+    @property
+    def n_anchors(self) -> int:
+        return self.anchors.shape[0]
+
+    @property
+    def n_partners(self) -> int:
+        return len(self.alpha)
+
+    @property
+    def dim(self) -> int:
+        return self.anchors.shape[1]
+
+    @property
+    def inputs(self) -> np.ndarray:
+        """Stacked inputs [anchors; partners_1; …; partners_Q], (N(1+Q), D): the order of :func:`dynamics.losses.contrastive_function_loss`."""
+        return np.concatenate([self.anchors, self.partners.reshape(-1, self.dim)])
+
+    def subset(self, n: int) -> ContrastiveData:
+        """The first ``n`` anchors with their partners (held-out data kept)."""
+        n = check_positive_int(n, "n")
+        if n > self.n_anchors:
+            raise ValueError(f"n must be <= {self.n_anchors} (the number of anchors), got {n}")
+        labels = None if self.labels is None else self.labels[:n]
+        return ContrastiveData(self.anchors[:n], self.partners[:, :n], self.alpha, labels, self.heldout,
+                               self.heldout_labels)
+
+
+def _check_labels(labels, n, name, rows):
+    if labels is None:
+        return
+    if np.shape(labels) != (n,):
+        raise ValueError(f"{name} must have one label per row of {rows}, shape ({n},), got shape {np.shape(labels)}")
+    arr = np.asarray(labels)
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real class labels, got a complex array")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got NaN or inf")
 
 _CIFAR_SIDE = 32
 _CIFAR_WIDTH = 3 * _CIFAR_SIDE * _CIFAR_SIDE  # 3072 bytes per image: R, G, B planes

@@ -317,3 +317,34 @@ def test_cifar_loader_reads_other_pickle_protocols(tmp_path):
             pickle.dump({b"data": flat, b"labels": list(map(int, labels))}, f, protocol=protocol)
         got, got_labels = data.load_cifar10_batch(path)
         assert np.array_equal(got, images) and np.array_equal(got_labels, labels)
+
+
+def test_contrastive_data_is_the_one_pairs_and_triplets_type():
+    from dynamics import contrastive, data
+
+    rng = np.random.default_rng(0)
+    x, xp, xn = rng.standard_normal((3, 5, 4))
+    assert contrastive.ContrastiveData is data.ContrastiveData
+    pairs = data.ContrastiveData.pairs(x, xp)
+    assert pairs.alpha == (1,) and np.array_equal(pairs.partners[0], xp) and pairs.negatives.shape == (0, 5, 4)
+    trip = data.ContrastiveData.triplets(x, xp, xn)
+    assert trip.alpha == (1, -1)
+    assert np.array_equal(trip.positives[0], xp) and np.array_equal(trip.negatives[0], xn)
+    assert np.array_equal(trip.inputs, np.concatenate([x, xp, xn]))
+    # E1 on the triplets' stacked outputs equals the A1 loss with alpha = (+1, -1) on the same data
+    from dynamics import losses
+
+    W = rng.standard_normal((4, 3))
+    F = trip.inputs @ W
+    e1 = losses.triplet_contrastive(x @ W, xp @ W, xn @ W)
+    assert abs(float(losses.contrastive_function_loss(5, trip.alpha)(F)) - float(e1)) < 1e-12
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda x: data.ContrastiveData.pairs(x, x[:3]), "x_prime must have the shape of x"),
+    (lambda x: data.ContrastiveData.triplets(x, x, x[:, :2]), "negatives must have the shape of anchors"),
+    (lambda x: data.ContrastiveData.pairs(x * np.nan, x), "x must be finite"),
+])
+def test_contrastive_data_constructors_reject_bad_input(make, match):
+    with pytest.raises(ValueError, match=match):
+        make(np.ones((5, 4)))

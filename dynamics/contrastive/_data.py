@@ -10,94 +10,12 @@ chosen image.  Images not used as anchors are held out for downstream classifica
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 
 from .. import data as _data
-from .._validation import as_array, as_matrix, check_positive_int
-from ._loss import check_alpha
-
-
-@dataclass(frozen=True)
-class ContrastiveData:
-    """Anchors and partners for the loss (A1).
-
-    Attributes
-    ----------
-    anchors : (N, D) inputs x_n.
-    partners : (Q, N, D) inputs x_{n,q}.
-    alpha : tuple of Q signs, +1 positive pair, −1 negative pair.
-    labels : (N,) digit labels of the anchors (or None).
-    heldout, heldout_labels : held-out inputs (N', D) and labels for downstream tasks (or None).
-    """
-
-    anchors: np.ndarray
-    partners: np.ndarray
-    alpha: tuple
-    labels: np.ndarray | None = None
-    heldout: np.ndarray | None = None
-    heldout_labels: np.ndarray | None = None
-
-    def __post_init__(self):
-        a = as_array(self.anchors, "anchors", ndim=2)
-        p = as_array(self.partners, "partners", ndim=3)
-        alpha = check_alpha(self.alpha)
-        if a.shape[0] == 0 or a.shape[1] == 0:
-            raise ValueError(f"anchors must have at least one row and one feature (N, D >= 1), got shape {a.shape}")
-        if p.shape[1:] != a.shape or p.shape[0] != len(alpha):
-            raise ValueError(f"partners must have shape (Q, N, D) = ({len(alpha)}, {a.shape[0]}, {a.shape[1]}) to "
-                             f"match anchors {a.shape} and alpha (Q = {len(alpha)}), got {p.shape}")
-        _check_labels(self.labels, a.shape[0], "labels", "anchors")
-        if self.heldout is not None:
-            h = as_matrix(self.heldout, "heldout")
-            if h.shape[1] != a.shape[1]:
-                raise ValueError(f"heldout must have D = {a.shape[1]} features like anchors, got shape {h.shape}")
-            _check_labels(self.heldout_labels, h.shape[0], "heldout_labels", "heldout")
-            object.__setattr__(self, "heldout", h)
-        elif self.heldout_labels is not None:
-            raise ValueError("heldout_labels needs heldout (the held-out inputs); give both or neither")
-        object.__setattr__(self, "anchors", a)
-        object.__setattr__(self, "partners", p)
-        object.__setattr__(self, "alpha", alpha)
-
-    @property
-    def n_anchors(self) -> int:
-        return self.anchors.shape[0]
-
-    @property
-    def n_partners(self) -> int:
-        return len(self.alpha)
-
-    @property
-    def dim(self) -> int:
-        return self.anchors.shape[1]
-
-    @property
-    def inputs(self) -> np.ndarray:
-        """Stacked inputs [anchors; partners_1; …; partners_Q], (N(1+Q), D): the order of :func:`function_loss`."""
-        return np.concatenate([self.anchors, self.partners.reshape(-1, self.dim)])
-
-    def subset(self, n: int) -> ContrastiveData:
-        """The first ``n`` anchors with their partners (held-out data kept)."""
-        n = check_positive_int(n, "n")
-        if n > self.n_anchors:
-            raise ValueError(f"n must be <= {self.n_anchors} (the number of anchors), got {n}")
-        labels = None if self.labels is None else self.labels[:n]
-        return ContrastiveData(self.anchors[:n], self.partners[:, :n], self.alpha, labels, self.heldout,
-                               self.heldout_labels)
-
-
-def _check_labels(labels, n, name, rows):
-    if labels is None:
-        return
-    if np.shape(labels) != (n,):
-        raise ValueError(f"{name} must have one label per row of {rows}, shape ({n},), got shape {np.shape(labels)}")
-    arr = np.asarray(labels)
-    if np.iscomplexobj(arr):
-        raise TypeError(f"{name} must be real class labels, got a complex array")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got NaN or inf")
+from ..data import ContrastiveData
+from .._validation import check_positive_int
 
 
 @functools.lru_cache(maxsize=16)
