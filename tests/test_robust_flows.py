@@ -226,9 +226,13 @@ def test_kernel_flow_closed_form_long_horizon():
     t = np.array([0.0, 1.0, 50.0, 1e3, 1e12])
     F = G.kernel_flow_closed_form(K, F0, t)
     M = G.contrastive_function_hessian(6)
+    # Both sides carry the round-off of exp(−A t), A = K M, whose relative condition number grows like ‖A‖ t
+    # (measured: error / (eps ‖A‖ t) ≈ 3.3–3.6 at t = 1, 50, 1e3); the bound is 10 × that floor.
+    norm_A = np.linalg.norm(K @ M, 2)
     for k in range(4):
         e = scipy.linalg.expm(-K @ M * t[k]) @ F0
-        assert np.max(np.abs(F[k] - e)) / np.max(np.abs(e)) < 1e-12
+        bound = 10 * np.finfo(float).eps * (1 + norm_A * t[k])
+        assert np.max(np.abs(F[k] - e)) / np.max(np.abs(e)) < bound, (t[k], bound)
     assert not np.any(np.isnan(F))  # formerly NaN at 1e12; the exact flow diverges there (±inf)
     # A kernel with only decaying modes: the finite limit F0 − P F0 (P the projector onto K's range).
     w, V = np.linalg.eigh(M)
