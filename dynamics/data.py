@@ -38,6 +38,7 @@ __all__ = [
     "ContrastiveData",
     "random_crops",
     "random_shifts",
+    "digits_images",
     "digits_pairs",
     "gaussian_pairs",
     "load_cifar10_batch",
@@ -297,7 +298,9 @@ _DIGITS_MAX_SHIFT = 4
 
 
 @functools.lru_cache(maxsize=1)
-def _digits():
+def digits_images():
+    """scikit-learn's bundled 8×8 digits (no download): ``(images (1797, 8, 8) float64, labels (1797,)
+    int64)``, read-only arrays, loaded once per process."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -354,7 +357,7 @@ def digits_pairs(
     x, x_prime : (n, m) float64 arrays
     labels : (n,) int64 array, only if ``return_labels``
     """
-    images, labels = _digits()
+    images, labels = digits_images()
     n = _check_n(n, images.shape[0], "digit images")
     check_choice(augmentation, "augmentation", {"crop", "shift"})
     seed = check_positive_int(seed, "seed", minimum=0)

@@ -749,7 +749,7 @@ def test_valid_input_still_accepted():
 EXISTING = {
     "barlow": {"cross_correlation": "test_barlow", "loss": "test_barlow", "critical_times": "test_barlow"},
     "data": {"digits_pairs": "test_data", "load_cifar10_batch": "test_data", "write_cifar10_batch": "test_data",
-             "cifar10_pairs": "test_data"},
+             "cifar10_pairs": "test_data", "ContrastiveData": "test_data"},
     "trainer": {"check_apply": "test_trainer", "cached": "test_trainer", "params_observer": "test_trainer",
                 "params_observers": "test_trainer"},
     "sweep": {"grid": "test_sweep"},
@@ -766,6 +766,7 @@ EXISTING = {
 #: every input is valid.
 EXEMPT = {
     "trainer": {"History", "NonFiniteError"},
+    "data": {"digits_images"},  # takes no arguments
     "sweep": {"SweepCacheWarning"},
     "ntk": {"CLOSED_FORMS"},
     "kernel": {"KERNEL_NAMES", "PSD_TOL"},

@@ -39,19 +39,6 @@ from ._grid import run_grid
 # ---------------------------------------------------------------------------- data
 
 
-@functools.lru_cache(maxsize=1)
-def _digit_images():
-    """scikit-learn's bundled 8×8 digits: (images (1797, 8, 8) float64, labels (1797,) int64), read-only."""
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images = np.asarray(bunch.images, dtype=np.float64)
-    labels = np.asarray(bunch.target, dtype=np.int64)
-    images.setflags(write=False)
-    labels.setflags(write=False)
-    return images, labels
-
-
 def gaussian_triplets(n: int, d: int, *, noise: float = 0.3, seed: int = 0, spectrum=None):
     """Anchors and positives = two noisy views of one Gaussian latent (:func:`dynamics.data.gaussian_pairs`),
     negatives = the positives of a random other pair.  E[C] = −diag(spectrum) (E7;
@@ -96,7 +83,7 @@ def digits_two_classes(classes=DIGITS_CLASSES, per_class: int = DIGITS_PER_CLASS
     the augmentation of :func:`dynamics.data.digits_pairs`) plus N(0, noise²) pixel noise, negatives random
     other images.  Returns (X, X⁺, X⁻, labels).
     """
-    images, labels = _digit_images()
+    images, labels = data.digits_images()
     rng = np.random.default_rng(seed)
     idx = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in classes])
     imgs = images[idx] / 16.0
@@ -119,7 +106,7 @@ def digits_record_steps(n_steps: int) -> np.ndarray:
 def theorem1_digits(n: int):
     """E Thm 1 / Fig 2 data: ``n`` random digits (seed 0), pixels / 16, 2×2-average-pooled to d = 16;
     positives x + N(0, 0.1²), negatives a random permutation of the anchors.  Returns (X, X⁺, X⁻)."""
-    images, _ = _digit_images()
+    images, _ = data.digits_images()
     n = check_positive_int(n, "n")
     if n > len(images):
         raise ValueError(f"n must be <= {len(images)} (the number of digit images), got {n}")
