@@ -196,3 +196,15 @@ def test_pass_fail_does_not_depend_on_the_thread_configuration():
         # errors near round-off move relatively more, but always by far less than the margin to the tolerance
         assert abs(b["metric"] - a["metric"]) <= 1e-3 * abs(a["tolerance"] - a["metric"]), (name, a["metric"],
                                                                                            b["metric"])
+
+
+def test_check_order_does_not_depend_on_import_order():
+    """The README table and ``verify`` list the checks in one order, whichever check module a caller
+    (a test, a figure) imported first."""
+    code = ("import dynamics.theorems.contrastive_checks, dynamics.theorems.wide_checks\n"
+            "from dynamics.theorems import list_checks\nprint(' '.join(c.name for c in list_checks()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from dynamics.theorems import list_checks
+
+    assert out.stdout.split() == [c.name for c in list_checks()]
+    assert out.stdout.split()[0] == "prop_4_1_aligned_flow"

@@ -222,8 +222,13 @@ def get_check(name: str) -> TheoremCheck:
 
 
 def list_checks() -> list[TheoremCheck]:
+    """All checks, in a fixed order: by module (:data:`CHECK_MODULES`), then in the order each module
+    defines them — whichever check module happened to be imported first."""
     _load_all()
-    return list(REGISTRY.values())
+    order = {f"{__package__}.{m}": i for i, m in enumerate(CHECK_MODULES)}
+    position = {name: i for i, name in enumerate(REGISTRY)}
+    return sorted(REGISTRY.values(),
+                  key=lambda c: (order.get(getattr(c.func, "__module__", ""), len(order)), position[c.name]))
 
 
 def run_checks(names=None, *, fast: bool = True, on_result=None) -> list[CheckResult]:
