@@ -193,9 +193,13 @@ def test_pass_fail_does_not_depend_on_the_thread_configuration():
     for name in THREAD_CHECKS:
         a, b = default[name], one_core[name]
         assert a["passed"] and b["passed"], (name, a["details"], b["details"])
-        # errors near round-off move relatively more, but always by far less than the margin to the tolerance
-        assert abs(b["metric"] - a["metric"]) <= 1e-3 * abs(a["tolerance"] - a["metric"]), (name, a["metric"],
-                                                                                           b["metric"])
+        # A metric well above round-off moves by less than a thousandth of its margin to the tolerance.  A
+        # metric at the round-off floor (both runs below 1 % of the tolerance: prop_5_1a_spectrum's relative
+        # spectrum error is about 1e-12 against 1e-9) is itself summation-order noise and may change by a
+        # factor of a few, while staying 100x inside the tolerance.
+        at_round_off = max(a["metric"], b["metric"]) <= 1e-2 * abs(a["tolerance"])
+        assert at_round_off or abs(b["metric"] - a["metric"]) <= 1e-3 * abs(a["tolerance"] - a["metric"]), (
+            name, a["metric"], b["metric"])
 
 
 def test_check_order_does_not_depend_on_import_order():
