@@ -23,8 +23,17 @@ dict ``{"V", "W"}`` registered as a JAX pytree and validated once when it is bui
 with the same two entries; :func:`check_two_layer` is the one validator of both.  The single-layer linear
 model of Simon et al. §3, f(x) = W x with W ∈ R^{d×m}, is ``{"W": (d, m)}`` with :func:`linear_apply`.
 
-Deeper networks (an MLP, a small ResNet) will be further parameter types next to :class:`TwoLayerParams`;
-:func:`check_weights` already validates any named set of weight matrices.
+Deep networks (Simon et al. §6 and App. D), as plain dicts of arrays (JAX pytrees) computing in the dtype of
+their parameters and inputs:
+
+* :func:`init_mlp` / :func:`mlp_apply`: the one-hidden-layer MLP of S App. D.1 in standard parametrisation,
+  f(x) = φ(x W1 + b1) W2 + b2, weights α·N(0, σ²/fan_in), biases zero;
+* :func:`init_resnet` / :func:`resnet_apply`: a small residual convolutional network (stem, residual stages
+  with stride-2 projections between them, global average pooling, an MLP projection head), no batch norm.
+
+``alpha`` multiplies every initial weight (the small initialisation of S App. D.2); both applies return the
+hidden representation before the head with ``return_hidden=True`` (S App. D.4).  :func:`check_weights`,
+:func:`check_mlp` and :func:`check_resnet` validate (shapes always, values only for concrete arrays).
 """
 
 from __future__ import annotations
@@ -304,20 +313,322 @@ def linear_apply(params, x):
     return x @ W.T
 
 
+# ---------------------------------------------------------------------------------------------
+# deep networks: one-hidden-layer MLP and a small residual network (Simon et al. §6, App. D)
+
+#: initial weight variance σ²/fan_in: "lecun" σ² = 1 (N(0, 1/fan_in)), "he" σ² = 2 (N(0, 2/fan_in), which keeps
+#: the second moment of ReLU pre-activations constant through depth)
+INITS = {"lecun": 1.0, "he": 2.0}
+
+#: the padding of every 3×3 convolution (one pixel on each side, as PyTorch's padding=1) and of the 1×1 projection
+_PAD3 = ((1, 1), (1, 1))
+_PAD1 = ((0, 0), (0, 0))
+
+
+def _check_float_dtype(dtype, name="dtype"):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be a floating dtype such as jnp.float32 or jnp.float64, got {dtype!r}") from exc
+    if dt.kind != "f":
+        raise TypeError(f"{name} must be a floating dtype such as jnp.float32 or jnp.float64, got {dt}")
+    return dt
+
+
+def _init_args(seed, alpha, init, dtype):
+    seed = check_positive_int(seed, "seed", minimum=0)
+    alpha = check_positive(alpha, "alpha")
+    check_choice(init, "init", set(INITS))
+    return np.random.default_rng(seed), alpha, INITS[init], _check_float_dtype(dtype)
+
+
+def _draw(rng, shape, fan_in, gain, alpha, dtype):
+    """alpha · N(0, gain/fan_in) entries of the given shape, drawn in float64 by NumPy then cast (the same draw on
+    CPU and GPU and for every dtype)."""
+    w = alpha * np.sqrt(gain / fan_in) * rng.standard_normal(shape)
+    return jnp.asarray(w.astype(dtype))
+
+
+def _shape_of(a):
+    return tuple(jnp.shape(a))
+
+
+def _check_array(a, name, ndim, shape=None):
+    """``a`` is an array of ``ndim`` dimensions (matching ``shape`` where an entry is not None), finite if
+    concrete."""
+    if not (hasattr(a, "shape") and hasattr(a, "dtype")):
+        a = np.asarray(a)
+    if jnp.ndim(a) != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {_shape_of(a)}")
+    if shape is not None and any(s is not None and s != g for s, g in zip(shape, jnp.shape(a))):
+        want = "(" + ", ".join("·" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}, got {_shape_of(a)}")
+    check_finite_if_concrete(a, name)
+    return a
+
+
+def _entries(params, keys, model, name="params"):
+    if not isinstance(params, Mapping) or not set(keys) <= set(params):
+        got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+        raise ValueError(f"{name} must be a dict with {', '.join(map(repr, keys))} (the {model}), got {got}")
+    return [params[k] for k in keys]
+
+
+def init_mlp(D: int, M: int, d: int, *, seed: int = 0, alpha: float = 1.0, init: str = "lecun",
+             dtype=jnp.float64) -> dict:
+    """Parameters of the one-hidden-layer MLP of Simon et al. (2023), App. D.1, in standard parametrisation.
+
+    f(x) = φ(x W1 + b1) W2 + b2 for rows x (n, D) (:func:`mlp_apply`), with no width factor: the initial weights
+    are W1 ~ α·N(0, σ²/D) and W2 ~ α·N(0, σ²/M) entrywise (σ² = 1 "lecun", the default, or 2 "he"; :data:`INITS`),
+    the biases b1, b2 zero.  ``alpha`` < 1 is the small initialisation of Simon et al. (2023), App. D.2: every
+    initial weight is multiplied by α, so with zero biases and a positively homogeneous φ (ReLU, linear) the
+    initial output is exactly α² times that of ``alpha=1`` (two weight layers on every path).
+
+    Parameters
+    ----------
+    D, M, d : input dimension, hidden width, embedding dimension.
+    seed : NumPy seed (CPU and GPU give the same parameters; W1 is drawn before W2).
+    alpha : multiplier of every initial weight (> 0).
+    init : "lecun" (N(0, 1/fan_in)) or "he" (N(0, 2/fan_in)).
+    dtype : floating dtype of the parameters (float64 by default; float32 for a float32 model).
+
+    Returns
+    -------
+    dict {"W1": (D, M), "b1": (M,), "W2": (M, d), "b2": (d,)} of JAX arrays of ``dtype``.
+    """
+    D = check_positive_int(D, "D")
+    M = check_positive_int(M, "M")
+    d = check_positive_int(d, "d")
+    rng, alpha, gain, dt = _init_args(seed, alpha, init, dtype)
+    W1 = _draw(rng, (D, M), D, gain, alpha, dt)
+    W2 = _draw(rng, (M, d), M, gain, alpha, dt)
+    return {"W1": W1, "b1": jnp.zeros((M,), dt), "W2": W2, "b2": jnp.zeros((d,), dt)}
+
+
+def check_mlp(params, x=None, *, x_name="x"):
+    """(W1, b1, W2, b2) of the MLP of :func:`init_mlp`: W1 (D, M), b1 (M,), W2 (M, d), b2 (d,).
+
+    With ``x``, its last axis must have D features.  JAX-traceable: shapes always, values (finite, real) only
+    for concrete arrays.
+    """
+    W1, b1, W2, b2 = _entries(params, ("W1", "b1", "W2", "b2"), "MLP")
+    W1 = _check_array(W1, "params['W1']", 2)
+    D, M = jnp.shape(W1)
+    W2 = _check_array(W2, "params['W2']", 2, (M, None))
+    b1 = _check_array(b1, "params['b1']", 1, (M,))
+    b2 = _check_array(b2, "params['b2']", 1, (jnp.shape(W2)[1],))
+    if x is not None:
+        if jnp.ndim(x) == 0 or jnp.shape(x)[-1] != D:
+            raise ValueError(f"{x_name} must have {D} features (columns) to match params['W1'] of shape "
+                             f"{_shape_of(W1)}, got shape {_shape_of(x)}")
+        check_finite_if_concrete(x, x_name)
+    return W1, b1, W2, b2
+
+
+def mlp_apply(params, x, activation="relu", return_hidden=False):
+    """The one-hidden-layer MLP of Simon et al. (2023), App. D.1: h = φ(x W1 + b1) (n, M), f = h W2 + b2 (n, d).
+
+    Standard parametrisation (no 1/√M factor; the scale sits in the initial weights, :func:`init_mlp`).
+    ``x``: rows (n, D) (any leading axes).  ``return_hidden=True`` returns (f, h), the embeddings and the hidden
+    representation (Simon et al. (2023), App. D.4 record the spectra of both).  Computes in the dtype of the
+    parameters and inputs (JAX promotion); JAX-traceable.
+    """
+    phi = _phi(activation, False)
+    W1, b1, W2, b2 = check_mlp(params, x)
+    h = phi(x @ W1 + b1)
+    f = h @ W2 + b2
+    return (f, h) if return_hidden else f
+
+
+def init_resnet(image_shape, d: int, *, widths=(16, 32, 64), blocks_per_stage: int = 1, head_width=None,
+                seed: int = 0, alpha: float = 1.0, init: str = "he", dtype=jnp.float64) -> dict:
+    """Parameters of a small residual convolutional network for images (n, H, W, C) (:func:`resnet_apply`).
+
+    The architecture is a small version of the ResNet encoders with an MLP projection head that Simon et al.
+    (2023), §6 and App. D train with Barlow Twins, SimCLR and VICReg, without batch normalisation (so that the
+    network is a pure function of its parameters):
+
+    * stem: 3×3 convolution C -> widths[0], stride 1, then ReLU;
+    * stage s = 0, 1, ...: ``blocks_per_stage`` residual blocks
+      y = ReLU(P x + conv₂(ReLU(conv₁(x)))) with 3×3 convolutions; the first block of every stage s > 0 has
+      stride 2 (in conv₁) and a 1×1 stride-2 projection P (no bias) from widths[s-1] to widths[s] channels,
+      every other block has the identity shortcut P = I;
+    * global average pooling over H, W: the hidden representation (n, widths[-1]);
+    * projection head: Linear(widths[-1] -> head_width), ReLU, Linear(head_width -> d): the embeddings (n, d).
+
+    Initial weights α·N(0, σ²/fan_in) (fan_in = k·k·C_in for a k×k convolution; σ² = 2 "he", the default, or 1
+    "lecun"; :data:`INITS`), biases zero.  ``alpha`` < 1 is the small initialisation of Simon et al. (2023),
+    App. D.2.  A residual network is not homogeneous in α (paths through a block have different numbers of
+    weight layers), but with zero biases the output is α^L times a function of α that has a finite limit as
+    α -> 0, L = len(widths) + 2 the number of weight layers on the shortest path (stem, one projection per stage
+    s > 0, the two head layers).
+
+    Parameters
+    ----------
+    image_shape : (H, W, C) of one image.
+    d : embedding dimension.
+    widths : channels of each stage (positive integers; one stage per entry).
+    blocks_per_stage : residual blocks per stage (>= 1).
+    head_width : hidden width of the projection head (default widths[-1]).
+    seed, alpha, init, dtype : as :func:`init_mlp`.
+
+    Returns
+    -------
+    dict {"stem": {"w", "b"}, "stages": [[block, ...], ...], "head": {"W1", "b1", "W2", "b2"}}, a block being
+    {"conv1": {"w", "b"}, "conv2": {"w", "b"}} plus "proj": {"w"} where it has a projection; convolution
+    kernels in HWIO layout (k, k, C_in, C_out).
+    """
+    if isinstance(image_shape, (str, bytes)) or not hasattr(image_shape, "__len__") or len(image_shape) != 3:
+        raise ValueError(f"image_shape must be (H, W, C), got {image_shape!r}")
+    H, W_, C = (check_positive_int(s, f"image_shape[{i}]") for i, s in enumerate(image_shape))
+    d = check_positive_int(d, "d")
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) == 0:
+        raise ValueError(f"widths must be a non-empty sequence of positive integers, got {widths!r}")
+    widths = tuple(check_positive_int(w, f"widths[{i}]") for i, w in enumerate(widths))
+    blocks_per_stage = check_positive_int(blocks_per_stage, "blocks_per_stage")
+    head_width = widths[-1] if head_width is None else check_positive_int(head_width, "head_width")
+    rng, alpha, gain, dt = _init_args(seed, alpha, init, dtype)
+
+    def conv(k, cin, cout, bias=True):
+        out = {"w": _draw(rng, (k, k, cin, cout), k * k * cin, gain, alpha, dt)}
+        if bias:
+            out["b"] = jnp.zeros((cout,), dt)
+        return out
+
+    stem = conv(3, C, widths[0])
+    stages = []
+    for s, w in enumerate(widths):
+        blocks = []
+        for b in range(blocks_per_stage):
+            cin = widths[s - 1] if (s > 0 and b == 0) else w
+            block = {"conv1": conv(3, cin, w), "conv2": conv(3, w, w)}
+            if s > 0 and b == 0:
+                block["proj"] = conv(1, cin, w, bias=False)
+            blocks.append(block)
+        stages.append(blocks)
+    head = {"W1": _draw(rng, (widths[-1], head_width), widths[-1], gain, alpha, dt),
+            "b1": jnp.zeros((head_width,), dt),
+            "W2": _draw(rng, (head_width, d), head_width, gain, alpha, dt),
+            "b2": jnp.zeros((d,), dt)}
+    return {"stem": stem, "stages": stages, "head": head}
+
+
+def _check_conv(p, name, k, cin, bias=True):
+    """The kernel (k, k, cin, ·) (and bias) of one convolution; returns its output channels."""
+    keys = ("w", "b") if bias else ("w",)
+    entries = _entries(p, keys, "convolution", name)
+    w = _check_array(entries[0], f"{name}['w']", 4, (k, k, cin, None))
+    cout = jnp.shape(w)[3]
+    if bias:
+        _check_array(entries[1], f"{name}['b']", 1, (cout,))
+    return cout
+
+
+def check_resnet(params, images=None, *, images_name="images"):
+    """Validate the parameters of :func:`init_resnet` (and ``images`` (n, H, W, C) against them).
+
+    Checks the structure (stem, stages of blocks, head), the kernel shapes and the chain of channels (a block
+    without "proj" must keep its channels; the first block of a stage s > 0 must have "proj", it downsamples)
+    and, for concrete arrays, finite real values.  JAX-traceable.  Returns the number of channels C.
+    """
+    stem, stages, head = _entries(params, ("stem", "stages", "head"), "residual network")
+    w_stem = _entries(stem, ("w",), "convolution", "params['stem']")[0]
+    w_stem = _check_array(w_stem, "params['stem']['w']", 4, (3, 3, None, None))
+    C = jnp.shape(w_stem)[2]
+    c = _check_conv(stem, "params['stem']", 3, C)
+    if not isinstance(stages, (list, tuple)) or len(stages) == 0:
+        raise ValueError(f"params['stages'] must be a non-empty list of stages, got {type(stages).__name__}")
+    for s, blocks in enumerate(stages):
+        if not isinstance(blocks, (list, tuple)) or len(blocks) == 0:
+            raise ValueError(f"params['stages'][{s}] must be a non-empty list of residual blocks")
+        for b, block in enumerate(blocks):
+            name = f"params['stages'][{s}][{b}]"
+            conv1, conv2 = _entries(block, ("conv1", "conv2"), "residual block", name)
+            cout = _check_conv(conv1, f"{name}['conv1']", 3, c)
+            if _check_conv(conv2, f"{name}['conv2']", 3, cout) != cout:
+                raise ValueError(f"{name}['conv2'] must have {cout} output channels like its conv1")
+            downsample = s > 0 and b == 0
+            if downsample != ("proj" in block):
+                why = "must have" if downsample else "must not have"
+                raise ValueError(f"{name} {why} a 'proj' shortcut (the first block of every stage after the first "
+                                 "downsamples with a 1x1 stride-2 projection; the others are identity shortcuts)")
+            if downsample and _check_conv(block["proj"], f"{name}['proj']", 1, c, bias=False) != cout:
+                raise ValueError(f"{name}['proj'] must have {cout} output channels like its conv2")
+            if not downsample and cout != c:
+                raise ValueError(f"{name} has an identity shortcut, so it must keep its {c} channels, got {cout}")
+            c = cout
+    W1, b1, W2, b2 = _entries(head, ("W1", "b1", "W2", "b2"), "projection head", "params['head']")
+    W1 = _check_array(W1, "params['head']['W1']", 2, (c, None))
+    hw = jnp.shape(W1)[1]
+    _check_array(b1, "params['head']['b1']", 1, (hw,))
+    W2 = _check_array(W2, "params['head']['W2']", 2, (hw, None))
+    _check_array(b2, "params['head']['b2']", 1, (jnp.shape(W2)[1],))
+    if images is not None:
+        if jnp.ndim(images) != 4 or jnp.shape(images)[-1] != C:
+            raise ValueError(f"{images_name} must be 4-D (n, H, W, C) with C = {C} channels to match "
+                             f"params['stem']['w'] of shape {_shape_of(w_stem)}, got shape {_shape_of(images)}")
+        if min(jnp.shape(images)[1:3]) < 1:
+            raise ValueError(f"{images_name} must have H, W >= 1, got shape {_shape_of(images)}")
+        check_finite_if_concrete(images, images_name)
+    return C
+
+
+def _conv(x, p, stride, padding):
+    out = jax.lax.conv_general_dilated(x, p["w"].astype(x.dtype), (stride, stride), padding,
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return out + p["b"].astype(x.dtype) if "b" in p else out
+
+
+def resnet_apply(params, images, return_hidden=False, *, activation="relu"):
+    """The small residual network of :func:`init_resnet` on images (n, H, W, C) (NHWC): embeddings (n, d).
+
+    stem -> residual stages (y = φ(P x + conv₂(φ(conv₁ x))), stride 2 and a 1×1 projection P entering every stage
+    after the first) -> global average pooling (the hidden representation h, (n, widths[-1])) -> projection head
+    f = φ(h W1 + b1) W2 + b2, with φ = ReLU by default.  No batch normalisation: a pure function of ``params``.
+    ``return_hidden=True`` returns (f, h) (Simon et al. (2023), App. D.4 record the spectra of both; §6, Fig 5).
+    Integer images (uint8) are converted to the parameters' floating dtype; otherwise it computes in the
+    promoted dtype of the parameters and images.  JAX-traceable (``jit``, ``grad``, ``vmap``).
+    """
+    phi = _phi(activation, False)
+    check_resnet(params, images)
+    dt = jnp.result_type(params["stem"]["w"], images)
+    x = jnp.asarray(images).astype(dt)
+    x = phi(_conv(x, params["stem"], 1, _PAD3))
+    for s, blocks in enumerate(params["stages"]):
+        for b, block in enumerate(blocks):
+            stride = 2 if "proj" in block else 1
+            y = phi(_conv(x, block["conv1"], stride, _PAD3))
+            y = _conv(y, block["conv2"], 1, _PAD3)
+            shortcut = _conv(x, block["proj"], stride, _PAD1) if "proj" in block else x
+            x = phi(shortcut + y)
+    h = jnp.mean(x, axis=(1, 2))
+    head = params["head"]
+    f = phi(h @ head["W1"].astype(dt) + head["b1"].astype(dt)) @ head["W2"].astype(dt) + head["b2"].astype(dt)
+    return (f, h) if return_hidden else f
+
+
 @functools.lru_cache(maxsize=None)
 def make_apply(name: str, activation: str = "relu", *, parametrization: str = "ntk", scaled: bool = False):
     """``apply(params, x)`` for a named model: "two_layer" (:func:`two_layer_apply` with the given
-    activation, parametrisation and scaling) or "linear" (:func:`linear_apply`).
+    activation, parametrisation and scaling), "linear" (:func:`linear_apply`), "mlp" (:func:`mlp_apply`
+    with the given activation) or "resnet" (:func:`resnet_apply` with the given activation; x are images).
 
-    The same arguments return the same function object (cached), so trainers that cache compiled
-    programs on the model function reuse them.
+    ``parametrization`` and ``scaled`` belong to the two-layer network; the MLP and the ResNet are in
+    standard parametrisation and require them at their defaults.  The same arguments return the same
+    function object (cached), so trainers that cache compiled programs on the model function reuse them.
     """
-    check_choice(name, "model", {"two_layer", "linear"})
+    check_choice(name, "model", {"two_layer", "linear", "mlp", "resnet"})
     if name == "linear":
         return linear_apply
     check_choice(activation, "activation", set(ACTIVATIONS))
     check_choice(parametrization, "parametrization", set(PARAMETRIZATIONS))
     if not isinstance(scaled, bool):
         raise TypeError(f"scaled must be True or False, got {scaled!r}")
+    if name in ("mlp", "resnet"):
+        if parametrization != "ntk" or scaled:
+            raise ValueError(f"parametrization and scaled apply to the two-layer network only; the {name} is in "
+                             "standard parametrisation (leave them at their defaults)")
+        fn = mlp_apply if name == "mlp" else resnet_apply
+        return functools.partial(fn, activation=activation)
     return functools.partial(two_layer_apply, activation=activation, parametrization=parametrization,
                              scaled=scaled)

@@ -753,13 +753,17 @@ EXISTING = {
     "trainer": {"check_apply": "test_trainer", "cached": "test_trainer", "params_observer": "test_trainer",
                 "params_observers": "test_trainer"},
     "sweep": {"grid": "test_sweep"},
+    "flows": {"predictor": "test_predictor"},
     "ntk": {"analytic_ntk": "test_ntk", "empirical_ntk": "test_ntk", "two_layer_ntk": "test_ntk",
             "ntk_drift": "test_ntk"},
     "kernel": {"inv_sqrt_psd": "test_kernel", "resolve_kernel": "test_kernel"},
     "contrastive": {"blowup_time": "test_contrastive", "contrastive_digits": "test_contrastive"},
     "grassmann": {},
     "networks": {"TwoLayerParams": "test_networks", "check_weights": "test_networks",
-                 "check_two_layer": "test_networks", "scaled_activation": "test_networks"},
+                 "check_two_layer": "test_networks", "scaled_activation": "test_networks",
+                 "init_mlp": "test_deep_networks", "mlp_apply": "test_deep_networks", "check_mlp": "test_deep_networks",
+                 "init_resnet": "test_deep_networks", "resnet_apply": "test_deep_networks",
+                 "check_resnet": "test_deep_networks"},
 }
 
 #: Not validated on purpose: constants, result containers, and identity/utility maps used inside jit whose
