@@ -21,7 +21,7 @@ import types
 import jax
 import numpy as np
 
-_WRAPPED: dict[int, object] = {}  # id(function) -> its scoped wrapper: re-exports stay the same object
+_WRAPPED: dict[int, object] = {}  # id(module-level function) -> its scoped wrapper: re-exports stay one object
 
 
 def _x64_enabled() -> bool:
@@ -32,7 +32,7 @@ def _to_host(out):
     """JAX arrays of ``out`` (any pytree) as NumPy arrays; tracers and other objects unchanged;
     a returned plain function scoped with :func:`float64`."""
     if isinstance(out, (types.FunctionType, functools.partial)):
-        return float64(out)
+        return _scoped(out)  # not memoised: a returned closure must be freed with its wrapper
 
     def leaf(x):
         if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer):
@@ -57,6 +57,16 @@ def float64(fn):
         return _WRAPPED[key]
     if getattr(fn, "__dynamics_float64__", False):
         return fn
+    scoped = _scoped(fn)
+    _WRAPPED[key] = scoped  # the wrapper keeps fn alive, so its id is never reused while memoised
+    _WRAPPED[id(scoped)] = scoped
+    return scoped
+
+
+def _scoped(fn):
+    """The float64-scoped wrapper of ``fn`` (see :func:`float64`), not memoised."""
+    if getattr(fn, "__dynamics_float64__", False):
+        return fn
 
     @functools.wraps(fn)
     def scoped(*args, **kwargs):
@@ -66,8 +76,6 @@ def float64(fn):
             return _to_host(fn(*args, **kwargs))
 
     scoped.__dynamics_float64__ = True
-    _WRAPPED[key] = scoped
-    _WRAPPED[id(scoped)] = scoped
     return scoped
 
 
@@ -84,13 +92,12 @@ def _scope_class(cls):
 
 
 def scope_module(module, *, keep=()):
-    """Replace the public functions and classes of ``module`` (its ``__all__``, else its public names
-    defined in the package) by float64-scoped versions, except the objects in ``keep`` (identity)."""
+    """Replace the public functions and classes of ``module`` (its ``__all__`` and the public names it
+    defines itself) by float64-scoped versions, except the objects in ``keep`` (identity)."""
     keep_ids = {id(obj) for obj in keep}
-    names = getattr(module, "__all__", None)
-    if names is None:
-        names = [n for n in vars(module) if not n.startswith("_")]
-    for name in names:
+    own = [n for n, obj in vars(module).items() if not n.startswith("_")
+           and (getattr(obj, "__module__", None) or "").startswith(module.__name__)]
+    for name in dict.fromkeys([*getattr(module, "__all__", []), *own]):
         obj = getattr(module, name, None)
         if obj is None or id(obj) in keep_ids or isinstance(obj, types.ModuleType):
             continue

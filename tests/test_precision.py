@@ -125,3 +125,19 @@ def test_scoped_wrapper_is_the_identity_when_x64_is_on():
 def test_scoped_functions_keep_their_docstrings(name):
     fn = getattr(dynamics.barlow, name)
     assert fn.__doc__ and fn.__name__ == name
+
+
+def test_returned_functions_are_scoped_and_freed():
+    out = _run("""
+        import gc, weakref
+        import numpy as np, dynamics
+        X = np.random.default_rng(0).standard_normal((4, 3))
+        params = dynamics.networks.init_two_layer(3, 16, 2, seed=0)
+        fn = dynamics.ntk.two_layer_ntk_fn(X, X)            # a closure, scoped when float64 is off
+        K = fn(params)
+        ref = weakref.ref(fn)
+        del fn
+        gc.collect()
+        print(type(K).__name__, K.dtype, ref() is None)
+    """)
+    assert out.split() == ["ndarray", "float64", "True"]
