@@ -222,7 +222,8 @@ def linear_probe(features_train, y_train, features_test, y_test, *, ridge=1e-3):
     is assigned the class of its largest output.  Labels may be any integers; a test label that does not
     occur in training counts as an error.
 
-    Returns the fraction of test points classified correctly (a float).
+    Computed on the host (NumPy) in the features' floating dtype.  Returns the fraction of test points
+    classified correctly (a float).
     """
     xtr = _probe_matrix(features_train, "features_train")
     xte = _probe_matrix(features_test, "features_test")
@@ -235,25 +236,30 @@ def linear_probe(features_train, y_train, features_test, y_test, *, ridge=1e-3):
     classes = np.unique(ytr)
     if classes.size < 2:
         raise ValueError(f"y_train must contain at least two classes, got {classes.tolist()}")
-    mean = jnp.mean(xtr, axis=0)
-    std = jnp.std(xtr, axis=0)
-    std = jnp.where(std > 0, std, 1.0)
+    mean = xtr.mean(axis=0)
+    std = xtr.std(axis=0)
+    std = np.where(std > 0, std, 1).astype(xtr.dtype)
     xtr = (xtr - mean) / std
     xte = (xte - mean) / std
-    Y = jnp.asarray(np.where(ytr[:, None] == classes[None, :], 1.0, -1.0), dtype=xtr.dtype)
-    xm, ym = jnp.mean(xtr, axis=0), jnp.mean(Y, axis=0)
+    Y = np.where(ytr[:, None] == classes[None, :], 1, -1).astype(xtr.dtype)
+    xm, ym = xtr.mean(axis=0), Y.mean(axis=0)
     xc, yc = xtr - xm, Y - ym
     n, k = xtr.shape
-    W = jnp.linalg.solve(xc.T @ xc / n + ridge * jnp.eye(k, dtype=xtr.dtype), xc.T @ yc / n)
-    scores = (xte - xm) @ W + ym
-    pred = classes[np.asarray(jnp.argmax(scores, axis=1))]
+    W = np.linalg.solve(xc.T @ xc / n + ridge * np.eye(k, dtype=xtr.dtype), xc.T @ yc / n)
+    pred = classes[np.argmax((xte - xm) @ W + ym, axis=1)]
     return float(np.mean(pred == yte))
 
 
 def _probe_matrix(x, name):
+    """Features on the host, in their floating dtype (integers as float64); finite, 2-D."""
     if np.ndim(x) != 2 or np.shape(x)[0] < 1 or np.shape(x)[1] < 1:
         raise ValueError(f"{name} must be 2-D (n, k) with n, k >= 1, got shape {tuple(np.shape(x))}")
-    x = _as_float(x, name)
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {x.dtype}")
+    x = x.astype(np.float64) if x.dtype.kind in "iu" else x
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} must be finite, got NaN or inf")
     return x
 
 
@@ -463,7 +469,7 @@ def _programs(loss_fn, apply_fn, augment, optimizer, batch_size, embed_spectrum,
     @jax.jit
     def step_one(state, step, key, images):
         state, val = one_step(state, step, key, images)
-        return state, val, _tree_finite(state[0]) & jnp.isfinite(val)
+        return state, jnp.isfinite(val), _tree_finite(state[0])
 
     @jax.jit
     def observe(params, va, vb):
@@ -498,6 +504,14 @@ def _tree_finite(tree):
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
+_finite_jit = jax.jit(_tree_finite)
+
+
+@jax.jit
+def _moments(a):
+    return jnp.stack([jnp.sum(a), jnp.sum(a * a)])
+
+
 @functools.lru_cache(maxsize=64)
 def _spectrum_fn(loss, kw_items):
     kw = dict(kw_items)
@@ -528,7 +542,7 @@ def _check_images(images, name="images"):
                         f"dynamics.data.load_images), got dtype {np.dtype(arr.dtype)}")
     if min(arr.shape) < 1:
         raise ValueError(f"{name} must have at least one image and H, W, C >= 1, got shape {tuple(arr.shape)}")
-    ok = bool(jnp.all(jnp.isfinite(arr))) if isinstance(arr, jax.Array) else bool(np.all(np.isfinite(arr)))
+    ok = bool(_finite_jit(arr)) if isinstance(arr, jax.Array) else bool(np.all(np.isfinite(arr)))
     if not ok:
         raise ValueError(f"{name} must be finite, got NaN or inf")
     return arr if isinstance(arr, jax.Array) else jax.device_put(arr)
@@ -702,7 +716,7 @@ def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimiz
     leaves = jax.tree_util.tree_leaves(params)
     if not leaves:
         raise ValueError("params must contain at least one array")
-    if not bool(_tree_finite(params)):
+    if not bool(_finite_jit(params)):
         raise ValueError("params must be finite (the initial parameters contain NaN or inf)")
 
     # --- schedule
@@ -793,16 +807,20 @@ def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimiz
 def _raise_first_bad_step(step_one, state, start, stop, key, images):
     """Replay the steps start … stop − 1 one by one from the last good state; name the first bad one."""
     for s in range(start, stop):
-        state, _, ok = step_one(state, s, key, images)
-        if not bool(ok):
-            raise NonFiniteError(s + 1, "loss or parameters")
-    raise NonFiniteError(stop, "loss or parameters")
+        state, loss_ok, params_ok = step_one(state, s, key, images)
+        if not bool(loss_ok):  # the mini-batch loss at the parameters of step s
+            raise NonFiniteError(s, "loss")
+        if not bool(params_ok):  # the parameters after step s + 1
+            raise NonFiniteError(s + 1, "parameters")
+    raise NonFiniteError(stop, "loss")  # only the loss on the evaluation views at ``stop``
 
 
 def _probe(features, params, sets, ridge, chunk=1024):
     feats = {}
     for split, (x, _) in sets.items():
-        feats[split] = jnp.concatenate([features(params, x[i:i + chunk]) for i in range(0, x.shape[0], chunk)])
+        parts = [features(params, x)] if x.shape[0] <= chunk else \
+            [features(params, x[i:i + chunk]) for i in range(0, x.shape[0], chunk)]
+        feats[split] = np.concatenate(jax.device_get(parts))
     return linear_probe(feats["train"], sets["train"][1], feats["test"], sets["test"][1], ridge=ridge)
 
 
@@ -829,7 +847,7 @@ def _fingerprint(params, images, probe_sets):
         h.update(str((a.shape, a.dtype.str)).encode())
         h.update(a.tobytes())
     arrays = [images] + ([x for x, _ in probe_sets.values()] if probe_sets else [])
-    moments = [(float(jnp.sum(a)), float(jnp.sum(a * a))) for a in arrays]
+    moments = [np.asarray(_moments(a)).tolist() for a in arrays]
     if probe_sets:
         moments += [tuple(np.asarray(y).tolist()) for _, y in probe_sets.values()]
     h.update(repr(moments).encode())
