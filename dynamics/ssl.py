@@ -124,9 +124,21 @@ def covariance_spectrum(h):
     Computes in the dtype of ``h``; JAX-traceable.  Returns (k,)."""
     if np.ndim(h) != 2 or np.shape(h)[0] < 1 or np.shape(h)[1] < 1:
         raise ValueError(f"h must be 2-D (n, k) with n, k >= 1, one row per sample, got shape {tuple(np.shape(h))}")
-    h = _as_float(h, "h")
+    return _cov_spectrum(_as_float(h, "h"))
+
+
+@jax.jit
+def _cov_spectrum(h):
     hc = h - jnp.mean(h, axis=0)
     return jnp.linalg.eigvalsh(hc.T @ hc / h.shape[0])[::-1]
+
+
+@functools.partial(jax.jit, static_argnames="batch_norm")
+def _cross_spectrum(z_a, z_b, batch_norm):
+    if batch_norm:
+        z_a, z_b = _batch_norm(z_a), _batch_norm(z_b)
+    m = z_a.T @ z_b
+    return jnp.linalg.eigvalsh((m + m.T) / (2 * z_a.shape[0]))[::-1]
 
 
 def _as_float(z, name):
@@ -160,12 +172,12 @@ def embedding_spectrum(loss, z_a, z_b, *, loss_kwargs=None):
         raise ValueError(f"z_a and z_b must be 2-D (N, d) of the same shape, got {tuple(np.shape(z_a))} and "
                          f"{tuple(np.shape(z_b))}")
     z_a, z_b = _as_float(z_a, "z_a"), _as_float(z_b, "z_b")
+    if z_a.dtype != z_b.dtype:
+        dt = jnp.result_type(z_a.dtype, z_b.dtype)
+        z_a, z_b = z_a.astype(dt), z_b.astype(dt)
     if loss == "barlow_twins":
-        if kw.get("batch_norm", False):
-            z_a, z_b = _batch_norm(z_a), _batch_norm(z_b)
-        m = z_a.T @ z_b
-        return jnp.linalg.eigvalsh((m + m.T) / (2 * z_a.shape[0]))[::-1]
-    return covariance_spectrum(jnp.concatenate([z_a, z_b]))
+        return _cross_spectrum(z_a, z_b, bool(kw.get("batch_norm", False)))
+    return _cov_spectrum(jnp.concatenate([z_a, z_b]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,16 +208,53 @@ def make_optimizer(name, lr, *, momentum=0.9, weight_decay=0.0):
     return _optimizer(name, lr, momentum, weight_decay)
 
 
-@functools.lru_cache(maxsize=64)
-def _optimizer(name, lr, momentum, weight_decay):
+def _sgd(learning_rate, momentum, weight_decay):
     import optax
 
+    return optax.chain(optax.add_decayed_weights(weight_decay), optax.sgd(learning_rate, momentum=momentum))
+
+
+def _factory(name):
+    import optax
+
+    return {"sgd": _sgd, "lars": optax.lars, "adam": optax.adamw}[name]
+
+
+def _optimizer_kwargs(name, lr, momentum, weight_decay):
     if name == "sgd":
-        return optax.chain(optax.add_decayed_weights(weight_decay), optax.sgd(lr, momentum=momentum or None))
+        return {"learning_rate": lr, "momentum": momentum or None, "weight_decay": weight_decay}
     if name == "lars":
-        return optax.lars(lr, weight_decay=weight_decay, weight_decay_mask=_is_matrix, trust_ratio_mask=_is_matrix,
-                          momentum=momentum)
-    return optax.adamw(lr, weight_decay=weight_decay)
+        return {"learning_rate": lr, "weight_decay": weight_decay, "momentum": momentum,
+                "weight_decay_mask": _is_matrix, "trust_ratio_mask": _is_matrix}
+    return {"learning_rate": lr, "weight_decay": weight_decay}
+
+
+@functools.lru_cache(maxsize=64)
+def _optimizer(name, lr, momentum, weight_decay):
+    return _factory(name)(**_optimizer_kwargs(name, lr, momentum, weight_decay))
+
+
+@functools.lru_cache(maxsize=16)
+def _injected(name):
+    import optax
+
+    static = ("weight_decay_mask", "trust_ratio_mask") if name == "lars" else ()
+    return optax.inject_hyperparams(_factory(name), static_args=static)
+
+
+@functools.lru_cache(maxsize=16)
+def _canonical(name, has_momentum):
+    """The optimiser whose ``update`` the compiled programs use: its learning rate, momentum and weight decay
+    are read from the optimiser state (``optax.inject_hyperparams``), so runs that differ only in these values
+    share the programs."""
+    return _injected(name)(**_optimizer_kwargs(name, 1.0, 0.9 if has_momentum else 0.0, 0.0))
+
+
+def _train_optimizer(name, lr, momentum, weight_decay):
+    """(the transformation whose ``init`` holds these values, the canonical one of the programs): the same
+    steps as :func:`make_optimizer` (name, lr, momentum=..., weight_decay=...)."""
+    return (_injected(name)(**_optimizer_kwargs(name, lr, momentum, weight_decay)),
+            _canonical(name, bool(momentum) or name != "sgd"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -495,7 +544,7 @@ def _programs(loss_fn, apply_fn, augment, optimizer, batch_size, embed_spectrum,
     def eval_views(key, x):
         return _views(augment, jax.random.fold_in(key, _EVAL_STREAM), x)
 
-    return advance, step_one, observe, finite, features, eval_views, jax.jit(optimizer.init)
+    return advance, step_one, observe, finite, features, eval_views
 
 
 def _tree_finite(tree):
@@ -646,7 +695,8 @@ def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimiz
     seed = check_positive_int(seed, "seed", minimum=0)
     if not isinstance(record_hidden, bool):
         raise TypeError(f"record_hidden must be True or False, got {record_hidden!r}")
-    opt = make_optimizer(optimizer, lr, momentum=momentum, weight_decay=weight_decay)
+    make_optimizer(optimizer, lr, momentum=momentum, weight_decay=weight_decay)  # checks the values
+    opt_init, opt = _train_optimizer(optimizer, lr, float(momentum), float(weight_decay))
     apply_fn = _model(model)
     if augment is not None:
         check_callable(augment, "augment", "augment(key, images) -> views")
@@ -748,13 +798,13 @@ def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimiz
     loss_fn = ssl_loss(loss, **kw)
     spec = _spectrum_fn(loss, loss_items) if loss_items is not None else \
         _spectrum_fn.__wrapped__(loss, tuple(kw.items()))
-    advance, step_one, observe, finite, features, eval_views, init_opt = _cached(
+    advance, step_one, observe, finite, features, eval_views = _cached(
         _programs, loss_fn, apply_fn, augment, opt, batch_size, spec, record_hidden)
     key = jax.random.key(seed)
     eva, evb = eval_views(key, images[:m])
 
     # --- state (fresh or resumed)
-    state = (params, init_opt(params))
+    state = (params, opt_init.init(params))
     current = 0
     recs, probes = [], []
     resumed = checkpoint is not None and os.path.exists(os.fspath(checkpoint))
