@@ -752,6 +752,11 @@ def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimiz
                          f"reach its optimum; use batch_size >= d")
     if d > m:
         raise ValueError(f"eval_size={m} (evaluated images) must be >= the embedding dimension d={d}")
+    loss_fn = ssl_loss(loss, **kw)
+    try:  # the loss's own checks of its keyword values (shapes only, nothing compiled)
+        jax.eval_shape(loss_fn, f_s, f_s)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"loss_kwargs do not fit the {loss} loss: {exc}") from exc
     if record_hidden or probe is not None:
         try:
             out = jax.eval_shape(lambda p, x: apply_fn(p, x, return_hidden=True), params,
@@ -791,11 +796,10 @@ def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimiz
               "record_hidden": record_hidden, "probe_steps": probe_steps.tolist(), "probe_ridge": probe_ridge,
               "images": {"shape": list(images.shape), "dtype": str(images.dtype)}, "view_shape": list(view_shape),
               "embedding_dim": int(d)}
-    fingerprint = _fingerprint(params, images, probe_sets)
+    fingerprint = _fingerprint(params, images, probe_sets) if checkpoint is not None else None
 
     # --- programs
     loss_items = _hashable_items(kw)
-    loss_fn = ssl_loss(loss, **kw)
     spec = _spectrum_fn(loss, loss_items) if loss_items is not None else \
         _spectrum_fn.__wrapped__(loss, tuple(kw.items()))
     advance, step_one, observe, finite, features, eval_views = _cached(

@@ -267,6 +267,7 @@ def _bad(images, params, **kw):
     ({"n_steps": 0}, "n_steps"),
     ({"batch_size": 30}, "batch_size"),
     ({"loss_kwargs": {"temperature": 0.5}}, "loss_kwargs"),
+    ({"loss": "simclr", "loss_kwargs": {"temperature": -1.0}}, "temperature"),
     ({"augment": _Alternating()}, "augment"),
     ({"record_steps": [0, 2, 4]}, "record_steps"),
     ({"stop_at": 9}, "stop_at"),
@@ -321,3 +322,32 @@ def test_make_optimizer_and_loss_names():
     ours = jax.jit(ssl.ssl_loss("simclr", temperature=0.2))(z, z[::-1])
     theirs = jax.jit(lambda a, b: losses.nt_xent(a, b, temperature=0.2))(z, z[::-1])
     assert float(ours) == pytest.approx(float(theirs), rel=1e-14)
+
+
+# ---------------------------------------------------------------------------------------------
+# the package's augmentation pipeline, a user's model, float32
+
+
+def _plain_mlp(params, images):
+    """A user's model without a hidden representation (record_hidden=False)."""
+    return ssl.mlp_on_images(params, images)
+
+
+def test_make_augment_views_float32_and_a_callable_model():
+    from dynamics.augment import make_augment
+
+    rng = np.random.default_rng(7)
+    colour = rng.random((N, SIDE, SIDE, 3)).astype(np.float32)
+    aug = make_augment(size=3, resized=False)  # random crops, flips, colour jitter
+    p = networks.init_mlp(3 * 3 * 3, WIDTH, D_EMB, alpha=0.7, seed=2, dtype=np.float32)
+    kw = dict(lr=0.05, augment=aug, batch_size=8, eval_size=12, record_hidden=False)
+    run = ssl.train_ssl("vicreg", _plain_mlp, p, colour, n_steps=6, record_steps=[0, 3, 6], **kw)
+    assert run.config["view_shape"] == [8, 3, 3, 3] and run.hidden_eigenvalues is None
+    assert run.params["W1"].dtype == np.float32 and run.eigenvalues.dtype == np.float32
+    assert np.all(np.isfinite(run.loss)) and not np.array_equal(run.params["W1"], p["W1"])
+    # the evaluation views are fixed by the seed: the same step-0 records for a run of another length
+    short = ssl.train_ssl("vicreg", _plain_mlp, p, colour, n_steps=3, record_steps=[0, 3], **kw)
+    np.testing.assert_array_equal(short.loss, run.loss[:2])
+    np.testing.assert_array_equal(short.eigenvalues, run.eigenvalues[:2])
+    with pytest.raises(ValueError, match="return_hidden"):
+        ssl.train_ssl("vicreg", _plain_mlp, p, colour, n_steps=3, **dict(kw, record_hidden=True))
