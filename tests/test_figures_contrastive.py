@@ -4,6 +4,8 @@ make_all is run once (fast mode) with the figure functions wrapped so that the r
 inspected; plotted values are compared with values recomputed here from the contrastive API.
 """
 
+import re
+
 import numpy as np
 import pytest
 from figure_helpers import assert_files_written, make_and_keep, plotted_lines
@@ -11,6 +13,7 @@ from figure_helpers import assert_files_written, make_and_keep, plotted_lines
 from dynamics import contrastive, figures, networks
 from dynamics.experiments import contrastive as ex
 from dynamics.figures import _contrastive as fc
+from dynamics.linalg import loglog_fit
 from dynamics.theorems import get_check
 
 NAMES = ["a_fig1_lemma9", "a_fig2_3_ntk_change", "a_fig4_cv_and_pca", "a_fig5_downstream", "cross_paper_ntk_drift"]
@@ -102,15 +105,52 @@ def test_fig5_bars_and_chance(made):
     assert min(heights) >= accs["baseline"] + get_check("a_fig5_deep_and_downstream").tolerance_for(True)
 
 
-def test_cross_paper_drift_four_losses(made):
-    fig, _caption = made[2]["cross_paper_ntk_drift"]
-    ax = fig.axes[0]
-    solid = _lines(ax, "solid")
-    assert len(solid) == 4 and len(_lines(ax, "dashed")) == 1
-    by = {ln.get_label().split(" (")[0]: ln for ln in solid}
-    assert set(by) == set(fc.DRIFT_LOSSES.values())
-    dot, cos = by["contrastive, dot product"].get_ydata(), by["contrastive, cosine"].get_ydata()
-    assert np.all(dot > 10 * cos[: len(dot)])  # the dot product separates at this T
+def _numbers(text):
+    return [float(v) for v in re.findall(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", text)]
+
+
+def test_cross_paper_drift_six_losses_over_time(made):
+    fig, caption = made[2]["cross_paper_ntk_drift"]
     kw = ex.drift_setup(True)
-    r = contrastive.ntk_drift_by_loss(kw["widths"][:1], **{k: v for k, v in kw.items() if k != "widths"})
-    assert by["contrastive, cosine"].get_ydata()[0] == pytest.approx(r["contrastive_cosine"][0], rel=1e-9)
+    widths = kw["widths"]
+    time_axes, ax_w = fig.axes[:len(widths)], fig.axes[len(widths)]
+    for ax in time_axes:  # one panel per width, the six losses over time
+        assert {ln.get_label() for ln in _lines(ax, "solid")} == set(fc.DRIFT_LOSSES.values())
+    # the first panel recomputed from the API for two of the losses (M = 64)
+    r = contrastive.ntk_drift_by_loss(widths[:1], losses=["contrastive_dot", "contrastive_cosine"],
+                                      **{k: v for k, v in kw.items() if k != "widths"})
+    assert np.all(np.abs(r["curves"]["contrastive_cosine"][:, :, 0]) < 1e-12)  # drift at t = 0 is 0
+    assert np.all(np.abs(r["curves"]["contrastive_dot"][:, :, 0]) < 1e-12)
+    by = {ln.get_label(): ln for ln in _lines(time_axes[0], "solid")}
+    cos_line, dot_line = by["contrastive, cosine"], by["contrastive, dot product"]
+    np.testing.assert_allclose(cos_line.get_ydata(), r["curves"]["contrastive_cosine"][0, 0, 1:], rtol=1e-9)
+    np.testing.assert_allclose(cos_line.get_xdata(), r["t"][1:])
+    dot_ref = r["curves"]["contrastive_dot"][0, 0]
+    np.testing.assert_allclose(dot_line.get_ydata(), dot_ref[1:][np.isfinite(dot_ref[1:])], rtol=1e-9)
+    # the dot product stops at its overflow (dotted vertical) before T; the others run to T
+    t_div = float(r["t_diverge"]["contrastive_dot"][0, 0])
+    assert t_div < kw["T"] and dot_line.get_xdata()[-1] < t_div
+    verticals = [ln for ln in time_axes[0].get_lines() if ln.get_linestyle() == ":"]
+    assert [float(ln.get_xdata()[0]) for ln in verticals] == [t_div]
+    # late in training the dot-product drift exceeds the cosine drift, at every width
+    for ax in time_axes:
+        lines = {ln.get_label(): ln for ln in _lines(ax, "solid")}
+        dot, cos = lines["contrastive, dot product"], lines["contrastive, cosine"]
+        k = len(dot.get_ydata()) - 1
+        assert dot.get_ydata()[k] > 10 * cos.get_ydata()[k]
+        assert dot.get_ydata()[k] > 1 > 10 * cos.get_ydata()[-1]
+    # caption numbers come from the plotted data: overflow times, drift at T at the largest width, slopes
+    over = re.search(r"overflows at t = \[([^\]]*)\]", caption)
+    assert over and _numbers(over.group(1)) == [round(float(ln.get_xdata()[0]), 1) for ax in time_axes
+                                                 for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+    wlines = {ln.get_label().split(" (")[0]: ln for ln in _lines(ax_w, "solid")}
+    assert set(wlines) == set(fc.DRIFT_LOSSES.values()) - {"contrastive, dot product"}
+    late = re.search(rf"at M = {widths[-1]}: ([^;]*);", caption).group(1)
+    for name, ln in wlines.items():
+        value = float(re.search(rf"{re.escape(name)} ([-+\d.e]+)", late).group(1))
+        assert value == pytest.approx(ln.get_ydata()[-1], rel=5e-3)
+        slope = float(re.search(rf"{re.escape(name)} \(slope ([-\d.]+)\)", ln.get_label()).group(1))
+        assert slope == pytest.approx(loglog_fit(ln.get_xdata(), ln.get_ydata())[0], abs=5e-3)
+        assert f"{name} {slope:.2f}" in caption
+    assert ln.get_ydata()[0] > 0 and list(ln.get_xdata()) == widths
+    assert wlines["contrastive, cosine"].get_ydata()[0] == pytest.approx(r["contrastive_cosine"][0], rel=1e-9)

@@ -12,8 +12,8 @@ Kernels and Principal Component Analysis?" (2024), "A"; equation numbers A1–A1
   iterative scheme (:func:`cv_factors`, :func:`pca_readout`, :func:`iterative_pca`).
 * Reference trainer: GD and Grassmannian GD on W with recorded outputs, NTK change, C_V and W change
   (:func:`train_contrastive`); a deep network for Fig 5 (:func:`deep_apply`, :func:`deep_ntk`).
-* :func:`ntk_drift_by_loss`: NTK drift of one network under supervised MSE, Barlow Twins and the two
-  contrastive similarities.
+* :func:`ntk_drift_by_loss`: NTK drift of one network over time under supervised MSE, Barlow Twins,
+  SimCLR, VICReg and the two contrastive similarities (``DRIFT_LOSSES``).
 
 The sympy module is not imported eagerly: ``from dynamics.contrastive import symbolic``.
 """
@@ -51,6 +51,7 @@ from ._trace import (
     pca_readout,
 )
 from ._train import (
+    DRIFT_LOSSES,
     downstream_accuracy,
     hidden_norms,
     lemma9_flow,
@@ -61,6 +62,7 @@ from ._train import (
 
 __all__ = [
     "DEFAULT_DELTA",
+    "DRIFT_LOSSES",
     "REDUCTIONS",
     "SIMILARITIES",
     "ContrastiveData",

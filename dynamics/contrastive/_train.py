@@ -5,7 +5,9 @@ Tangent Kernels and Principal Component Analysis?" (2024), "A".
 
 The trainer is :func:`dynamics.trainer.gradient_descent` (full-batch GD, optional projection) with the
 loss (A1) of :mod:`dynamics.losses` evaluated on the network's outputs; the observers record the outputs,
-the NTK change (``dynamics.ntk``), ‖C_V(t) − C_V(0)‖_F (:mod:`._trace`) and ‖W(t) − W(0)‖_F.  Time is
+the NTK change (``dynamics.ntk``), ‖C_V(t) − C_V(0)‖_F (:mod:`._trace`) and ‖W(t) − W(0)‖_F.
+:func:`ntk_drift_by_loss` records the NTK drift of one network over time under six losses (supervised MSE,
+Barlow Twins, SimCLR, VICReg and A1 with the dot product and the cosine similarity).  Time is
 t = lr × step.  Losses and observers are functions ``(params, data)`` built once per model (cached
 module-level builders) with the inputs, K(0), C_V(0) and W(0) passed as the run's data, so repeated runs
 (seeds, learning rates, widths of equal shapes) reuse the compiled programs.
@@ -28,7 +30,7 @@ from .._validation import (
     check_positive,
     check_positive_int,
 )
-from ..losses import DEFAULT_DELTA, contrastive_function_loss, safe_norm
+from ..losses import DEFAULT_DELTA, contrastive_function_loss, nt_xent, safe_norm, vicreg
 from ._data import contrastive_digits
 from ._trace import (
     check_contrastive_data,
@@ -244,24 +246,86 @@ def lemma9_flow(params, data, t, *, similarity="cosine", loss="linear", delta=DE
     return flows.function_space_flow(K, F0, fl, t, rtol=rtol, atol=atol)
 
 
+DRIFT_LOSSES = ("supervised_mse", "barlow_twins", "simclr", "vicreg", "contrastive_dot", "contrastive_cosine")
+
+
+@functools.lru_cache(maxsize=64)
+def _pair_loss(name, apply_fn, temperature):
+    """``loss(params, data)`` of the two views f(data["x"]), f(data["xp"]): NT-Xent (SimCLR, Chen et al.
+    eq. 1, temperature τ) or VICReg (Bardes et al. eqs. 1–6, the official coefficients 25, 25, 1)."""
+    if name == "simclr":
+        return lambda p, data: nt_xent(apply_fn(p, data["x"]), apply_fn(p, data["xp"]), temperature=temperature)
+    return lambda p, data: vicreg(apply_fn(p, data["x"]), apply_fn(p, data["xp"]))
+
+
+def _drift_run(name, p0, *, d, x, xp, y, lr, steps, ntk_fn, activation, delta, temperature, apply):
+    """(steps, drift) of one GD run of loss ``name`` recording ‖K(t) − K(0)‖_F/‖K(0)‖_F at ``steps``."""
+    n_steps = int(steps[-1])
+    if name == "supervised_mse":
+        _, hist = trainer.train_supervised(apply, p0, x, y, lr=lr, n_steps=n_steps, record_steps=steps,
+                                           ntk_fn=ntk_fn)
+        return hist.step, np.asarray(hist["ntk_drift"])
+    if name == "barlow_twins":
+        _, hist = trainer.train_barlow(apply, p0, x, xp, lr=lr, n_steps=n_steps, record_steps=steps, ntk_fn=ntk_fn)
+        return hist.step, np.asarray(hist["ntk_drift"])
+    if name in ("simclr", "vicreg"):
+        data = {"x": x, "xp": xp, "K0": jnp.asarray(ntk_fn(p0))}
+        _, hist = trainer.gradient_descent(_pair_loss(name, apply, float(temperature)), p0, data, lr=lr,
+                                           n_steps=n_steps, record_steps=steps,
+                                           observers={"ntk": _ntk_change_observer(ntk_fn)}, desc=name)
+        return hist.step, np.asarray(hist["ntk"]["ntk_drift"])
+    _, hist = train_contrastive(p0, d, lr=lr, n_steps=n_steps, similarity=name.removeprefix("contrastive_"),
+                                activation=activation, record_steps=steps, record_outputs=False, ntk_fn=ntk_fn,
+                                delta=delta)
+    return hist.step, np.asarray(hist["ntk_drift"])
+
+
 def ntk_drift_by_loss(widths, *, T=2.0, lr=0.01, n=100, Z=10, n_ntk=40, seeds=(0,), activation="relu",
-                      delta=DEFAULT_DELTA, data=None):
-    """NTK drift ‖K(T) − K(0)‖_F / ‖K(0)‖_F ("trace" NTK) of one two-layer network under four losses.
+                      delta=DEFAULT_DELTA, temperature=0.5, n_records=2, losses=None, data=None):
+    """NTK drift ‖K(t) − K(0)‖_F / ‖K(0)‖_F ("trace" NTK) of one two-layer network under six losses, over time.
 
     Same network (A2, N(0, 1) init, ``activation``), same data (anchors x_n and positives x_n⁺ of
     :func:`contrastive_digits` ``(n)``, negatives for the contrastive losses, digit labels for the
-    supervised loss), same lr and time T, same NTK inputs (the first ``n_ntk`` anchors and positives):
+    supervised loss), same lr, same record times, same NTK inputs (the first ``n_ntk`` anchors and positives):
 
     * "supervised_mse": (1/2n) Σ ‖f(x_n) − y_n‖², y_n one-hot labels (first Z classes; ``trainer.train_supervised``);
     * "barlow_twins":   ‖C − I‖_F² of the pairs (x_n, x_n⁺) (S1–S2; ``trainer.train_barlow``);
+    * "simclr":         NT-Xent of the pairs (Chen et al. 2020, eq. 1; :func:`dynamics.losses.nt_xent`,
+      temperature τ = ``temperature``);
+    * "vicreg":         VICReg of the pairs (Bardes et al. 2022, eqs. 1–6; :func:`dynamics.losses.vicreg`,
+      coefficients 25, 25, 1);
     * "contrastive_dot", "contrastive_cosine": the linear contrastive loss (A1, A6) with the dot product /
       cosine similarity (δ = ``delta``) on the triplets (:func:`train_contrastive`).
 
-    A run that overflows before T (the dot product can, A Prop 10) records ``inf``.
+    Full-batch GD at ``lr`` for round(T/lr) steps, t = lr × step, the drift recorded at ``n_records`` evenly
+    spaced steps from 0 to the last (``n_records=2``: t = 0 and T only).  Under the dot product the NTK can
+    blow up in finite time (A Prop 10: P(t) ∝ (1 + β e^{8C√α t})/(1 − β e^{8C√α t}) diverges at
+    t̄ = log(1/β)/(8C√α)); such a run stops at the first step whose weights or loss are not finite
+    (``dynamics.trainer.NonFiniteError``): its drift is NaN from then on, and the run is replayed to
+    record the drift at the last steps before that ("last_t", "last_drift").
+
+    Parameters
+    ----------
+    widths : list of hidden widths M.
+    T, lr : final time and learning rate.
+    n, Z, n_ntk : anchors, outputs, NTK inputs per view (2 ``n_ntk`` NTK inputs).
+    seeds : initialisation seeds (one network per width and seed, shared by the losses).
+    activation, delta, temperature : of the network, of the cosine similarity, of NT-Xent.
+    n_records : record points (>= 2).
+    losses : names to run (default all of ``DRIFT_LOSSES``).
+    data : a :class:`ContrastiveData` with labels instead of ``contrastive_digits(n)``.
 
     Returns
     -------
-    dict with "widths", "T", "lr", and for each loss a (len(widths),) array of seed-averaged drifts.
+    dict with "widths" (W,), "seeds", "T", "lr", "losses" (the names run), "t" (R,) record times, and per
+    loss name:
+
+    * ``out[name]``: (W,) seed-mean drift at T (``inf`` where a seed stopped before T);
+    * ``out["curves"][name]``: (W, S, R) drift at the record times, NaN from a run's first non-finite step on
+      (0 at t = 0);
+    * ``out["t_diverge"][name]``: (W, S) time of the first non-finite step (``inf`` if none by T);
+    * ``out["last_t"][name]``, ``out["last_drift"][name]``: (W, S) the last time with a finite drift and that
+      drift (the replayed steps just before divergence included; the final record otherwise).
     """
     if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
         raise TypeError(f"widths must be a list of widths (integers >= 1), got {type(widths).__name__}")
@@ -271,10 +335,20 @@ def ntk_drift_by_loss(widths, *, T=2.0, lr=0.01, n=100, Z=10, n_ntk=40, seeds=(0
     T, lr = check_positive(T, "T"), check_positive(lr, "lr")
     Z = check_positive_int(Z, "Z")
     n_ntk = check_positive_int(n_ntk, "n_ntk")
+    n_records = check_positive_int(n_records, "n_records", minimum=2)
+    temperature = check_positive(temperature, "temperature")
     check_choice(activation, "activation", set(networks.ACTIVATIONS))
     seeds = [check_positive_int(s, "seeds", minimum=0) for s in seeds]
     if not seeds:
         raise ValueError("seeds must contain at least one seed")
+    if losses is None:
+        names = DRIFT_LOSSES
+    else:
+        if isinstance(losses, str):
+            losses = [losses]
+        names = tuple(check_choice(name, "losses", set(DRIFT_LOSSES)) for name in losses)
+        if not names:
+            raise ValueError("losses must name at least one loss")
     n_steps = max(1, round(T / lr))
     d = contrastive_digits(n) if data is None else check_contrastive_data(data)
     x, xp = d.anchors, d.partners[0]
@@ -283,34 +357,39 @@ def ntk_drift_by_loss(widths, *, T=2.0, lr=0.01, n=100, Z=10, n_ntk=40, seeds=(0
     y = np.eye(max(Z, int(d.labels.max()) + 1))[d.labels][:, :Z]
     Xn = np.concatenate([x[:n_ntk], xp[:n_ntk]])
     ntk_fn = ntk.two_layer_ntk_fn(Xn, Xn, activation, output="trace")
-    steps = np.array([0, n_steps])
+    steps = np.unique(np.linspace(0, n_steps, n_records).round().astype(np.int64))
+    t = lr * steps.astype(float)
     apply = _two_layer(activation)  # one object: every width, seed and call shares the compiled programs
+    run_kw = dict(d=d, x=x, xp=xp, y=y, lr=lr, ntk_fn=ntk_fn, activation=activation, delta=delta,
+                  temperature=temperature, apply=apply)
 
-    names = ("supervised_mse", "barlow_twins", "contrastive_dot", "contrastive_cosine")
-    out = {k: np.zeros(len(widths)) for k in names}
+    W, S, R = len(widths), len(seeds), len(steps)
+    curves = {k: np.full((W, S, R), np.nan) for k in names}
+    t_div = {k: np.full((W, S), np.inf) for k in names}
+    last_t = {k: np.full((W, S), np.nan) for k in names}
+    last_drift = {k: np.full((W, S), np.nan) for k in names}
     for i, M in enumerate(widths):
-        for s in seeds:
+        for j, s in enumerate(seeds):
             p0 = networks.init_two_layer(x.shape[1], M, Z, seed=int(s))
-            runs = {
-                "supervised_mse": lambda p0=p0: trainer.train_supervised(apply, p0, x, y, lr=lr, n_steps=n_steps,
-                                                                         record_steps=steps, ntk_fn=ntk_fn),
-                "barlow_twins": lambda p0=p0: trainer.train_barlow(apply, p0, x, xp, lr=lr, n_steps=n_steps,
-                                                                   record_steps=steps, ntk_fn=ntk_fn),
-                "contrastive_dot": lambda p0=p0: train_contrastive(
-                    p0, d, lr=lr, n_steps=n_steps, similarity="dot", activation=activation, record_steps=steps,
-                    record_outputs=False, ntk_fn=ntk_fn, delta=delta),
-                "contrastive_cosine": lambda p0=p0: train_contrastive(
-                    p0, d, lr=lr, n_steps=n_steps, similarity="cosine", activation=activation, record_steps=steps,
-                    record_outputs=False, ntk_fn=ntk_fn, delta=delta),
-            }
-            for name, run in runs.items():
+            for name in names:
                 try:
-                    _, hist = run()
-                    val = float(hist["ntk_drift"][-1])
-                except trainer.NonFiniteError:
-                    val = np.inf
-                out[name][i] += val / len(seeds)
-    return {"widths": np.asarray(widths), "T": T, "lr": lr, **out}
+                    rec_steps, drift = _drift_run(name, p0, steps=steps, **run_kw)
+                except trainer.NonFiniteError as err:
+                    t_div[name][i, j] = err.step * lr
+                    # replay to the last finite step, recording the common steps before it and the steps just before
+                    replay = np.union1d(steps[steps < err.step], np.arange(max(0, err.step - 5), err.step))
+                    rec_steps, drift = _drift_run(name, p0, steps=replay, **run_kw)
+                bad = ~np.isfinite(drift)
+                if bad.any():  # the NTK (quadratic in the weights) can overflow before the weights do
+                    rec_steps, drift = rec_steps[: int(np.argmax(bad))], drift[: int(np.argmax(bad))]
+                on_grid = np.isin(steps, rec_steps)
+                curves[name][i, j, on_grid] = drift[np.isin(rec_steps, steps)]
+                if rec_steps.size:
+                    last_t[name][i, j], last_drift[name][i, j] = lr * rec_steps[-1], drift[-1]
+    final = {k: curves[k][:, :, -1].mean(axis=1) for k in names}  # NaN where a seed stopped before T
+    at_T = {k: np.where(np.isfinite(v), v, np.inf) for k, v in final.items()}
+    return {"widths": np.asarray(widths), "seeds": list(seeds), "T": T, "lr": lr, "losses": names, "t": t,
+            **at_T, "curves": curves, "t_diverge": t_div, "last_t": last_t, "last_drift": last_drift}
 
 
 def downstream_accuracy(train_repr, train_labels, test_repr, test_labels, *, C=1.0, max_iter=2000):

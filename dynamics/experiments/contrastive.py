@@ -14,7 +14,7 @@ time t = lr × step.
 Setups (widths, seeds, anchors, steps; fast and full sizes):
 :func:`lemma9_widths` (A Lemma 9, Fig 1), :func:`ntk_widths` (A Prop 10, Thm 13, Figs 2–3),
 :func:`grass_setup` (A Lemmas 16–17, Fig 4), :func:`deep_setup` and :func:`downstream_setup` (A Fig 5),
-:func:`drift_setup` (NTK drift of four losses).
+:func:`drift_setup` (NTK drift of six losses over time).
 
 Runs whose results are numbers or arrays go through :func:`~dynamics.experiments.run_grid` one grid
 point (width, seed, ...) at a time — computed once per process, stored on disk when a cache directory
@@ -467,10 +467,15 @@ def _downstream_accuracies(n, M, seed, lr, n_steps, n_updates, n_test, train_fn,
 
 def drift_setup(fast: bool = False) -> dict:
     """Arguments of :func:`dynamics.contrastive.ntk_drift_by_loss` for the cross-paper NTK-drift figure
-    (supervised MSE, Barlow Twins, contrastive A1 with dot product and cosine similarity on one network)."""
+    (supervised MSE, Barlow Twins, SimCLR, VICReg, contrastive A1 with dot product and cosine similarity on
+    one network), recorded over time up to and past the dot-product blow-up (A Prop 10, Fig 2): on these
+    data the dot-product runs overflow between t ≈ 10 and 25 at lr 0.2, so T = 24 (fast, 30 anchors) and
+    T = 60 (full, 100 anchors), with records every 2 time units (10 steps)."""
     if fast:
-        return {"widths": [64, 128, 256], "T": 10.0, "lr": 0.2, "n": 30, "n_ntk": 10, "seeds": (0,)}
-    return {"widths": [64, 128, 256, 512, 1024, 2048], "T": 10.0, "lr": 0.2, "n": 100, "n_ntk": 40, "seeds": (0, 1)}
+        return {"widths": [64, 128, 256], "T": 24.0, "lr": 0.2, "n": 30, "n_ntk": 10, "seeds": (0,),
+                "n_records": 13}
+    return {"widths": [64, 128, 256, 512, 1024, 2048], "T": 60.0, "lr": 0.2, "n": 100, "n_ntk": 40,
+            "seeds": (0, 1), "n_records": 31}
 
 
 __all__ = ["Z_OUT", "digit_triplets", "ntk_inputs", "two_layer_full_ntk_fn", "two_layer_full_ntk", "frozen_kernel_flow",

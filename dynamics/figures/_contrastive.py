@@ -6,7 +6,8 @@ cached runs of :mod:`dynamics.experiments.contrastive` (the data, sizes, seeds, 
 fast/full sweeps that the checks of :mod:`dynamics.theorems.contrastive_checks` use), so a figure shows
 what ``verify`` gates; the gates drawn are the checks' public constants or registry tolerances.
 Theory (frozen-NTK flow, reference rates, chance level) dashed, trainer (experiment) solid; t = lr × step.
-``cross_paper_ntk_drift`` compares four losses on one network via :func:`dynamics.contrastive.ntk_drift_by_loss`.
+``cross_paper_ntk_drift`` compares six losses on one network over time via
+:func:`dynamics.contrastive.ntk_drift_by_loss`.
 """
 
 from __future__ import annotations
@@ -308,45 +309,114 @@ def a_fig5_downstream(*, fast: bool = False):
 
 # ---------------------------------------------------------------------------- cross-paper NTK drift
 
-DRIFT_LOSSES = {"supervised_mse": "supervised MSE", "barlow_twins": "Barlow Twins",
-                "contrastive_dot": "contrastive, dot product", "contrastive_cosine": "contrastive, cosine"}
+DRIFT_LOSSES = {"supervised_mse": "supervised MSE", "barlow_twins": "Barlow Twins", "simclr": "SimCLR",
+                "vicreg": "VICReg", "contrastive_dot": "contrastive, dot product",
+                "contrastive_cosine": "contrastive, cosine"}
+DRIFT_COLORS = {"supervised_mse": "C0", "barlow_twins": "C1", "simclr": "C4", "vicreg": "C5",
+                "contrastive_dot": "C3", "contrastive_cosine": "C2"}
+DRIFT_YMAX = 1e3  # top of the drift axes; larger drifts (the dot product before overflow) are clipped there
+
+
+def _seed_mean(curves):
+    """Seed mean of (W, S, R) curves; NaN wherever a seed has stopped."""
+    return np.asarray(curves, float).mean(axis=1)
 
 
 def cross_paper_ntk_drift(*, fast: bool = False):
-    """NTK drift ‖K(T) − K(0)‖_F/‖K(0)‖_F vs width for four losses on one network and one data set.
+    """NTK drift ‖K(t) − K(0)‖_F/‖K(0)‖_F over time and vs width for six losses on one network and one data set.
+
+    Supervised MSE, Barlow Twins (S1–S2), SimCLR (NT-Xent), VICReg and the contrastive loss A1 with the dot
+    product and the cosine similarity, the same two-layer network and data
+    (:func:`dynamics.contrastive.ntk_drift_by_loss` with :func:`dynamics.experiments.contrastive.drift_setup`).
+    One panel per width shows the drift over time up to and past the dot-product blow-up (A Prop 10,
+    A Fig 2): each curve stops at its run's first non-finite step, marked by a cross at the last finite
+    drift and a dotted vertical at the overflow time; the last panel shows the drift at the final time T vs
+    width, with the dot product's last finite drift before its overflow.
 
     Returns (matplotlib.figure.Figure, caption: str)."""
     kw = ex.drift_setup(fast)
     r = contrastive.ntk_drift_by_loss(**kw)
-    w = np.asarray(r["widths"], float)
-    fig = new_figure(7.0, 4.5)
-    ax = fig.subplots()
-    slopes = {}
-    for (key, name), c in zip(DRIFT_LOSSES.items(), ("C0", "C1", "C3", "C2")):
+    widths = [int(m) for m in r["widths"]]
+    w = np.asarray(widths, float)
+    t, T = np.asarray(r["t"]), float(r["T"])
+    n_panels = len(widths) + 1
+    ncols = min(4, n_panels)
+    nrows = -(-n_panels // ncols)
+    fig = new_figure(4.0 * ncols, 3.6 * nrows)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    for ax in axes[n_panels:]:
+        ax.set_axis_off()
+    pos = t > 0
+    for i, (M, ax) in enumerate(zip(widths, axes)):
+        for key, name in DRIFT_LOSSES.items():
+            c = DRIFT_COLORS[key]
+            mean = _seed_mean(r["curves"][key])[i]
+            ok = pos & np.isfinite(mean)
+            ax.semilogy(t[ok], mean[ok], color=c, **EXPERIMENT, label=name)
+            for j in range(len(r["seeds"])):
+                if np.isfinite(r["t_diverge"][key][i, j]):
+                    ax.axvline(r["t_diverge"][key][i, j], color=c, linestyle=":", linewidth=1.2)
+                    ax.plot([r["last_t"][key][i, j]], [min(r["last_drift"][key][i, j], DRIFT_YMAX)], "x",
+                            color=c, markersize=8, markeredgewidth=2)
+        ax.semilogy(t[pos], np.ones(int(pos.sum())), color="0.5", linewidth=0.8,
+                    linestyle="-.", label=r"drift = 1 ($\|K(t)-K(0)\| = \|K(0)\|$)")
+        ax.set_ylim(top=DRIFT_YMAX)
+        ax.set_xlabel("t = lr × step")
+        ax.set_ylabel(r"$\|K(t)-K(0)\|_F / \|K(0)\|_F$")
+        ax.set_title(f"M = {M}", fontsize=10)
+        panel_label(ax, chr(ord("A") + i))
+    axes[0].legend(fontsize=6, loc="upper left")
+
+    ax = axes[len(widths)]
+    slopes, at_T = {}, {}
+    for key, name in DRIFT_LOSSES.items():
+        c = DRIFT_COLORS[key]
         v = np.asarray(r[key], float)
         ok = np.isfinite(v) & (v > 0)
-        lab = name
+        at_T[key] = v
         if ok.sum() >= 2:
             slopes[key], _ = loglog_fit(w[ok], v[ok])
-            lab += f" (slope {slopes[key]:.2f})"
+            ax.loglog(w[ok], v[ok], "o", color=c, linestyle="-", linewidth=EXPERIMENT["linewidth"], alpha=0.8,
+                      label=f"{name} (slope {slopes[key]:.2f})")
+        elif ok.any():
+            ax.loglog(w[ok], v[ok], "o", color=c, label=name)
         if (~ok).any():
-            lab += f"; overflow at M = {[int(m) for m in w[~ok]]}"
-        ax.loglog(w[ok], v[ok], "o", color=c, linestyle="-", linewidth=EXPERIMENT["linewidth"], alpha=0.8, label=lab)
+            last = np.asarray(r["last_drift"][key], float).mean(axis=1)
+            ax.loglog(w[~ok], np.minimum(last[~ok], DRIFT_YMAX), "x", color=c, markersize=8, markeredgewidth=2,
+                      linestyle="none", label=f"{name}: last finite drift before overflow")
     ref = np.asarray(r["contrastive_cosine"], float)
     ax.loglog(w, ref[0] * (w / w[0]) ** -0.5, color="k", **THEORY, label=r"$\propto M^{-1/2}$ (lazy regime)")
+    ax.set_ylim(top=DRIFT_YMAX)
     ax.set_xlabel("width M")
-    ax.set_ylabel(r"$\|K(T)-K(0)\|_F / \|K(0)\|_F$")
-    ax.legend(fontsize=7)
+    ax.set_ylabel(rf"$\|K(T)-K(0)\|_F / \|K(0)\|_F$, T = {T:g}")
+    ax.legend(fontsize=6, loc="center left")
+    panel_label(ax, chr(ord("A") + len(widths)))
+
+    t_div = {k: np.asarray(r["t_diverge"][k], float).mean(axis=1) for k in DRIFT_LOSSES}
+    diverged = [k for k in DRIFT_LOSSES if np.isfinite(t_div[k]).any()]
+    div_txt = "; ".join(
+        f"{DRIFT_LOSSES[k]} overflows at t = {[round(float(x), 1) for x in t_div[k]]} (widths {widths}, seed mean), "
+        f"last finite drift {[float(f'{x:.3g}') for x in np.asarray(r['last_drift'][k]).mean(axis=1)]}"
+        for k in diverged) or "no run overflows"
+    big = len(widths) - 1
+    late_txt = ", ".join(f"{DRIFT_LOSSES[k]} {at_T[k][big]:.3g}" for k in DRIFT_LOSSES if np.isfinite(at_T[k][big]))
+    slope_txt = ", ".join(f"{DRIFT_LOSSES[k]} {s:.2f}" for k, s in slopes.items())
+    time_panels = f"(A–{chr(ord('A') + len(widths) - 1)})"
     caption = (
         "NTK drift across papers (dynamics.contrastive.ntk_drift_by_loss): one two-layer ReLU network (NTK "
-        f"parametrisation, N(0, 1) init, Z = 10), widths {kw['widths']}, seeds {list(kw['seeds'])}; data: {kw['n']} "
+        f"parametrisation, N(0, 1) init, Z = 10), widths {widths}, seeds {list(r['seeds'])}; data: {kw['n']} "
         "digit anchors with a positive crop (and a negative for the contrastive losses, digit labels one-hot for "
-        f"MSE); full-batch GD at lr {kw['lr']} to T = {kw['T']:g} ({round(kw['T'] / kw['lr'])} steps), "
-        f"t = lr × step; drift of the trace NTK on {2 * kw['n_ntk']} fixed inputs (anchors and positives). "
-        "Losses: supervised MSE, Barlow Twins (S), contrastive (A1) with dot product and cosine similarity "
-        "(δ = 0.01). Solid: measured; dashed: M^(-1/2) reference. Runs that overflow before T are left out "
-        "(listed in the legend)."
-        + (" Fast mode: fewer anchors, NTK inputs and widths." if fast else ""))
+        f"MSE); full-batch GD at lr {kw['lr']} to T = {T:g} ({round(T / kw['lr'])} steps), t = lr × step; drift "
+        f"of the trace NTK on {2 * kw['n_ntk']} fixed inputs (anchors and positives), {len(t)} records. Losses: "
+        "supervised MSE, Barlow Twins (S1–S2), SimCLR (NT-Xent, τ = 0.5), VICReg (25, 25, 1), contrastive (A1, "
+        f"linear l) with dot product and cosine similarity (δ = 0.01). {time_panels} drift vs t per width, seed "
+        "mean (solid); a run stops at its first non-finite step (dotted vertical: overflow time; cross: last finite "
+        f"drift, clipped at {DRIFT_YMAX:g}). Under the dot product the NTK blows up in finite time (A Prop 10): "
+        f"{div_txt}. "
+        f"({chr(ord('A') + len(widths))}) drift at T = {T:g} vs width (solid; fitted slopes: {slope_txt}); "
+        f"at M = {widths[big]}: {late_txt}; crosses: the dot product's last finite drift before its overflow; "
+        "dashed: M^(-1/2) reference through the cosine run."
+        + (" Fast mode: fewer anchors, NTK inputs, widths and a shorter T." if fast else ""))
     add_caption(fig, caption)
     return fig, caption
 
