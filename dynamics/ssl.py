@@ -440,6 +440,9 @@ def _write_npz(path, arrays, meta, params, extra_leaves=()):
 
 def _read_npz(path, with_extra=False):
     with np.load(os.fspath(path), allow_pickle=False) as z:
+        if "meta" not in z.files:
+            raise ValueError(f"path {os.fspath(path)!r} is not a file written by SSLRun.save or train_ssl "
+                             f"(no 'meta' entry)")
         meta = json.loads(str(z["meta"]))
         arrays = {k[2:]: z[k] for k in z.files if k.startswith("a_")}
         leaves = [z[f"p_{i}"] for i in range(meta["n_params"])]
@@ -634,9 +637,11 @@ def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimiz
               checkpoint_every=None, stop_at=None, progress=False, desc=None) -> SSLRun:
     """Train ``model`` with an SSL loss on mini-batches of augmented views, as in S §6 and App. D.
 
-    Step k (k = 0 … n_steps − 1), from the key κ_k = ``jax.random.fold_in(jax.random.key(seed), k)``: draw
-    ``batch_size`` distinct images, make two views of each with independent keys (``augment(key, images)``;
-    identical views when ``augment`` is None), and take one optax step on L(f(views_a), f(views_b)).  Time is
+    Step k (k = 0 … n_steps − 1), from the key κ_k = ``jax.random.fold_in(jax.random.key(seed), k)`` split
+    into (κ_batch, κ_views): draw ``batch_size`` distinct images (``jax.random.choice`` without replacement,
+    independently at every step, not in epochs), make two views of each with the two keys of
+    ``jax.random.split(κ_views)`` (``augment(key, images)``; identical views when ``augment`` is None), and take
+    one optax step on L(f(views_a), f(views_b)).  Time is
     t = lr × step (S Fig 1–5).  The steps between record points run in one compiled ``lax.fori_loop``.
 
     Recorded at ``record_steps`` (default :func:`dynamics.trainer.record_schedule` (n_steps, n_records), log

@@ -351,3 +351,20 @@ def test_make_augment_views_float32_and_a_callable_model():
     np.testing.assert_array_equal(short.eigenvalues, run.eigenvalues[:2])
     with pytest.raises(ValueError, match="return_hidden"):
         ssl.train_ssl("vicreg", _plain_mlp, p, colour, n_steps=3, **dict(kw, record_hidden=True))
+
+
+def test_spectra_and_load_reject_bad_input(tmp_path):
+    z = np.ones((5, 2))
+    with pytest.raises(ValueError, match="z_a and z_b"):
+        ssl.embedding_spectrum("vicreg", z, np.ones((4, 2)))
+    with pytest.raises(ValueError, match="loss"):
+        ssl.embedding_spectrum("byol", z, z)
+    with pytest.raises(ValueError, match="z_b must be finite"):
+        ssl.embedding_spectrum("barlow_twins", z, z * np.nan)
+    with pytest.raises(ValueError, match="h must be 2-D"):
+        ssl.covariance_spectrum(np.ones(5))
+    with pytest.raises(TypeError, match="h must be a real"):
+        ssl.covariance_spectrum(np.ones((3, 2), dtype=complex))
+    np.savez(tmp_path / "other.npz", x=np.ones(3))
+    with pytest.raises(ValueError, match="SSLRun.save"):
+        ssl.SSLRun.load(tmp_path / "other.npz")
