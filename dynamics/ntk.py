@@ -39,13 +39,21 @@ ntk_drift, max_entry_change
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ._validation import as_array, as_matrix, check_choice, check_positive_int
+from ._validation import (
+    as_array,
+    as_matrix,
+    check_choice,
+    check_finite_if_concrete,
+    check_positive_int,
+    check_tree_finite_if_concrete,
+)
 from .networks import ACTIVATIONS, check_two_layer
 
 __all__ = [
@@ -471,25 +479,213 @@ def empirical_ntk(apply_fn, params, x1, x2, *, block_size=None):
     return blocks[0] if len(blocks) == 1 else jnp.concatenate(blocks, axis=0)
 
 
+# ----------------------------------------------------------------------------- scalar NTK of deep networks
+
+#: Rows per vectorised Jacobian evaluation when neither ``block_size`` nor ``max_memory`` sets it.
+_DEFAULT_CHUNK = 64
+#: Most diagonal blocks in the symmetric Gram product J Jᵀ (only the upper triangle is multiplied).
+_TRIANGLE_BLOCKS = 8
+
+
 @functools.lru_cache(maxsize=64)
-def _mean_output(apply_fn):
-    """g(params, x) = √d · mean_i f_i(x), (n, 1); cached so that repeated calls reuse one compilation."""
-    def g(p, x):
-        out = apply_fn(p, x)
-        return jnp.sqrt(out.shape[1]) * jnp.mean(out, axis=1, keepdims=True)
+def _scalar_ntk_programs(apply_fn):
+    """Compiled pieces of :func:`scalar_ntk` for one ``apply_fn`` (cached: repeated calls reuse the compilation).
 
-    return g
+    * ``jacobian(params, xs)``: xs (m, c, ...) -> J (m c, P), the gradients of g(x) = √d · mean_i f_i(x) with
+      respect to all parameters, one row per input: ``lax.map`` over the m chunks of a ``vmap`` of ``grad`` of the
+      scalar g on one example (so only c per-example gradients are in flight, written into the preallocated J);
+    * ``gram(J1, J2)`` = J1 J2ᵀ and ``sym_gram(J, blocks)`` = J Jᵀ from the upper triangle of its blocks.
+    """
+    def g(p, xi):
+        out = apply_fn(p, xi[None])
+        return jnp.sum(out[0]) / math.sqrt(out.shape[1])  # √d · mean_i f_i = (1/√d) Σ_i f_i
+
+    grad_g = jax.grad(g)
+
+    def rows(p, xc):
+        leaves = jax.tree_util.tree_leaves(jax.vmap(grad_g, in_axes=(None, 0))(p, xc))
+        return jnp.concatenate([leaf.reshape(leaf.shape[0], -1) for leaf in leaves], axis=1)
+
+    @jax.jit
+    def jacobian(p, xs):
+        J = jax.lax.map(lambda xc: rows(p, xc), xs)
+        return J.reshape(-1, J.shape[-1])
+
+    @jax.jit
+    def gram(J1, J2):
+        return jnp.matmul(J1, J2.T, precision=jax.lax.Precision.HIGHEST)
+
+    @functools.partial(jax.jit, static_argnums=1)
+    def sym_gram(J, edges):
+        parts = [J[s:e] for s, e in zip(edges[:-1], edges[1:])]
+        up = {}
+        for i, a in enumerate(parts):
+            for j in range(i, len(parts)):
+                up[i, j] = jnp.matmul(a, parts[j].T, precision=jax.lax.Precision.HIGHEST)
+            up[i, i] = 0.5 * (up[i, i] + up[i, i].T)  # exactly symmetric
+        return jnp.block([[up[i, j] if j >= i else up[j, i].T for j in range(len(parts))]
+                          for i in range(len(parts))])
+
+    return rows, jacobian, gram, sym_gram
 
 
-def scalar_ntk(apply_fn, params, x1, x2, *, block_size=None):
-    """NTK of the scalar g(x) = √d · mean_i f_i(x) (S App. D.5), (n1, n2).
+def _check_rows(x, name):
+    """A JAX array (n, ...) with n >= 1 rows, real and finite (dtype kept: float32 stays float32)."""
+    if isinstance(x, jax.core.Tracer):
+        raise TypeError(f"{name} must be a concrete array (scalar_ntk plans its chunks on the host; call it "
+                        "outside jit)")
+    check_finite_if_concrete(x, name)
+    try:
+        x = jnp.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real numeric array, got {type(x).__name__}") from exc
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one row (input point) along its first axis, got shape "
+                         f"{tuple(x.shape)}")
+    return x
 
-    Since ∂g = (1/√d) Σ_i ∂f_i, this equals (1/d) Σ_ij K_ij of :func:`empirical_ntk`;
-    here it is computed from the Jacobian of g itself.
+
+def _pad_rows(x, total):
+    """``x`` with its first row repeated up to ``total`` rows (finite padding; the extra rows are sliced off)."""
+    if x.shape[0] == total:
+        return x
+    return jnp.concatenate([x, jnp.broadcast_to(x[:1], (total - x.shape[0],) + x.shape[1:])], axis=0)
+
+
+def _even_chunk(n, c):
+    """The chunk size <= c that splits n rows into ceil(n / c) chunks with the least padding."""
+    return -(-n // -(-n // c))
+
+
+def _scalar_ntk_plan(n1, n2, same, row_bytes, block_size, max_memory):
+    """(mode, cc, ca): "keep" (all Jacobians held, one Gram product) or "stream" (row blocks of ca rows against
+    column chunks of cc rows, the column Jacobians recomputed for every row block); cc = rows per vectorised
+    Jacobian evaluation."""
+    cap = _DEFAULT_CHUNK if block_size is None else block_size
+    if max_memory is None:
+        return "keep", min(cap, max(n1, n2)), None
+    R = max_memory // row_bytes  # Jacobian rows that fit
+    cc = max(1, min(cap, R // 4, max(n1, n2)))
+    c1, c2 = _even_chunk(n1, cc), _even_chunk(n2, cc)
+    kept = -(-n1 // c1) * c1 + (0 if same else -(-n2 // c2) * c2)
+    if kept + cc <= R:  # every Jacobian and one chunk in flight
+        return "keep", cc, None
+    ca = max(cc, (R - cc) // cc * cc)  # the row block held while the column chunks stream past
+    return "stream", cc, min(ca, -(-n1 // cc) * cc)
+
+
+def scalar_ntk(apply_fn, params, x1, x2=None, *, block_size=None, max_memory=None):
+    """Empirical NTK of the scalar g(x) = √d · mean_i f_i(x) (S App. D.5): K[a, b] = ⟨∂g(x1_a)/∂θ, ∂g(x2_b)/∂θ⟩.
+
+    Since ∂g = (1/√d) Σ_i ∂f_i, this equals (1/d) Σ_ij K_ij of :func:`empirical_ntk` (Jacot et al. 2018); here
+    it is computed from the gradient of g itself, one row J[a] = ∂g(x_a)/∂θ ∈ R^P per input (all P parameters
+    of the pytree, flattened), and K = J1 J2ᵀ.  Simon et al. compute this kernel of a ResNet on 2n augmented
+    inputs after training to predict the learned embeddings (S App. D.5, Table 1).
+
+    Inputs may have any shape (n, ...): rows of features (n, D) for an MLP, images (n, H, W, C) for
+    :func:`dynamics.networks.resnet_apply`; ``apply_fn(params, x)`` must return (n, d) and treat the rows
+    independently (no batch statistics).  The dtype is kept (float32 parameters and inputs give a float32
+    kernel); the Gram products run at full float32 precision on accelerators (``Precision.HIGHEST``).
+
+    Computation, in chunks:
+
+    * Jacobian rows come c at a time from a ``vmap`` of ``grad`` of g on one example (c = ``block_size``,
+      default 64, smaller if ``max_memory`` demands), inside one compiled ``lax.map`` over the chunks;
+    * if all Jacobians fit in ``max_memory`` (or it is None): J1 (and J2 unless x2 is x1) are computed once
+      and K = J1 J2ᵀ is one matrix product; for x2 = x1 only the upper triangle of J Jᵀ is multiplied, in up to
+      8 × 8 blocks (about 56% of the flops), and mirrored — K is exactly symmetric;
+    * otherwise J1 is taken in row blocks of ``ca`` rows, held while the Jacobians of x2 are recomputed in
+      chunks of c rows and multiplied against it (for x2 = x1 only the chunks at or right of the diagonal).
+      At most ca + c Jacobian rows, (ca + c) P · itemsize bytes <= ``max_memory``, are held at once; the cost
+      is n1 + ⌈n1/ca⌉ · n2 Jacobian rows instead of n1 + n2 (about half the second term for x2 = x1).
+
+    The compiled programs are cached on ``apply_fn`` (pass the same function object to reuse them) and on the
+    chunk shapes; everything runs on the default device (CPU or GPU) with no host transfer in between.
+
+    Parameters
+    ----------
+    apply_fn : callable ``apply_fn(params, x) -> (n, d)``, differentiable by JAX.
+    params : pytree of arrays (finite).
+    x1 : (n1, ...) array;  x2 : (n2, ...) array with the same trailing shape, or None for x1 (a Gram matrix).
+    block_size : rows per vectorised Jacobian evaluation (an upper bound when ``max_memory`` is set).
+    max_memory : bytes for the Jacobian rows held at once (int or float, e.g. ``2e9``), or None for no bound.
+        It bounds the Jacobians, P · itemsize bytes per row; the kernel itself (n1 · n2 entries) and the
+        network's activations for one chunk come on top.  At least two rows (2 P · itemsize) are needed.
+
+    Returns
+    -------
+    (n1, n2) JAX array.
     """
     if not callable(apply_fn):
         raise TypeError(f"apply_fn must be callable apply_fn(params, x) -> (n, d), got {type(apply_fn).__name__}")
-    return empirical_ntk(_mean_output(apply_fn), params, x1, x2, block_size=block_size)[:, :, 0, 0]
+    check_tree_finite_if_concrete(params, "params")
+    x1 = _check_rows(x1, "x1")
+    same = x2 is None or x2 is x1
+    x2 = x1 if same else _check_rows(x2, "x2")
+    if x1.shape[1:] != x2.shape[1:]:
+        raise ValueError(f"x1 and x2 must have the same shape apart from the number of rows (first axis), got x1 "
+                         f"{tuple(x1.shape)} and x2 {tuple(x2.shape)}")
+    if block_size is not None:
+        block_size = check_positive_int(block_size, "block_size")
+    if max_memory is not None:
+        if isinstance(max_memory, bool) or not isinstance(max_memory, (int, float, np.integer, np.floating)):
+            raise TypeError(f"max_memory must be a number of bytes, got {type(max_memory).__name__}")
+        if not np.isfinite(max_memory) or max_memory <= 0:
+            raise ValueError(f"max_memory must be a positive finite number of bytes, got {max_memory!r}")
+        max_memory = int(max_memory)
+    rows, jacobian, gram, sym_gram = _scalar_ntk_programs(apply_fn)
+    try:
+        out = jax.eval_shape(apply_fn, params, x1[:1])
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        raise ValueError(f"apply_fn(params, x1) failed on x1 of shape {tuple(x1.shape)} — check that params fit "
+                         f"the inputs and the model: {exc}") from exc
+    if len(getattr(out, "shape", ())) != 2 or out.shape[0] != 1:
+        raise ValueError(f"apply_fn(params, x) must return an (n, d) array (n rows for n inputs), got shape "
+                         f"{tuple(getattr(out, 'shape', ()))} for one input")
+    row = jax.eval_shape(rows, params, x1[:1])
+    row_bytes = row.shape[1] * np.dtype(row.dtype).itemsize
+    if max_memory is not None and max_memory < 2 * row_bytes:
+        raise ValueError(f"max_memory must be at least {2 * row_bytes} bytes (two Jacobian rows of P = "
+                         f"{row.shape[1]} parameters in {np.dtype(row.dtype).name}), got {max_memory}")
+    if not same and x1.shape == x2.shape and bool(jnp.all(x1 == x2)):
+        same = True
+    n1, n2 = x1.shape[0], x2.shape[0]
+    mode, cc, ca = _scalar_ntk_plan(n1, n2, same, row_bytes, block_size, max_memory)
+
+    def jac(x, c):
+        m = -(-x.shape[0] // c)
+        return jacobian(params, _pad_rows(x, m * c).reshape((m, c) + x.shape[1:]))
+
+    if mode == "keep":
+        c1 = _even_chunk(n1, cc)
+        J1 = jac(x1, c1)
+        if same:
+            m = min(_TRIANGLE_BLOCKS, max(1, n1 // 128))
+            step = -(-J1.shape[0] // m)
+            edges = tuple(sorted({min(k * step, J1.shape[0]) for k in range(m + 1)}))
+            return sym_gram(J1, edges)[:n1, :n1]
+        return gram(J1, jac(x2, _even_chunk(n2, cc)))[:n1, :n2]
+    # Stream: row blocks of ca rows (ca a multiple of cc) against column chunks of cc rows, fixed shapes throughout.
+    if same:
+        n_pad = -(-n1 // ca) * ca
+        x1p = _pad_rows(x1, n_pad)
+        panels = []
+        for s in range(0, n_pad, ca):  # upper block triangle: the diagonal block from J_a, the rest streamed
+            Ja = jac(x1p[s:s + ca], cc)
+            diag = gram(Ja, Ja)
+            pieces = [jnp.zeros((ca, s), diag.dtype), 0.5 * (diag + diag.T)]
+            pieces += [gram(Ja, jac(x1p[t:t + cc], cc)) for t in range(s + ca, n_pad, cc)]
+            panels.append(jnp.concatenate(pieces, axis=1))
+        U = jnp.concatenate(panels, axis=0)
+        blk = jnp.arange(n_pad) // ca
+        return jnp.where(blk[:, None] > blk[None, :], U.T, U)[:n1, :n1]
+    x1p, x2p = _pad_rows(x1, -(-n1 // ca) * ca), _pad_rows(x2, -(-n2 // cc) * cc)
+    panels = []
+    for s in range(0, x1p.shape[0], ca):
+        Ja = jac(x1p[s:s + ca], cc)
+        panels.append(jnp.concatenate([gram(Ja, jac(x2p[t:t + cc], cc)) for t in range(0, x2p.shape[0], cc)],
+                                      axis=1))
+    return jnp.concatenate(panels, axis=0)[:n1, :n2]
 
 
 # ----------------------------------------------------------------------------- two-layer fast path
