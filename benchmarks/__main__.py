@@ -3,7 +3,7 @@
     python -m benchmarks [--quick] [--json FILE] [NAME ...]      (from the repository root)
     python path/to/repo/benchmarks [--quick] [--json FILE] [NAME ...]   (from any directory)
 
-NAME is one of: theory_vs_training, integrator, ntk, kernel_fit, grassmann.
+NAME is one of: theory_vs_training, integrator, ntk, kernel_fit, grassmann, deep_entk.
 
 The benchmarks live at the repository root, not in the installed ``dynamics`` package, so
 ``python -m benchmarks`` finds them only when the current directory is the repository root
@@ -35,6 +35,7 @@ BENCHMARKS = {
     "ntk": "benchmarks.ntk_speed",
     "kernel_fit": "benchmarks.kernel_fit",
     "grassmann": "benchmarks.grassmann_flow",
+    "deep_entk": "benchmarks.deep_entk",
 }
 
 

@@ -17,7 +17,7 @@ def test_every_benchmark_runs_at_tiny_sizes(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["quick"] is True and report["machine"]["jax_backend"]
     names = {row["benchmark"] for row in report["rows"]}
-    assert names == {"theory_vs_training", "integrator", "ntk", "kernel_fit", "grassmann"}
+    assert names == {"theory_vs_training", "integrator", "ntk", "kernel_fit", "grassmann", "deep_entk"}
     for row in report["rows"]:
         assert math.isfinite(row["value"]) and row["value"] > 0, row
         assert row["met"] is None  # not judged at smoke-test sizes

@@ -163,3 +163,38 @@ def test_bad_input_is_named(tiny_resnet):
         ntk.scalar_ntk(lambda p, x: jnp.sum(apply(p, x)), params, x1)
     with pytest.raises(TypeError, match="apply_fn"):
         ntk.scalar_ntk("resnet", params, x1)
+
+
+def test_neural_tangents_script_defines_the_same_network(tmp_path):
+    """benchmarks/nt_env/nt_entk.py (run under neural-tangents' jax) rebuilds the parameters from the benchmark's
+    .npz and recomputes the forward pass in plain JAX: it must equal networks.resnet_apply."""
+    import importlib.util
+    import pathlib
+
+    from benchmarks import deep_entk
+
+    script = pathlib.Path(deep_entk.NT_DIR) / "nt_entk.py"
+    spec = importlib.util.spec_from_file_location("nt_entk", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # neural_tangents itself is imported only by its main()
+    params = networks.init_resnet((8, 8, 2), d=3, widths=(4, 8, 8), blocks_per_stage=2, seed=5)
+    x = np.random.default_rng(6).random((4, 8, 8, 2))
+    deep_entk.write_npz(tmp_path / "data.npz", params, x)
+    with np.load(tmp_path / "data.npz") as data:
+        rebuilt = module.load_params(data)
+        f = np.asarray(module.resnet(rebuilt, jnp.asarray(data["x"])))
+        g = np.asarray(module.scalar(rebuilt, jnp.asarray(data["x"])))
+    ref = np.asarray(networks.resnet_apply(params, x))
+    assert np.abs(f - ref).max() < 1e-12 * np.abs(ref).max()
+    assert np.allclose(g[:, 0], ref.sum(axis=1) / np.sqrt(3), rtol=1e-12)
+
+
+def test_benchmark_quick_mode_runs_without_neural_tangents(monkeypatch):
+    from benchmarks import deep_entk
+
+    monkeypatch.delenv(deep_entk.ENV_FLAG, raising=False)
+    rows = deep_entk.run(quick=True)
+    assert {r.details["mode"] for r in rows if "mode" in r.details} == {"keep", "stream"}
+    assert all(np.isfinite(r.value) and r.value > 0 for r in rows)
+    assert all(isinstance(r.details.get("neural_tangents", ""), str) for r in rows)  # not requested
+    assert not any("neural-tangents best" in r.name for r in rows)
