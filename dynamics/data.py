@@ -13,6 +13,14 @@ gives bit-identical arrays.
   "python version" batch files (:func:`load_cifar10_batch`); nothing is
   downloaded, :func:`write_cifar10_batch` writes small files of that format.
 * :func:`random_crops`, :func:`random_shifts` -- the augmentations themselves.
+
+Image batches (n, H, W, C) in [0, 1] for the augmented deep-network runs (S §5, S App. D), whose
+views :mod:`dynamics.augment` makes:
+
+* :func:`load_images` -- ``"digits"``, ``"natural"``, ``"cifar10"`` or ``"stl10"`` by name.
+* :func:`sample_images`, :func:`natural_image_crops` -- the two photographs bundled with
+  scikit-learn and random crops of them (no download).
+* :func:`load_stl10_binary`, :func:`write_stl10_binary` -- the STL-10 binary format.
 """
 
 from __future__ import annotations
@@ -44,6 +52,11 @@ __all__ = [
     "load_cifar10_batch",
     "write_cifar10_batch",
     "cifar10_pairs",
+    "sample_images",
+    "natural_image_crops",
+    "load_stl10_binary",
+    "write_stl10_binary",
+    "load_images",
 ]
 
 
@@ -613,3 +626,292 @@ def cifar10_pairs(path, n=500, *, crop_size=20, seed=0, scale=True, return_label
     if return_labels:
         return x, x_prime, labels[order].copy()
     return x, x_prime
+
+
+# ----------------------------------------------------------------------------- image batches (n, H, W, C)
+
+
+#: Side of an STL-10 image and bytes per image in its binary files (3 x 96 x 96 uint8).
+_STL_SIDE = 96
+_STL_BYTES = 3 * _STL_SIDE * _STL_SIDE  # 27648
+#: Number of crops :func:`load_images` takes from the sample photographs when ``n`` is None.
+_NATURAL_DEFAULT_N = 1024
+_IMAGE_DATASETS = ("digits", "natural", "cifar10", "stl10")
+
+
+@functools.lru_cache(maxsize=1)
+def sample_images():
+    """The two photographs shipped with scikit-learn (``sklearn.datasets.load_sample_images``:
+    china.jpg and flower.jpg, decoded by Pillow; nothing is downloaded).
+
+    Returns a read-only float64 array (2, 427, 640, 3) with values in [0, 1] (uint8 / 255), loaded
+    once per process.
+    """
+    from sklearn.datasets import load_sample_images
+
+    photos = load_sample_images().images
+    images = np.stack([np.asarray(p, dtype=np.float64) for p in photos]) / 255.0
+    images.setflags(write=False)
+    return images
+
+
+def natural_image_crops(n, size=32, *, seed=0, return_labels=False, downsample=1):
+    """``n`` random ``size x size`` crops of the photographs of :func:`sample_images`.
+
+    A natural-image data set that needs no download, for the deep-network runs when STL-10
+    (S §5, S App. D) is not on disk.  With ``rng = np.random.default_rng(seed)`` each crop draws its
+    photograph ``rng.integers(0, 2, n)``, then its top row and left column uniformly among the valid
+    positions (in that order, vectorised over the n crops); the same seed gives the same crops.
+
+    Parameters
+    ----------
+    n : int, >= 1
+    size : int, default 32
+        Crop side, 1 <= size <= 427 // downsample.
+    seed : int, default 0
+    return_labels : bool, default False
+        Also return the index (0: china.jpg, 1: flower.jpg) of each crop's photograph.
+    downsample : int, default 1
+        Average the photographs over ``downsample x downsample`` blocks first, so a crop covers a
+        ``downsample`` times larger part of the scene.
+
+    Returns
+    -------
+    crops : (n, size, size, 3) float64 array in [0, 1]
+    labels : (n,) int64 array, only if ``return_labels``
+    """
+    n = check_positive_int(n, "n")
+    size = check_positive_int(size, "size")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    downsample = check_positive_int(downsample, "downsample")
+    photos = sample_images()
+    if downsample > 1:
+        k, h, w, c = photos.shape
+        hh, ww = h // downsample, w // downsample
+        photos = photos[:, :hh * downsample, :ww * downsample].reshape(
+            k, hh, downsample, ww, downsample, c).mean(axis=(2, 4))
+    h, w = photos.shape[1:3]
+    if size > min(h, w):
+        raise ValueError(f"size must be <= {min(h, w)} (the side of the sample photographs, 427 // downsample), "
+                         f"got {size}")
+    rng = np.random.default_rng(seed)
+    source = rng.integers(0, photos.shape[0], size=n)
+    top = rng.integers(0, h - size + 1, size=n)
+    left = rng.integers(0, w - size + 1, size=n)
+    offsets = np.arange(size)
+    rows = (top[:, None] + offsets)[:, :, None]
+    cols = (left[:, None] + offsets)[:, None, :]
+    crops = photos[source[:, None, None], rows, cols]
+    if return_labels:
+        return crops, source.astype(np.int64)
+    return crops
+
+
+def _check_file(path, name):
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(path).__name__}")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{name}: file not found: {path!r}")
+    return path
+
+
+def _stl10_count(images_path):
+    nbytes = os.path.getsize(images_path)
+    if nbytes == 0 or nbytes % _STL_BYTES:
+        raise ValueError(f"images_path {images_path!r} is not an STL-10 binary images file: its size "
+                         f"{nbytes} bytes is not a positive multiple of {_STL_BYTES} (3 x 96 x 96 bytes per image)")
+    return nbytes // _STL_BYTES
+
+
+def load_stl10_binary(images_path, labels_path=None, *, indices=None):
+    """Read STL-10 images (and labels) from the binary files of Coates et al. (``train_X.bin``,
+    ``train_y.bin``, ``test_X.bin``, ``unlabeled_X.bin``, ...), the data of S §5 / S App. D.
+
+    The images file is uint8, 3 x 96 x 96 bytes per image: per image the red, green and blue planes,
+    each stored column-major (the row index varies fastest), so the file reshapes to (n, 3, 96, 96)
+    and ``transpose(0, 3, 2, 1)`` gives (n, H, W, C).  The labels file holds one uint8 in 1..10 per
+    image, returned as 0..9.  The file is read through a memory map: with ``indices`` only those
+    images are read (the 100 000 unlabelled images take 2.8 GB).
+
+    Parameters
+    ----------
+    images_path : str or os.PathLike
+        Its size must be a positive multiple of 27648 bytes.
+    labels_path : str or os.PathLike, optional
+        One byte per image, values 1..10.
+    indices : sequence of int, optional
+        Which images to read (in that order); default all.
+
+    Returns
+    -------
+    images : (n, 96, 96, 3) uint8 array
+    labels : (n,) int64 array in 0..9, only if ``labels_path`` is given
+    """
+    images_path = _check_file(images_path, "images_path")
+    count = _stl10_count(images_path)
+    raw = np.memmap(images_path, dtype=np.uint8, mode="r", shape=(count, 3, _STL_SIDE, _STL_SIDE))
+    if indices is None:
+        idx = np.arange(count)
+    else:
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or not (idx.size == 0 or np.issubdtype(idx.dtype, np.integer)):
+            raise TypeError(f"indices must be a 1-D sequence of integers, got {idx.dtype} array of shape {idx.shape}")
+        if idx.size and (idx.min() < 0 or idx.max() >= count):
+            raise ValueError(f"indices must lie in 0..{count - 1} (the images in images_path), got "
+                             f"{idx.min()}..{idx.max()}")
+    images = np.ascontiguousarray(np.asarray(raw[idx]).transpose(0, 3, 2, 1))
+    del raw
+    if labels_path is None:
+        return images
+    labels_path = _check_file(labels_path, "labels_path")
+    labels = np.fromfile(labels_path, dtype=np.uint8)
+    if labels.shape[0] != count:
+        raise ValueError(f"labels_path {labels_path!r} holds {labels.shape[0]} labels, but images_path holds "
+                         f"{count} images (one uint8 label per image)")
+    if labels.size and (labels.min() < 1 or labels.max() > 10):
+        raise ValueError(f"labels_path {labels_path!r} must hold STL-10 labels in 1..10, got "
+                         f"{labels.min()}..{labels.max()}")
+    return images, labels[idx].astype(np.int64) - 1
+
+
+def write_stl10_binary(images_path, images, labels_path=None, labels=None):
+    """Write images (and labels) in the STL-10 binary format read by :func:`load_stl10_binary`
+    (round trips are bit-identical); meant for small test files.
+
+    Parameters
+    ----------
+    images_path : str or os.PathLike
+        Destination of the images (overwritten).
+    images : (n, 96, 96, 3) array of integers in 0..255, channels last
+    labels_path : str or os.PathLike, optional
+        Destination of the labels; needed when ``labels`` is given.
+    labels : (n,) integers in 0..9, optional
+        Written as uint8 1..10.
+    """
+    arr = np.asarray(images)
+    if arr.ndim != 4 or arr.shape[1:] != (_STL_SIDE, _STL_SIDE, 3) or arr.shape[0] < 1:
+        raise ValueError(f"images must have shape (n, 96, 96, 3) with n >= 1, got shape {arr.shape}")
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)) \
+            or np.any(arr != np.round(arr)) or arr.min() < 0 or arr.max() > 255:
+        raise ValueError("images must hold integers in 0..255")
+    if (labels is None) != (labels_path is None):
+        raise ValueError("labels and labels_path go together: give both or neither")
+    if labels is not None:
+        lab = np.asarray(labels)
+        if lab.shape != (arr.shape[0],) or not np.issubdtype(lab.dtype, np.integer) \
+                or lab.min() < 0 or lab.max() > 9:
+            raise ValueError(f"labels must be {arr.shape[0]} integers in 0..9 (one per image), got {lab.dtype} "
+                             f"array of shape {lab.shape}")
+    np.ascontiguousarray(arr.astype(np.uint8).transpose(0, 3, 2, 1)).tofile(os.fspath(images_path))
+    if labels is not None:
+        (lab + 1).astype(np.uint8).tofile(os.fspath(labels_path))
+
+
+def _stl10_files(path, labels_path):
+    """The images file and labels file (or None) of :func:`load_images` ``("stl10", path=...)``."""
+    if isinstance(path, (str, bytes, os.PathLike)) and os.path.isdir(os.fspath(path)):
+        directory = os.fspath(path)
+        path = os.path.join(directory, "train_X.bin")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"path: no STL-10 file train_X.bin in directory {directory!r}")
+        if labels_path is None and os.path.isfile(os.path.join(directory, "train_y.bin")):
+            labels_path = os.path.join(directory, "train_y.bin")
+    path = _check_file(path, "path")
+    if labels_path is None:
+        head, tail = os.path.split(path)
+        if tail.endswith("_X.bin") and os.path.isfile(os.path.join(head, tail[:-6] + "_y.bin")):
+            labels_path = os.path.join(head, tail[:-6] + "_y.bin")
+    return path, labels_path
+
+
+def _resize_images(images, size, batch=512):
+    """Antialiased bilinear resize of (n, H, W, C) to (n, size, size, C): the whole image as the box of
+    :func:`dynamics.augment.crop_and_resize`, in batches."""
+    from .augment import crop_and_resize
+
+    n, h, w = images.shape[:3]
+    out = []
+    for start in range(0, n, batch):
+        chunk = images[start:start + batch]
+        m = chunk.shape[0]
+        boxes = (np.zeros(m), np.zeros(m), np.full(m, float(h)), np.full(m, float(w)))
+        out.append(np.asarray(crop_and_resize(chunk, boxes, size)))
+    return np.concatenate(out)
+
+
+def load_images(name, *, n=None, size=None, seed=0, path=None, labels_path=None, dtype=np.float64,
+                downsample=1):
+    """An image batch (n, H, W, C) in [0, 1] with labels, for the augmented deep-network runs (S §5).
+
+    * ``"digits"``: scikit-learn's 8x8 digits (:func:`digits_images`) / 16, C = 1, labels 0..9.
+    * ``"natural"``: crops of side ``size`` (default 32) of the two sample photographs
+      (:func:`natural_image_crops`, ``downsample`` passed on), C = 3, label = photograph; ``n``
+      defaults to 1024.
+    * ``"cifar10"``: CIFAR-10 "python version" batches at ``path`` (a file, or a directory of
+      data_batch_1..5; :func:`load_cifar10_batch`) / 255, labels 0..9.
+    * ``"stl10"``: STL-10 binary files (:func:`load_stl10_binary`) / 255: ``path`` is the images file
+      or a directory holding train_X.bin (and train_y.bin); ``labels_path`` defaults to the
+      ``*_y.bin`` beside a ``*_X.bin``; without labels (unlabeled_X.bin) the labels are -1.
+
+    For the file and digit sets, ``n`` images (default all) are chosen by
+    ``np.random.default_rng(seed).permutation``; ``size`` (default the native side) resizes them with an
+    antialiased bilinear kernel (:func:`dynamics.augment.crop_and_resize` of the whole image).
+
+    Returns
+    -------
+    images : (n, H, W, C) array of ``dtype`` (float64 or float32) in [0, 1]
+    labels : (n,) int64 array
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, one of {list(_IMAGE_DATASETS)}, got {type(name).__name__}")
+    check_choice(name, "name", _IMAGE_DATASETS)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    if n is not None:
+        n = check_positive_int(n, "n")
+    if size is not None:
+        size = check_positive_int(size, "size")
+    if name != "natural" and downsample != 1:
+        raise ValueError(f"downsample applies to name='natural' only, got {downsample!r} for {name!r}")
+    if name in ("cifar10", "stl10") and path is None:
+        raise ValueError(f"path is needed for name={name!r}: the local data files (nothing is downloaded)")
+    if name != "stl10" and labels_path is not None:
+        raise ValueError(f"labels_path applies to name='stl10' only, got it for {name!r}")
+
+    if name == "natural":
+        images, labels = natural_image_crops(_NATURAL_DEFAULT_N if n is None else n, 32 if size is None else size,
+                                             seed=seed, return_labels=True, downsample=downsample)
+        return _checked_images(images.astype(dtype, copy=False)), labels
+
+    rng = np.random.default_rng(seed)
+    if name == "digits":
+        digits, labels = digits_images()
+        order = rng.permutation(digits.shape[0])[:_check_n(n, digits.shape[0], "digit images")]
+        images, labels = digits[order][..., None] / 16.0, labels[order].copy()
+    elif name == "cifar10":
+        raw, labels = _load_cifar10(path)
+        order = rng.permutation(raw.shape[0])[:_check_n(n, raw.shape[0], f"images at {os.fspath(path)!r}")]
+        images, labels = raw[order] / 255.0, labels[order]
+    else:
+        images_path, labels_path = _stl10_files(path, labels_path)
+        count = _stl10_count(images_path)
+        order = rng.permutation(count)[:_check_n(n, count, f"images in {images_path!r}")]
+        if labels_path is None:
+            raw, labels = load_stl10_binary(images_path, indices=order), np.full(order.shape[0], -1, np.int64)
+        else:
+            raw, labels = load_stl10_binary(images_path, labels_path, indices=order)
+        images = raw / 255.0
+    if size is not None and size != images.shape[1]:
+        images = _resize_images(images, size)
+    return _checked_images(images.astype(dtype, copy=False)), labels
+
+
+def _checked_images(images, name="images"):
+    """A finite 4-D batch with values in [0, 1] (round-off of the resize clipped)."""
+    images = _check_images(images, name)
+    if images.ndim != 4:
+        raise ValueError(f"{name} must have shape (n, H, W, C), got shape {images.shape}")
+    return np.clip(images, 0.0, 1.0)

@@ -348,3 +348,127 @@ def test_contrastive_data_is_the_one_pairs_and_triplets_type():
 def test_contrastive_data_constructors_reject_bad_input(make, match):
     with pytest.raises(ValueError, match=match):
         make(np.ones((5, 4)))
+
+
+# ----------------------------------------------------------------------------- image batches
+
+
+def _tiny_stl(n, seed):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(n, 96, 96, 3), dtype=np.uint8), rng.integers(0, 10, size=n)
+
+
+def _numpy_stl_bytes(images):
+    """STL-10 layout written independently: per image the R, G, B planes, each column-major."""
+    return b"".join(np.ascontiguousarray(img[:, :, c].ravel(order="F")).tobytes()
+                    for img in images for c in range(3))
+
+
+def test_stl10_round_trip_and_independent_layout(tmp_path):
+    images, labels = _tiny_stl(3, 0)
+    images[0, :, :, 0] = np.arange(96)[:, None]  # row index in the red plane of image 0: transposition shows
+    x_path, y_path = tmp_path / "train_X.bin", tmp_path / "train_y.bin"
+    data.write_stl10_binary(x_path, images, y_path, labels)
+    assert x_path.read_bytes() == _numpy_stl_bytes(images)
+    assert list(y_path.read_bytes()) == list(labels + 1)  # stored 1..10
+    got, got_labels = data.load_stl10_binary(x_path, y_path)
+    assert got.dtype == np.uint8 and got.shape == (3, 96, 96, 3)
+    assert np.array_equal(got, images) and np.array_equal(got_labels, labels)
+    # a file written by the independent writer reads back to the images
+    other = tmp_path / "other_X.bin"
+    other.write_bytes(_numpy_stl_bytes(images[::-1]))
+    assert np.array_equal(data.load_stl10_binary(other), images[::-1])
+    sub, sub_labels = data.load_stl10_binary(x_path, y_path, indices=[2, 0])
+    assert np.array_equal(sub, images[[2, 0]]) and np.array_equal(sub_labels, labels[[2, 0]])
+
+
+def test_stl10_bad_files_name_the_path_argument(tmp_path):
+    images, labels = _tiny_stl(2, 1)
+    x_path, y_path = tmp_path / "x.bin", tmp_path / "y.bin"
+    data.write_stl10_binary(x_path, images, y_path, labels)
+    with pytest.raises(FileNotFoundError, match="images_path"):
+        data.load_stl10_binary(tmp_path / "missing.bin")
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"\0" * 27649)
+    with pytest.raises(ValueError, match="images_path.*27648"):
+        data.load_stl10_binary(bad)
+    short = tmp_path / "short_y.bin"
+    short.write_bytes(bytes([1]))
+    with pytest.raises(ValueError, match="labels_path.*1 labels.*2 images"):
+        data.load_stl10_binary(x_path, short)
+    zero = tmp_path / "zero_y.bin"
+    zero.write_bytes(bytes([0, 3]))
+    with pytest.raises(ValueError, match="labels_path.*1..10"):
+        data.load_stl10_binary(x_path, zero)
+    with pytest.raises(ValueError, match="indices"):
+        data.load_stl10_binary(x_path, indices=[2])
+    with pytest.raises(ValueError, match="images must have shape"):
+        data.write_stl10_binary(tmp_path / "w.bin", images[:, :32])
+    with pytest.raises(ValueError, match="labels and labels_path"):
+        data.write_stl10_binary(tmp_path / "w.bin", images, labels=labels)
+
+
+def test_sample_images_and_natural_crops():
+    photos = data.sample_images()
+    assert photos.shape == (2, 427, 640, 3) and photos.dtype == np.float64 and not photos.flags.writeable
+    assert photos.min() >= 0 and photos.max() <= 1 and photos.std() > 0.1
+    crops, labels = data.natural_image_crops(4, 8, seed=3, return_labels=True)
+    assert crops.shape == (4, 8, 8, 3) and labels.shape == (4,) and set(labels) <= {0, 1}
+    for crop, label in zip(crops, labels):
+        assert _crop_sources(crop, photos[[label]])[0]  # a sub-window of its labelled photograph
+    again = data.natural_image_crops(4, 8, seed=3)
+    assert np.array_equal(crops, again)
+    assert not np.array_equal(crops, data.natural_image_crops(4, 8, seed=4))
+    coarse = data.natural_image_crops(3, 16, seed=0, downsample=4)
+    assert coarse.shape == (3, 16, 16, 3) and 0 <= coarse.min() and coarse.max() <= 1
+    with pytest.raises(ValueError, match="size must be <= 427"):
+        data.natural_image_crops(2, 428)
+    with pytest.raises(ValueError, match="n must be"):
+        data.natural_image_crops(0)
+
+
+def test_load_images_by_name(tmp_path):
+    digits, digit_labels = data.digits_images()
+    x, y = data.load_images("digits", n=20, seed=2)
+    assert x.shape == (20, 8, 8, 1) and x.dtype == np.float64 and y.shape == (20,)
+    order = np.random.default_rng(2).permutation(len(digits))[:20]
+    assert np.array_equal(x[..., 0], digits[order] / 16) and np.array_equal(y, digit_labels[order])
+
+    x, y = data.load_images("natural", n=6, size=12, seed=1, dtype=np.float32)
+    assert x.shape == (6, 12, 12, 3) and x.dtype == np.float32
+    assert np.allclose(x, data.natural_image_crops(6, 12, seed=1))
+
+    cifar, cifar_labels = _tiny_cifar(5, 0)
+    data.write_cifar10_batch(tmp_path / "data_batch_1", cifar, cifar_labels)
+    x, y = data.load_images("cifar10", path=tmp_path / "data_batch_1")
+    order = np.random.default_rng(0).permutation(5)
+    assert x.shape == (5, 32, 32, 3) and np.allclose(x, cifar[order] / 255) and np.array_equal(y, cifar_labels[order])
+
+    stl, stl_labels = _tiny_stl(4, 2)
+    data.write_stl10_binary(tmp_path / "train_X.bin", stl, tmp_path / "train_y.bin", stl_labels)
+    order = np.random.default_rng(5).permutation(4)[:3]
+    for path in (tmp_path / "train_X.bin", tmp_path):  # the file (labels found beside it) or its directory
+        x, y = data.load_images("stl10", path=path, n=3, seed=5)
+        assert np.allclose(x, stl[order] / 255) and np.array_equal(y, stl_labels[order])
+    data.write_stl10_binary(tmp_path / "unlabeled_X.bin", stl)
+    x, y = data.load_images("stl10", path=tmp_path / "unlabeled_X.bin", size=32)
+    assert x.shape == (4, 32, 32, 3) and np.all(y == -1) and 0 <= x.min() and x.max() <= 1
+    # downsampling by 3 averages each 3x3 block's neighbourhood: the batch mean is kept to round-off
+    assert abs(x.mean() - (stl / 255).mean()) < 1e-2
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"name": "imagenet"}, ValueError, "name"),
+    ({"name": 3}, TypeError, "name"),
+    ({"name": "cifar10"}, ValueError, "path"),
+    ({"name": "stl10", "path": "/nonexistent/train_X.bin"}, FileNotFoundError, "path"),
+    ({"name": "digits", "n": 5000}, ValueError, "n must be <= 1797"),
+    ({"name": "digits", "n": -1}, ValueError, "n must be"),
+    ({"name": "natural", "size": 0}, ValueError, "size"),
+    ({"name": "digits", "dtype": np.int32}, TypeError, "dtype"),
+    ({"name": "digits", "labels_path": "y.bin"}, ValueError, "labels_path"),
+])
+def test_load_images_bad_input(kwargs, error, match):
+    name = kwargs.pop("name")
+    with pytest.raises(error, match=match):
+        data.load_images(name, **kwargs)
