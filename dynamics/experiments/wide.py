@@ -28,21 +28,34 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import barlow, data, flows, kernel, networks, ntk, trainer
+from .._validation import check_positive_int
 from .._x64 import float64
+from ..losses import barlow_twins_function_loss
 from ._grid import run_grid
 
 ACTIVATION = "relu"
 
-# Small-init runs of S Fig 2 A–B (S §6, App. D.1): init seed, output dimension d, readout scale,
-# pairs, length in units of the largest predicted τ_j (S16) and the number of records.
+# Small-init runs of S Fig 2 A–C (S §6, App. D.1): init seed, output dimension d, pairs, length in units of the
+# largest predicted τ_j (S16) and the number of records.
 STEPWISE_SEED = 1
 STEPWISE_D = 3
-STEPWISE_READOUT_SCALE = 1e-5
 STEPWISE_HORIZON = 1.3
 STEPWISE_RECORDS = 150
-# GD step of the small-init runs: lr = STEPWISE_LR_SCALE / (8 γ_1), i.e. 4γ_1·lr = STEPWISE_LR_SCALE / 2.  The
-# prediction follows GD step by step (:func:`discrete_singular_values`), so the step need not be small.
-STEPWISE_LR_SCALE = 0.2
+# Readout init scaled down with the width (:func:`stepwise_readout_scale`):
+# σ(M) = STEPWISE_READOUT_SCALE · (M / STEPWISE_READOUT_WIDTH)^(−STEPWISE_READOUT_EXPONENT).  S40–S42 is the
+# small-init limit (S Result 4.6); at a fixed σ its own error — frozen-kernel GD from the network's F(0) vs the
+# aligned recursion — does not fall with M (σ = 1e-5: 0.025, 0.015, 2e-5, 2e-4, 0.0069 at M = 256 ... 4096) and
+# at M = 4096 it equals the width error (0.0062), so the comparison stopped at 0.013 from M = 2048 to 4096.  It
+# falls like σ^q with q ≈ 1/3 (M = 4096: 0.0069, 0.0014, 2.6e-4 at σ = 1e-5, 1e-7, 1e-9), the width error like
+# 1/M, hence σ ∝ M^-3.
+STEPWISE_READOUT_SCALE = 1e-5
+STEPWISE_READOUT_WIDTH = 128
+STEPWISE_READOUT_EXPONENT = 3.0
+# GD step of the small-init runs: lr = STEPWISE_LR_SCALE / (8 γ_1), i.e. 4γ_1·lr = STEPWISE_LR_SCALE / 2, at every
+# width.  The prediction follows GD step by step (:func:`discrete_singular_values`), so the step sets no floor:
+# lr = 0.05 / (8γ_1) gave the same errors as 0.2 / (8γ_1) to 15 % at every width (M = 4096, σ = 1e-5: 0.0136 vs
+# 0.0131; σ = 1e-7: 0.0087 vs 0.0072).
+STEPWISE_LR_SCALE = 0.3
 
 # Standard-init runs of the F experiments: output dimension, pairs, training time T and GD step.
 STANDARD_INIT_D = 3
@@ -104,15 +117,34 @@ def discrete_singular_values(steps, gammas, s0, lr):
     return out
 
 
+def stepwise_readout_scale(M: int) -> float:
+    """Readout init of the small-init run at width M: σ(M) = 1e-5 · (M / 128)^-3 (see :data:`STEPWISE_READOUT_SCALE`).
+
+    The init scale falls with the width so that the small-init error of S40–S42 (S Result 4.6, ∝ σ^q,
+    q ≈ 1/3 measured) stays below the finite-width error (∝ 1/M) over the whole sweep: 1e-5 at M = 128,
+    2e-8 at M = 1024, 3e-10 at M = 4096.
+    """
+    M = check_positive_int(M, "M")
+    return float(STEPWISE_READOUT_SCALE * (M / STEPWISE_READOUT_WIDTH) ** -STEPWISE_READOUT_EXPONENT)
+
+
+def _stepwise_key(M, seed, d, readout_scale, n, horizon, lr_scale):
+    """Normalised settings of a small-init run (None: the width schedule and :data:`STEPWISE_LR_SCALE`)."""
+    M = check_positive_int(M, "M")
+    readout_scale = stepwise_readout_scale(M) if readout_scale is None else float(readout_scale)
+    lr_scale = STEPWISE_LR_SCALE if lr_scale is None else float(lr_scale)
+    return (M, int(seed), int(d), readout_scale, int(n), float(horizon), lr_scale)
+
+
 @functools.lru_cache(maxsize=None)
-def _stepwise_training(M, seed, d, readout_scale, n, horizon):
+def _stepwise_training(M, seed, d, readout_scale, n, horizon, lr_scale):
     x, xp, _ = wide_data(n)
     X = np.concatenate([x, xp])
     params = networks.init_two_layer(x.shape[1], M, d, seed=seed, readout_scale=readout_scale)
     predictor = kernel.barlow_twins_predict(own_initial_ntk(params, X), n_components=d)
     F0 = np.asarray(relu_network_apply(params, jnp.asarray(X)))
     tau = predictor.critical_times(F0)
-    lr = STEPWISE_LR_SCALE / (8 * predictor.gammas[0])
+    lr = lr_scale / (8 * predictor.gammas[0])
     n_steps = int(np.ceil(horizon * tau.max() / lr))
     _, hist = trainer.train_barlow(relu_network_apply, params, x, xp, lr=lr, n_steps=n_steps, n_records=STEPWISE_RECORDS,
                                    ntk_fn=ntk.two_layer_ntk_fn(X, X, ACTIVATION))
@@ -120,81 +152,117 @@ def _stepwise_training(M, seed, d, readout_scale, n, horizon):
 
 
 @float64
-def stepwise_training(M: int, seed: int = STEPWISE_SEED, d: int = STEPWISE_D,
-                      readout_scale: float = STEPWISE_READOUT_SCALE, n: int = N_PAIRS,
-                      horizon: float = STEPWISE_HORIZON):
+def stepwise_training(M: int, seed: int = STEPWISE_SEED, d: int = STEPWISE_D, readout_scale: float | None = None,
+                      n: int = N_PAIRS, horizon: float = STEPWISE_HORIZON, lr_scale: float | None = None):
     """Initial parameters, initial outputs F(0) on [𝒳; 𝒳'] and training history of the small-init network.
 
-    Two-layer ReLU network of width M (readout init ``readout_scale``), trained by full-batch GD on the
-    Barlow Twins loss with lr = ``STEPWISE_LR_SCALE`` / (8 γ_1) to ``horizon`` × the largest τ_j, γ_j and
-    τ_j (S16 with S42) from its own initial NTK; NTK drift recorded.  Cached on the normalised arguments.
+    Two-layer ReLU network of width M, readout init ``readout_scale`` (default: :func:`stepwise_readout_scale`
+    (M)), trained by full-batch GD on the Barlow Twins loss with lr = ``lr_scale`` / (8 γ_1) (default
+    :data:`STEPWISE_LR_SCALE`) to ``horizon`` × the largest τ_j, γ_j and τ_j (S16 with S42) from its own
+    initial NTK; NTK drift recorded.  Cached on the normalised arguments.
     """
-    return _stepwise_training(int(M), int(seed), int(d), float(readout_scale), int(n), float(horizon))
+    return _stepwise_training(*_stepwise_key(M, seed, d, readout_scale, n, horizon, lr_scale))
+
+
+def _aligned_eigenvalues(predictor, F0, hist, time_map):
+    """λ^pred of S40–S42 at the records of ``hist``: GD recursion ("steps") or S10 at t = lr × step ("flow")."""
+    if time_map == "flow":
+        return predictor.predicted_eigenvalues(hist.t, F0)
+    _, s0 = predictor.aligned_init(F0)
+    return predictor.gammas[None, :] * discrete_singular_values(hist.step, predictor.gammas, s0, hist.lr) ** 2
 
 
 @float64
-@functools.lru_cache(maxsize=None)
-def stepwise_prediction(M: int, seed: int = STEPWISE_SEED, d: int = STEPWISE_D,
-                        readout_scale: float = STEPWISE_READOUT_SCALE, n: int = N_PAIRS,
-                        horizon: float = STEPWISE_HORIZON, *, kernel_fn=own_initial_ntk, time_map: str = "steps"):
+def stepwise_prediction(M: int, seed: int = STEPWISE_SEED, d: int = STEPWISE_D, readout_scale: float | None = None,
+                        n: int = N_PAIRS, horizon: float = STEPWISE_HORIZON, *, kernel_fn=own_initial_ntk,
+                        time_map: str = "steps", lr_scale: float | None = None):
     """Predicted eigenvalues of C at the recorded steps of ``stepwise_run(M)``, from ``kernel_fn(params0, X)``.
 
     S40–S42 with K̃ = ``kernel_fn`` (default: the network's own NTK at init) and the network's initial
     outputs: γ_j from K_Γ, s_j(0) from S42.  ``time_map="steps"`` (default) evolves s_j by the GD
     recursion of :func:`discrete_singular_values` with the trainer's lr (the same modes, rates and
     init as S10, at the trainer's time step); ``"flow"`` evaluates S10 at t = lr × step.
-    Returns (λ^pred sorted decreasingly (R, d), τ_j (S16), γ_j).
+    Returns (λ^pred sorted decreasingly (R, d), τ_j (S16), γ_j).  Cached.
     """
     if time_map not in ("steps", "flow"):
         raise ValueError(f"time_map must be 'steps' or 'flow', got {time_map!r}")
-    params, F0, hist = _stepwise_training(int(M), int(seed), int(d), float(readout_scale), int(n), float(horizon))
-    x, xp, _ = wide_data(n)
+    return _stepwise_prediction(_stepwise_key(M, seed, d, readout_scale, n, horizon, lr_scale), kernel_fn, time_map)
+
+
+@functools.lru_cache(maxsize=None)
+def _stepwise_prediction(key, kernel_fn, time_map):
+    params, F0, hist = _stepwise_training(*key)
+    x, xp, _ = wide_data(key[4])
     X = np.concatenate([x, xp])
-    predictor = kernel.barlow_twins_predict(np.asarray(kernel_fn(params, X)), n_components=d)
-    tau = predictor.critical_times(F0)
-    if time_map == "flow":
-        lam = predictor.predicted_eigenvalues(hist.t, F0)
-    else:
-        _, s0 = predictor.aligned_init(F0)
-        lam = predictor.gammas[None, :] * discrete_singular_values(hist.step, predictor.gammas, s0, hist.lr) ** 2
-    return np.sort(lam, axis=1)[:, ::-1], tau, predictor.gammas
+    predictor = kernel.barlow_twins_predict(np.asarray(kernel_fn(params, X)), n_components=key[2])
+    lam = _aligned_eigenvalues(predictor, F0, hist, time_map)
+    return np.sort(lam, axis=1)[:, ::-1], predictor.critical_times(F0), predictor.gammas
 
 
 @float64
-def stepwise_run(M: int, seed: int = STEPWISE_SEED, d: int = STEPWISE_D, readout_scale: float = STEPWISE_READOUT_SCALE,
-                 n: int = N_PAIRS, horizon: float = STEPWISE_HORIZON):
+def stepwise_kernel_descent(M: int, seed: int = STEPWISE_SEED, d: int = STEPWISE_D,
+                            readout_scale: float | None = None, n: int = N_PAIRS, horizon: float = STEPWISE_HORIZON,
+                            lr_scale: float | None = None) -> np.ndarray:
+    """Eigenvalues of C (sorted, (R, d)) of gradient descent on the frozen-kernel model at the run's records.
+
+    F_{k+1} = F_k − lr K̃ ∇_F L(F_k) with K̃ the network's initial NTK (trace), the Barlow Twins loss of the
+    stacked outputs and the network's own F(0) and lr (:func:`dynamics.flows.predictor` in its step mode):
+    no small-init approximation and no finite width.  It splits the error of the check in two: network vs
+    this (finite width) and this vs the aligned recursion of S40–S42 (finite init scale, S Result 4.6).
+    """
+    key = _stepwise_key(M, seed, d, readout_scale, n, horizon, lr_scale)
+    params, F0, hist = _stepwise_training(*key)
+    x, xp, _ = wide_data(key[4])
+    F = flows.predictor(barlow_twins_function_loss(key[4]), own_initial_ntk(params, np.concatenate([x, xp])),
+                        max_steps=int(hist.step[-1]) + 1)(hist.t, F0, lr=hist.lr)
+    m = np.einsum("tai,taj->tij", F[:, :key[4]], F[:, key[4]:])
+    return np.linalg.eigvalsh((m + m.transpose(0, 2, 1)) / (2 * key[4]))[:, ::-1]
+
+
+@float64
+def stepwise_run(M: int, seed: int = STEPWISE_SEED, d: int = STEPWISE_D, readout_scale: float | None = None,
+                 n: int = N_PAIRS, horizon: float = STEPWISE_HORIZON, lr_scale: float | None = None):
     """Small-init two-layer network vs the kernelised prediction from its own initial NTK (S40–S42).
 
     Returns (history, predicted eigenvalues of C at the recorded steps (GD recursion, see
-    :func:`stepwise_prediction`), τ_j, γ_j).  The network is trained by full-batch GD with
-    lr = ``STEPWISE_LR_SCALE`` / (8 γ_1) = 0.2 / (8 γ_1) to 1.3 × the largest τ_j.  Cached.
+    :func:`stepwise_prediction`), τ_j, γ_j).  The network (readout init :func:`stepwise_readout_scale` (M))
+    is trained by full-batch GD with lr = ``STEPWISE_LR_SCALE`` / (8 γ_1) = 0.3 / (8 γ_1) to 1.3 × the
+    largest τ_j.  Cached.
     """
-    key = (int(M), int(seed), int(d), float(readout_scale), int(n), float(horizon))
+    key = _stepwise_key(M, seed, d, readout_scale, n, horizon, lr_scale)
     hist = _stepwise_training(*key)[2]
-    lam_pred, tau, gammas = stepwise_prediction(*key)
+    lam_pred, tau, gammas = _stepwise_prediction(key, own_initial_ntk, "steps")
     return hist, lam_pred, tau, gammas
 
 
 @float64
-def stepwise_measurement(M: int, seed: int = STEPWISE_SEED) -> dict:
+def stepwise_measurement(M: int, seed: int = STEPWISE_SEED, readout_scale: float | None = None,
+                         lr_scale: float | None = None) -> dict:
     """One grid point of :func:`stepwise_records`: :func:`stepwise_run` ``(M, seed)`` as arrays.
 
     Keys: "t", "step", "lr", "loss", "eigenvalues" (of C, sorted), "ntk_drift" (the trainer's records),
     "lam_pred" (the GD-step prediction of :func:`stepwise_prediction`), "lam_pred_flow" (S10 at
-    t = lr × step), "tau" (S16 with S42) and "gammas" (top-d eigenvalues of K_Γ of the initial NTK).
+    t = lr × step), "lam_kernel_gd" (:func:`stepwise_kernel_descent`), "readout_scale", "tau" (S16 with
+    S42) and "gammas" (top-d eigenvalues of K_Γ of the initial NTK).
     """
-    hist, lam_pred, tau, gammas = stepwise_run(M, seed)
+    kw = {"readout_scale": readout_scale, "lr_scale": lr_scale}
+    hist, lam_pred, tau, gammas = stepwise_run(M, seed, **kw)
+    key = _stepwise_key(M, seed, STEPWISE_D, readout_scale, N_PAIRS, STEPWISE_HORIZON, lr_scale)
     return {"t": hist.t, "step": hist.step, "lr": hist.lr, "loss": hist.loss, "eigenvalues": hist["eigenvalues"],
             "ntk_drift": hist["ntk_drift"], "lam_pred": lam_pred,
-            "lam_pred_flow": stepwise_prediction(M, seed, time_map="flow")[0], "tau": tau, "gammas": gammas}
+            "lam_pred_flow": stepwise_prediction(M, seed, time_map="flow", **kw)[0],
+            "lam_kernel_gd": stepwise_kernel_descent(M, seed, **kw), "readout_scale": key[3], "tau": tau,
+            "gammas": gammas}
 
 
 @float64
 def stepwise_records(fast: bool, *, progress: bool = False) -> dict:
-    """``{M: stepwise_measurement(M)}`` over :func:`stepwise_widths` (through :func:`run_grid`)."""
+    """``{M: stepwise_measurement(M)}`` over :func:`stepwise_widths` (through :func:`run_grid`), readout init
+    :func:`stepwise_readout_scale` (M) and lr = :data:`STEPWISE_LR_SCALE` / (8 γ_1)."""
     widths = stepwise_widths(fast)
-    recs = run_grid(stepwise_measurement, [{"M": M, "seed": STEPWISE_SEED} for M in widths],
-                    name="wide.stepwise_measurement", progress=progress)
+    points = [{"M": M, "seed": STEPWISE_SEED, "readout_scale": stepwise_readout_scale(M), "lr_scale": STEPWISE_LR_SCALE}
+              for M in widths]
+    recs = run_grid(stepwise_measurement, points, name="wide.stepwise_measurement", progress=progress)
     return dict(zip(widths, recs))
 
 
@@ -313,9 +381,9 @@ def kernel_limit_records(widths, seeds, theta_fn=relu_ntk, *, progress: bool = F
 
 
 __all__ = ["ACTIVATION", "N_PAIRS", "STANDARD_INIT_D", "STANDARD_INIT_LR", "STANDARD_INIT_RECORDS", "STANDARD_INIT_T",
-           "STEPWISE_D", "STEPWISE_HORIZON", "STEPWISE_LR_SCALE", "STEPWISE_READOUT_SCALE", "STEPWISE_RECORDS",
-           "STEPWISE_SEED", "discrete_singular_values", "fleissner_widths", "kernel_limit_measurement",
+           "STEPWISE_D", "STEPWISE_HORIZON", "STEPWISE_LR_SCALE", "STEPWISE_READOUT_EXPONENT",
+           "STEPWISE_READOUT_SCALE", "STEPWISE_READOUT_WIDTH", "STEPWISE_RECORDS", "STEPWISE_SEED", "discrete_singular_values", "fleissner_widths", "kernel_limit_measurement",
            "kernel_limit_records", "kernel_limit_run", "kernel_limit_widths_seeds", "relu_network_apply",
            "ntk_drift_measurement", "ntk_drift_records", "own_initial_ntk", "relu_ntk", "standard_init_run",
-           "stepwise_measurement", "stepwise_prediction", "stepwise_records", "stepwise_run", "stepwise_training",
-           "stepwise_widths", "wide_data"]
+           "stepwise_kernel_descent", "stepwise_measurement", "stepwise_prediction", "stepwise_readout_scale",
+           "stepwise_records", "stepwise_run", "stepwise_training", "stepwise_widths", "wide_data"]
