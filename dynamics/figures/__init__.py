@@ -11,6 +11,9 @@ Figures of Simon et al., *On the Stepwise Nature of SSL* (S):
 * :func:`s_fig1_stepwise` — Fig 1 A–B (§4.4, S10, S16, S19–S21, Result 4.6)
 * :func:`s_fig6_appendix_c` — Fig 6 (App. C, S45 vs S47–S48)
 * :func:`s_fig8_symmetry_breaking` — Fig 8 A–D (App. F)
+* :func:`s_fig1_2_deep_steps`, :func:`s_fig3_4_standard_init`, :func:`s_fig5_hidden_steps`,
+  :func:`s_fig7_linear_probe`, :func:`s_tables_1_2` — §6 and App. D–E on a residual network
+  (Figs 1 C–D, 2 C–F, 3–5, 7, Tables 1–2); ``make_all`` also writes the tables as ``s_tables_1_2.md``
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ from ._contrastive import (
     a_fig4_cv_and_pca,
     a_fig5_downstream,
     cross_paper_ntk_drift,
+)
+from ._deep import (
+    s_fig1_2_deep_steps,
+    s_fig3_4_standard_init,
+    s_fig5_hidden_steps,
+    s_fig7_linear_probe,
+    s_tables_1_2,
+    s_tables_1_2_markdown,
 )
 from ._grassmann import e_fig1_half_moons, e_fig2_nonlinear_vs_linear, e_fig3_flow_vs_gd, e_fig4_cost_and_svm
 from ._wide import f_alignment_vs_width, f_ntk_drift_vs_width, s_fig2_wide_stepwise, s_kernel_pca_special_case
@@ -49,10 +60,18 @@ FIGURES = {
     "a_fig4_cv_and_pca": a_fig4_cv_and_pca,
     "a_fig5_downstream": a_fig5_downstream,
     "cross_paper_ntk_drift": cross_paper_ntk_drift,
+    "s_fig1_2_deep_steps": s_fig1_2_deep_steps,
+    "s_fig3_4_standard_init": s_fig3_4_standard_init,
+    "s_fig5_hidden_steps": s_fig5_hidden_steps,
+    "s_fig7_linear_probe": s_fig7_linear_probe,
+    "s_tables_1_2": s_tables_1_2,
 }
 # Each figure computes in float64 (scoped: the caller's JAX configuration is left alone).
 FIGURES = {name: _float64(fn) for name, fn in FIGURES.items()}
 globals().update(FIGURES)
+# Figures whose numbers are also written as a markdown file ``<name>.md`` by :func:`make_all`.
+TABLES = {"s_tables_1_2": _float64(s_tables_1_2_markdown)}
+s_tables_1_2_markdown = TABLES["s_tables_1_2"]
 
 
 CACHE_FOLDER = ".cache"
@@ -61,7 +80,8 @@ CACHE_FOLDER = ".cache"
 def make_all(out="paper_figures", *, fast: bool = False, names=None, cache=True) -> list[pathlib.Path]:
     """Make the figures ``names`` (default: all) and write them into ``out``.
 
-    Each figure is written as ``out/<name>.png`` (dpi 150) and ``out/<name>.pdf``;
+    Each figure is written as ``out/<name>.png`` (dpi 150) and ``out/<name>.pdf`` (and, for the names
+    in ``TABLES``, its tables as ``out/<name>.md``);
     ``out/captions.md`` gets one section per figure (file names and caption),
     sections of figures not made this time are kept.  ``out`` is created if
     missing.  ``fast=True`` uses coarser time grids (every figure in seconds);
@@ -75,7 +95,7 @@ def make_all(out="paper_figures", *, fast: bool = False, names=None, cache=True)
 
     Returns
     -------
-    list of the paths written: PNG and PDF of each figure, then captions.md.
+    list of the paths written: PNG and PDF of each figure (and its tables file), then captions.md.
 
     Raises
     ------
@@ -106,14 +126,20 @@ def make_all(out="paper_figures", *, fast: bool = False, names=None, cache=True)
         for name in names:
             fig, caption = FIGURES[name](fast=fast)
             files = save_figure(fig, name, out)
+            if name in TABLES:
+                table = out / f"{name}.md"
+                table.write_text(TABLES[name](fast=fast), encoding="utf-8")
+                files = [*files, table]
             entries[name] = (files, caption)
             paths.extend(files)
     paths.append(update_captions(out, entries, order=list(FIGURES)))
     return paths
 
 
-__all__ = ["FIGURES", "a_fig1_lemma9", "a_fig2_3_ntk_change", "a_fig4_cv_and_pca", "a_fig5_downstream",
+__all__ = ["FIGURES", "TABLES", "a_fig1_lemma9", "a_fig2_3_ntk_change", "a_fig4_cv_and_pca", "a_fig5_downstream",
            "cross_paper_ntk_drift", "e_fig1_half_moons", "e_fig2_nonlinear_vs_linear", "e_fig3_flow_vs_gd", "e_fig4_cost_and_svm",
            "f_alignment_vs_width", "f_ntk_drift_vs_width", "make_all", "s_fig1_stepwise",
            "s_fig2_wide_stepwise", "s_fig6_appendix_c", "s_fig8_symmetry_breaking", "s_kernel_pca_special_case",
+           "s_fig1_2_deep_steps", "s_fig3_4_standard_init", "s_fig5_hidden_steps", "s_fig7_linear_probe",
+           "s_tables_1_2", "s_tables_1_2_markdown",
            "save_figure", "update_captions"]

@@ -348,11 +348,14 @@ def cross_paper_ntk_drift(*, fast: bool = False):
         ax.set_axis_off()
     pos = t > 0
     for i, (M, ax) in enumerate(zip(widths, axes)):
+        lowest = DRIFT_YMAX
         for key, name in DRIFT_LOSSES.items():
             c = DRIFT_COLORS[key]
             mean = _seed_mean(r["curves"][key])[i]
             ok = pos & np.isfinite(mean)
             ax.semilogy(t[ok], mean[ok], color=c, **EXPERIMENT, label=name)
+            if (mean[ok] > 0).any():
+                lowest = min(lowest, float(mean[ok][mean[ok] > 0].min()))
             for j in range(len(r["seeds"])):
                 if np.isfinite(r["t_diverge"][key][i, j]):
                     ax.axvline(r["t_diverge"][key][i, j], color=c, linestyle=":", linewidth=1.2)
@@ -360,7 +363,7 @@ def cross_paper_ntk_drift(*, fast: bool = False):
                             color=c, markersize=8, markeredgewidth=2)
         ax.semilogy(t[pos], np.ones(int(pos.sum())), color="0.5", linewidth=0.8,
                     linestyle="-.", label=r"drift = 1 ($\|K(t)-K(0)\| = \|K(0)\|$)")
-        ax.set_ylim(top=DRIFT_YMAX)
+        ax.set_ylim(lowest / 2, DRIFT_YMAX)
         ax.set_xlabel("t = lr × step")
         ax.set_ylabel(r"$\|K(t)-K(0)\|_F / \|K(0)\|_F$")
         ax.set_title(f"M = {M}", fontsize=10)
