@@ -27,7 +27,7 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from .. import barlow, data, flows, kernel, networks, ntk, trainer
+from .. import barlow, data, flows, kernel, losses, networks, ntk, trainer
 from .._validation import check_positive_int
 from .._x64 import float64
 from ..losses import barlow_twins_function_loss
@@ -266,6 +266,120 @@ def stepwise_records(fast: bool, *, progress: bool = False) -> dict:
     return dict(zip(widths, recs))
 
 
+# ---------------------------------------------------------------------------- beyond S: SimCLR and VICReg
+
+#: Losses of :func:`predictor_run`: SimCLR's NT-Xent (Chen et al. 2020, eq. 1; temperature 0.5) and VICReg
+#: (Bardes et al. 2022, official coefficients 25, 25, 1) of the two views.
+PREDICTOR_LOSSES = ("simclr", "vicreg")
+PREDICTOR_TEMPERATURE = 0.5
+PREDICTOR_D = 8        # d = 3 lets NT-Xent rows pass near the origin, where its normalisation is ill-conditioned
+PREDICTOR_N = 50       # pairs (S App. D.1 trains on 50 images)
+PREDICTOR_SEED = 1
+PREDICTOR_RECORDS = 40
+# Readout init σ, GD step and length.  NT-Xent is scale invariant, so from readout σ the dynamics run on the
+# clock t/σ² (lr and T ∝ σ²); VICReg's hinge makes the embeddings grow from σ to std 1.
+PREDICTOR_SETTINGS = {"simclr": {"readout_scale": 1e-2, "lr": 0.5e-4, "T": 200e-4},
+                      "vicreg": {"readout_scale": 1e-3, "lr": 1e-2, "T": 10.0}}
+
+
+def predictor_widths(fast: bool):
+    """Widths of ``s_predictor_simclr_vicreg_width``."""
+    return [128, 256, 512, 1024] if fast else [128, 256, 512, 1024, 2048, 4096]
+
+
+def _view_loss(name, a, b):
+    if name == "simclr":
+        return losses.nt_xent(a, b, temperature=PREDICTOR_TEMPERATURE)
+    return losses.vicreg(a, b)
+
+
+@functools.lru_cache(maxsize=None)
+def predictor_function_loss(name: str, n: int):
+    """The loss ``name`` of the stacked outputs F = [f(𝒳); f(𝒳')] (2n, d), for :func:`dynamics.flows.predictor`
+    (one function object per (name, n), so the compiled programs are reused)."""
+    if name not in PREDICTOR_LOSSES:
+        raise ValueError(f"name must be one of {list(PREDICTOR_LOSSES)}, got {name!r}")
+    return lambda F: _view_loss(name, F[:n], F[n:])
+
+
+@functools.lru_cache(maxsize=None)
+def _network_loss(name):
+    return lambda p, data: _view_loss(name, relu_network_apply(p, data["x"]), relu_network_apply(p, data["xp"]))
+
+
+def _stacked_outputs(p, data):
+    return relu_network_apply(p, jnp.concatenate([data["x"], data["xp"]]))
+
+
+def initial_full_ntk(params, X):
+    """The network's own empirical NTK at initialisation on X, full (N, N, d, d) (``ntk.two_layer_ntk``)."""
+    return np.asarray(ntk.two_layer_ntk(params, X, X, ACTIVATION, output="full"))
+
+
+@functools.lru_cache(maxsize=None)
+def _predictor_training(loss, M, seed, readout_scale, lr, T):
+    """Initial parameters and history (outputs "F" on [𝒳; 𝒳'] recorded) of :func:`predictor_run`; cached."""
+    x, xp, _ = wide_data(PREDICTOR_N)
+    params = networks.init_two_layer(x.shape[1], M, PREDICTOR_D, seed=seed, readout_scale=readout_scale)
+    n_steps = int(round(T / lr))
+    _, hist = trainer.gradient_descent(_network_loss(loss), params, {"x": jnp.asarray(x), "xp": jnp.asarray(xp)},
+                                       lr=lr, record_steps=trainer.record_schedule(n_steps, PREDICTOR_RECORDS),
+                                       observers={"F": _stacked_outputs})
+    return params, hist
+
+
+@float64
+def predictor_run(loss: str, M: int, *, seed: int = PREDICTOR_SEED, readout_scale: float | None = None,
+                  lr: float | None = None, T: float | None = None, kernel_fn=initial_full_ntk,
+                  predict_loss: str | None = None) -> dict:
+    """A small-init network trained with SimCLR or VICReg vs ``flows.predictor`` with its initial NTK.
+
+    Two-layer ReLU network of width M (NTK parametrisation, V ~ N(0, 1), W ~ ``readout_scale``·N(0, 1)),
+    d = :data:`PREDICTOR_D`, on :data:`PREDICTOR_N` digit pairs, trained by full-batch GD at ``lr`` to
+    ``T`` on ``loss`` (defaults :data:`PREDICTOR_SETTINGS`).  Prediction: F(t) of
+    F_{k+1} = F_k − lr K ∇_F L(F_k) (``flows.predictor(L, K)(t, F(0), lr=lr)``, the gradient-descent mode,
+    which treats VICReg's hinge exactly as the network's GD does) with K = ``kernel_fn(params0, X)``
+    (default the full empirical NTK at init) and L = ``predict_loss`` (default ``loss``) — S40–S42 for
+    Barlow Twins, extended here to other losses.  Returns "t", "relative_error" ‖F_net(t) − F_pred(t)‖_F /
+    ‖F_net(t)‖_F, "loss_net", "loss_pred".
+    """
+    if loss not in PREDICTOR_LOSSES:
+        raise ValueError(f"loss must be one of {list(PREDICTOR_LOSSES)}, got {loss!r}")
+    predict_loss = loss if predict_loss is None else predict_loss
+    if predict_loss not in PREDICTOR_LOSSES:
+        raise ValueError(f"predict_loss must be one of {list(PREDICTOR_LOSSES)}, got {predict_loss!r}")
+    M = check_positive_int(M, "M")
+    cfg = {**PREDICTOR_SETTINGS[loss], **{k: v for k, v in (("readout_scale", readout_scale), ("lr", lr), ("T", T))
+                                          if v is not None}}
+    n = PREDICTOR_N
+    x, xp, _ = wide_data(n)
+    X = np.concatenate([x, xp])
+    params, hist = _predictor_training(loss, M, int(seed), float(cfg["readout_scale"]), float(cfg["lr"]),
+                                       float(cfg["T"]))
+    n_steps = int(hist.step[-1])
+    F_net = np.asarray(hist["F"])
+    fn = predictor_function_loss(predict_loss, n)
+    F_pred = flows.predictor(fn, kernel_fn(params, X), max_steps=n_steps + 1)(hist.t, F_net[0], lr=cfg["lr"])
+    rel = np.linalg.norm(F_net - F_pred, axis=(1, 2)) / np.linalg.norm(F_net, axis=(1, 2))
+    loss_fn = predictor_function_loss(loss, n)
+    return {"t": hist.t, "relative_error": rel, "loss_net": hist.loss,
+            "loss_pred": np.array([float(loss_fn(jnp.asarray(F))) for F in F_pred]), **cfg}
+
+
+@float64
+def predictor_measurement(loss: str, M: int) -> dict:
+    """One grid point of :func:`predictor_records`: :func:`predictor_run` ``(loss, M)`` with the defaults."""
+    return predictor_run(loss, M)
+
+
+@float64
+def predictor_records(fast: bool, *, progress: bool = False) -> dict:
+    """``{(loss, M): predictor_measurement(loss, M)}`` over :data:`PREDICTOR_LOSSES` × :func:`predictor_widths`."""
+    points = [{"loss": name, "M": M} for name in PREDICTOR_LOSSES for M in predictor_widths(fast)]
+    recs = run_grid(predictor_measurement, points, name="wide.predictor_measurement", progress=progress)
+    return {(p["loss"], p["M"]): r for p, r in zip(points, recs)}
+
+
 # ---------------------------------------------------------------------------- Fleissner et al.
 
 
@@ -380,7 +494,9 @@ def kernel_limit_records(widths, seeds, theta_fn=relu_ntk, *, progress: bool = F
     return dict(zip(keys, recs))
 
 
-__all__ = ["ACTIVATION", "N_PAIRS", "STANDARD_INIT_D", "STANDARD_INIT_LR", "STANDARD_INIT_RECORDS", "STANDARD_INIT_T",
+__all__ = ["ACTIVATION", "N_PAIRS", "PREDICTOR_D", "PREDICTOR_LOSSES", "PREDICTOR_N", "PREDICTOR_RECORDS",
+           "PREDICTOR_SEED", "PREDICTOR_SETTINGS", "PREDICTOR_TEMPERATURE", "initial_full_ntk", "predictor_function_loss",
+           "predictor_measurement", "predictor_records", "predictor_run", "predictor_widths", "STANDARD_INIT_D", "STANDARD_INIT_LR", "STANDARD_INIT_RECORDS", "STANDARD_INIT_T",
            "STEPWISE_D", "STEPWISE_HORIZON", "STEPWISE_LR_SCALE", "STEPWISE_READOUT_EXPONENT",
            "STEPWISE_READOUT_SCALE", "STEPWISE_READOUT_WIDTH", "STEPWISE_RECORDS", "STEPWISE_SEED", "discrete_singular_values", "fleissner_widths", "kernel_limit_measurement",
            "kernel_limit_records", "kernel_limit_run", "kernel_limit_widths_seeds", "relu_network_apply",
