@@ -130,7 +130,8 @@ def crop_positions(key, n, height, width, size):
     """Top-left corners of n random ``size x size`` windows in a ``height x width`` image.
 
     ``top ~ U{0, ..., height - size}`` and ``left ~ U{0, ..., width - size}``, independent per
-    image; drawn as ``jax.random.randint`` from the two halves of ``jax.random.split(key)``.
+    image: ``top = floor(u_top (height - size + 1))``, ``left = floor(u_left (width - size + 1))`` with
+    ``(u_top, u_left) = jax.random.uniform(key, (2, n), float32)`` (one draw, cheap to compile).
 
     Returns ``(top, left)``, two int32 arrays (n,).
     """
@@ -146,10 +147,13 @@ def crop_positions(key, n, height, width, size):
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
 def _crop_positions(key, n, height, width, size):
-    k_top, k_left = jax.random.split(key)
-    top = jax.random.randint(k_top, (n,), 0, height - size + 1, dtype=jnp.int32)
-    left = jax.random.randint(k_left, (n,), 0, width - size + 1, dtype=jnp.int32)
-    return top, left
+    u_top, u_left = jax.random.uniform(key, (2, n), jnp.float32)
+    return _uniform_index(u_top, height - size + 1), _uniform_index(u_left, width - size + 1)
+
+
+def _uniform_index(u, count):
+    """floor(u count) for u in [0, 1): uniform on {0, ..., count - 1} (clipped against round-off)."""
+    return jnp.minimum(jnp.floor(u * count).astype(jnp.int32), count - 1)
 
 
 def random_crop(key, images, size):
@@ -187,7 +191,8 @@ def resized_crop_boxes(key, n, height, width, *, scale=(0.25, 1.0), ratio=(3 / 4
     ``h = round(sqrt(s H W / r))``.  The first candidate that fits (1 <= h <= H, 1 <= w <= W) is
     kept and placed uniformly, ``top ~ U{0..H-h}``, ``left ~ U{0..W-w}``; when none fits, the
     central crop of the whole image with its aspect ratio clamped into ``ratio`` is used.
-    The random numbers are float32 whatever the image dtype, so a key gives the same boxes for
+    All the random numbers are one draw ``jax.random.uniform(key, (n, 22), float32)`` (area fractions,
+    log-ratios, then the two positions), whatever the image dtype, so a key gives the same boxes for
     float32 and float64 images.
 
     Returns ``(top, left, h, w)``, four int32 arrays (n,).
@@ -203,11 +208,10 @@ def resized_crop_boxes(key, n, height, width, *, scale=(0.25, 1.0), ratio=(3 / 4
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
 def _resized_crop_boxes(key, n, height, width, scale, ratio):
     (lo, hi), (r_lo, r_hi) = scale, ratio
-    k_area, k_ratio, k_top, k_left = jax.random.split(key, 4)
-    f32 = jnp.float32
+    u = jax.random.uniform(key, (n, 2 * _TRIES + 2), jnp.float32)
     area = float(height * width)
-    frac = jax.random.uniform(k_area, (n, _TRIES), f32, lo, hi)
-    aspect = jnp.exp(jax.random.uniform(k_ratio, (n, _TRIES), f32, math.log(r_lo), math.log(r_hi)))
+    frac = lo + (hi - lo) * u[:, :_TRIES]
+    aspect = jnp.exp(math.log(r_lo) + (math.log(r_hi) - math.log(r_lo)) * u[:, _TRIES:2 * _TRIES])
     w = jnp.round(jnp.sqrt(area * frac * aspect)).astype(jnp.int32)
     h = jnp.round(jnp.sqrt(area * frac / aspect)).astype(jnp.int32)
     fits = (w >= 1) & (w <= width) & (h >= 1) & (h <= height)
@@ -225,10 +229,8 @@ def _resized_crop_boxes(key, n, height, width, scale, ratio):
     rows = jnp.arange(n)
     h = jnp.where(any_fits, h[rows, first], h_fb)
     w = jnp.where(any_fits, w[rows, first], w_fb)
-    u_top = jax.random.uniform(k_top, (n,), f32)
-    u_left = jax.random.uniform(k_left, (n,), f32)
-    top = jnp.minimum(jnp.floor(u_top * (height - h + 1)).astype(jnp.int32), height - h)
-    left = jnp.minimum(jnp.floor(u_left * (width - w + 1)).astype(jnp.int32), width - w)
+    top = _uniform_index(u[:, 2 * _TRIES], height - h + 1)
+    left = _uniform_index(u[:, 2 * _TRIES + 1], width - w + 1)
     top = jnp.where(any_fits, top, (height - h_fb) // 2)
     left = jnp.where(any_fits, left, (width - w_fb) // 2)
     return top, left, h, w
@@ -276,7 +278,7 @@ def _crop_and_resize(images, boxes, size):
         return jax.image.scale_and_translate(img, (size, size, c), (0, 1), scale, translation,
                                              method="linear", antialias=True)
 
-    return jax.vmap(one)(images, top, left, h, w).astype(images.dtype)
+    return jax.vmap(one)(images, top, left, h, w)
 
 
 def random_resized_crop(key, images, size, *, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3)):
@@ -335,8 +337,8 @@ def jitter_factors(key, n, *, brightness=0.4, contrast=0.4, saturation=0.4, dtyp
     """Colour-jitter factors of n images: ``(b, c, s)``, each (n,) of ``dtype``.
 
     A strength ``x`` gives factors uniform on ``[max(0, 1 - x), 1 + x]`` (torchvision's
-    ``ColorJitter``); strength 0 gives factors exactly 1.  ``b, c, s`` are drawn from the three keys
-    of ``jax.random.split(key, 3)`` in that order.
+    ``ColorJitter``); strength 0 gives factors exactly 1.  ``b, c, s`` are the affine images of the
+    three rows of ``jax.random.uniform(key, (3, n), dtype)``.
     """
     _check_key(key)
     n = check_positive_int(n, "n")
@@ -353,13 +355,11 @@ def jitter_factors(key, n, *, brightness=0.4, contrast=0.4, saturation=0.4, dtyp
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3))
 def _jitter_factors(key, n, strengths, dtype):
-    keys = jax.random.split(key, 3)
+    u = jax.random.uniform(key, (3, n), dtype)
     out = []
-    for k, s in zip(keys, strengths):
-        if s == 0:
-            out.append(jnp.ones((n,), dtype))
-        else:
-            out.append(jax.random.uniform(k, (n,), dtype, max(0.0, 1.0 - s), 1.0 + s))
+    for row, s in zip(u, strengths):
+        lo, hi = max(0.0, 1.0 - s), 1.0 + s
+        out.append(jnp.ones((n,), dtype) if s == 0 else lo + (hi - lo) * row)
     return tuple(out)
 
 
@@ -585,7 +585,7 @@ def _augment(aug, key, images):
         views = _random_apply(k_apply, views, aug.jitter_p, jitter)
     if aug.grayscale_p > 0:
         views = _random_grayscale(k_gray, views, aug.grayscale_p)
-    return views.astype(images.dtype)
+    return views
 
 
 def make_augment(size=None, **fields) -> Augment:
