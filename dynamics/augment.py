@@ -6,7 +6,7 @@ The views of SimCLR (arXiv:2002.05709, App. A), which Barlow Twins (arXiv:2103.0
 * :func:`random_resized_crop` -- a box of random area fraction ``scale`` and aspect ratio ``ratio``
   (torchvision's ``RandomResizedCrop``: ten tries, then a central fallback), resampled to
   ``size x size`` with an antialiased bilinear kernel (``jax.image.scale_and_translate``).
-* :func:`random_crop` -- a ``size x size`` window at a uniform position (S App. D.3: 20 x 20 crops).
+* :func:`random_crop` -- a ``size x size`` window at a uniform position (S App. D.1: 20 x 20 crops).
 * :func:`random_flip` -- horizontal flip with probability ``p``.
 * :func:`color_jitter` -- brightness, contrast and saturation factors drawn uniformly in
   ``[max(0, 1 - s), 1 + s]`` and applied in the fixed order brightness -> contrast -> saturation,
