@@ -281,7 +281,8 @@ def checks_table(markdown: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-CHECK_MODULES = ("barlow_checks", "ntk_checks", "kernel_checks", "wide_checks", "grassmann_checks", "contrastive_checks")
+CHECK_MODULES = ("barlow_checks", "ntk_checks", "kernel_checks", "wide_checks", "grassmann_checks", "contrastive_checks",
+                 "deep_checks")
 
 
 def _load_all():

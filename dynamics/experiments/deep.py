@@ -1,0 +1,407 @@
+"""Stepwise learning of Barlow Twins, SimCLR and VICReg in deep networks: the setups and runs of
+Simon et al. (2023) §6 and App. D–E at this machine's scale.
+
+S: J. B. Simon, M. Knutins, L. Ziyin, D. Geisz, A. J. Fetterman, J. Albrecht, "On the Stepwise Nature of
+Self-Supervised Learning", ICML 2023 (arXiv:2303.15438).  Losses: Barlow Twins (arXiv:2103.03230) with
+λ = 1 and no batch norm (S App. D.2), SimCLR's NT-Xent (arXiv:2002.05709) at temperature 0.2 (S App. D.2),
+VICReg (arXiv:2105.04906) with its official weights.
+
+Shared by the checks of :mod:`dynamics.theorems.deep_checks`, the figures of S Fig 1 C–D, 2 C–F, 3–5, 7 and
+S Tables 1–2, and notebook 05.  Every run is :func:`dynamics.ssl.train_ssl`: mini-batches of freshly
+augmented views (random crops, :func:`dynamics.augment.make_augment`), optax SGD with momentum 0.9, time
+t = lr × step, recorded on fixed evaluation views (S App. D.4: eigenvalues of the symmetrised C for Barlow
+Twins, of the centred covariance of the embeddings for SimCLR and VICReg, of the centred covariance of the
+hidden representation for all three), linear-probe accuracy on held-out digits (S Fig 7).
+
+What differs from the paper, and why (measured here):
+
+* *Data*: scikit-learn's 8 × 8 digits (1797 images, no download), standardised (the mean image removed,
+  divided by the pixel standard deviation, as a ``Normalize`` transform does), views = random 6 × 6 crops.
+  The paper trains on STL-10 (96 × 96 × 3) with the full SimCLR augmentations.
+* *Network*: the one-hidden-layer ReLU MLP of S App. D.1 (width 128 fast, 256 full, standard
+  parametrisation, ``networks.init_mlp``) on the flattened views, d = 4 embeddings; the hidden
+  representation is its hidden layer.  The paper's deep runs use a ResNet-50 with batch norm.  The small
+  residual network of :func:`dynamics.networks.init_resnet` (no batch norm) was tried at this scale
+  (widths (8, 16) and (8, 16, 32), ReLU and tanh, raw and standardised inputs, α = 0.1–0.4, SGD, LARS
+  and Adam): from small init it learns the first direction (for Barlow Twins the mean of the embeddings,
+  through the head's output bias) and then stalls for thousands of steps with the hidden representation
+  collapsed to rank one (γ_2/γ_1 of its initial eNTK ≈ 1e-3: global pooling of ReLU features on 6 × 6
+  inputs leaves one dominant direction; in the paper's network batch norm undoes the α scaling of the
+  convolutions).  ``deep_setup`` keeps the network a setting (``"network"``) so a larger machine can
+  run the residual network with the same code.
+* *Sizes*: batch 64, 1500 steps (fast) or 3000 (full) instead of 320–500 epochs of STL-10; d = 4 instead of
+  512 / 128 / 50; the eNTK of S Table 1 on n = 200 (fast) or 400 (full) pairs instead of 1000.
+* *Initialisation*: "small" multiplies every initial weight by α = 0.1 (S App. D.2, where α ≈ 0.09–0.13);
+  "standard" is α = 1.  The same learning rate is used for both (the paper also lowers it for small init).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import augment as _augment_module
+from .. import data, kernel, linalg, networks, ntk, ssl
+from .._validation import as_array, check_choice
+from ._grid import current_cache_dir, run_grid
+
+DEEP_LOSSES = ("barlow_twins", "simclr", "vicreg")
+INITS = ("small", "standard")
+
+#: Loss settings: S App. D.2 (Barlow Twins λ = 1 without batch norm, here with the symmetrised C of S2;
+#: SimCLR τ = 0.2; VICReg's official weights 25, 25, 1).
+LOSS_KWARGS = {"barlow_twins": {"lambd": 1.0, "symmetrize": True}, "simclr": {"temperature": 0.2}, "vicreg": {}}
+#: Learning rate per loss (SGD, momentum 0.9).  SimCLR's loss normalises the embeddings, so its gradient
+#: grows like 1/‖f‖ from small init and it needs a smaller step (S App. D.2 also lowers it, 0.5 -> 0.01).
+LEARNING_RATES = {"barlow_twins": 0.015, "simclr": 0.002, "vicreg": 0.01}
+#: Learning rate at standard init (α = 1), where the small-init rates diverge (Barlow Twins at step 12).
+LEARNING_RATES_STANDARD = {"barlow_twins": 0.005, "simclr": 0.002, "vicreg": 0.003}
+#: α of the small init per loss (S App. D.2 tunes α per loss too: 0.093, 0.087, 0.133).
+ALPHA_SMALL = {"barlow_twins": 0.1, "simclr": 0.1, "vicreg": 0.1}
+ALPHA_STANDARD = 1.0
+
+# The stepwise measure (:func:`stepwise_score`): "not grown" below LOW, "grown" above HIGH, of each
+# eigenvalue's largest value over the run.
+LOW, HIGH = 0.1, 0.9
+
+
+def deep_setup(fast: bool) -> dict:
+    """The settings of the deep runs (plain numbers, strings and tuples; figures print them).
+
+    Keys: network, width, d, crop, batch_size, n_steps, n_records, eval_size, lr (per loss), momentum,
+    alpha_small, alpha_standard, alphas (the α sweep of the trend check), table_pairs (n of S Table 1),
+    probe_train / probe_test (images of the linear probe), probe_every, seed, data.
+    """
+    fast = bool(fast)
+    return {
+        "data": "digits 8x8, standardised, random 6x6 crops",
+        "network": "mlp",
+        "width": 128 if fast else 256,
+        "d": 4,
+        "crop": 6,
+        "batch_size": 64,
+        "n_steps": 2000 if fast else 4000,
+        "n_records": 60 if fast else 100,
+        "eval_size": 512,
+        "lr": dict(LEARNING_RATES),
+        "lr_standard": dict(LEARNING_RATES_STANDARD),
+        "momentum": 0.9,
+        "alpha_small": dict(ALPHA_SMALL),
+        "alpha_standard": ALPHA_STANDARD,
+        "alphas": (0.1, 0.3, 1.0),
+        "table_pairs": 200 if fast else 400,
+        "probe_train": 500,
+        "probe_test": 500,
+        "probe_every": 200 if fast else 400,
+        "seed": 0,
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def deep_images():
+    """(images (1797, 8, 8, 1), labels): digits / 16 with the mean image removed, divided by the pixel std."""
+    imgs, labels = data.digits_images()
+    x = np.asarray(imgs, dtype=np.float64)[:, :, :, None] / 16.0
+    x = (x - x.mean(axis=0)) / x.std()
+    x.setflags(write=False)
+    return x, np.asarray(labels)
+
+
+def deep_augment(fast: bool):
+    """The views: random crops of side ``crop`` (no flip, no jitter: grey digits)."""
+    return _augment_module.make_augment(deep_setup(fast)["crop"], resized=False, flip=False, brightness=0.0,
+                                        contrast=0.0, saturation=0.0)
+
+
+def _center_crop(x, size):
+    a = (x.shape[1] - size) // 2
+    return x[:, a:a + size, a:a + size]
+
+
+def deep_probe(fast: bool):
+    """:class:`dynamics.ssl.ProbeData`: centre crops of the last images (train) and those before (test)."""
+    s = deep_setup(fast)
+    x, y = deep_images()
+    x = _center_crop(x, s["crop"]).astype(np.float32)
+    ntr, nte = s["probe_train"], s["probe_test"]
+    return ssl.ProbeData(x[-ntr:], y[-ntr:], x[-ntr - nte:-ntr], y[-ntr - nte:-ntr])
+
+
+def _init_params(fast, alpha, seed):
+    s = deep_setup(fast)
+    D = s["crop"] ** 2
+    if s["network"] == "mlp":
+        return networks.init_mlp(D, s["width"], s["d"], seed=seed, alpha=alpha, dtype=jnp.float32)
+    return networks.init_resnet((s["crop"], s["crop"], 1), s["d"], seed=seed, alpha=alpha, dtype=jnp.float32)
+
+
+def learning_rate(loss: str, alpha: float, fast: bool) -> float:
+    """The step of a run from init scale ``alpha``: the small-init rate below α = 1, the standard one at α >= 1."""
+    s = deep_setup(fast)
+    return float(s["lr"][loss] if alpha < 1 else s["lr_standard"][loss])
+
+
+def _run_path(loss, alpha, fast, seed):
+    root = current_cache_dir()
+    if root is None:
+        return None
+    folder = root / "deep.runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{loss}_alpha{alpha:g}_{'fast' if fast else 'full'}_seed{seed}.npz"
+
+
+@functools.lru_cache(maxsize=None)
+def _alpha_run(loss, alpha, fast, seed):
+    path = _run_path(loss, alpha, fast, seed)
+    if path is not None and path.exists():
+        return ssl.SSLRun.load(path)
+    s = deep_setup(fast)
+    x, _ = deep_images()
+    run = ssl.train_ssl(loss, s["network"], _init_params(fast, alpha, seed), x.astype(np.float32),
+                        lr=learning_rate(loss, alpha, fast), n_steps=s["n_steps"], augment=deep_augment(fast), optimizer="sgd",
+                        momentum=s["momentum"], batch_size=s["batch_size"], loss_kwargs=LOSS_KWARGS[loss],
+                        seed=seed, n_records=s["n_records"], eval_size=s["eval_size"], probe=deep_probe(fast),
+                        probe_every=s["probe_every"], desc=f"{loss} α={alpha:g}")
+    if path is not None:
+        run.save(path)
+    return run
+
+
+def alpha_run(loss: str, alpha: float, *, fast: bool, seed: int = 0):
+    """:func:`dynamics.ssl.train_ssl` of the deep setup with every initial weight scaled by ``alpha``.
+
+    Cached in memory, and on disk (``SSLRun.save``) under ``<cache dir>/deep.runs`` when a cache directory is
+    set (:func:`dynamics.experiments.cache_dir`), so checks, figures and the notebook share the runs."""
+    check_choice(loss, "loss", set(DEEP_LOSSES))
+    alpha = float(alpha)
+    if not alpha > 0 or not np.isfinite(alpha):
+        raise ValueError(f"alpha must be a positive number, got {alpha!r}")
+    return _alpha_run(loss, alpha, bool(fast), int(seed))
+
+
+def deep_run(loss: str, init: str, *, fast: bool, seed: int = 0):
+    """The run of ``loss`` from ``init`` "small" (α = :data:`ALPHA_SMALL`) or "standard" (α = 1): an SSLRun."""
+    check_choice(init, "init", set(INITS))
+    s = deep_setup(fast)
+    return alpha_run(loss, s["alpha_small"][loss] if init == "small" else s["alpha_standard"], fast=fast, seed=seed)
+
+
+def deep_runs(fast: bool) -> dict:
+    """``{(loss, init): SSLRun}`` for the three losses and both inits."""
+    return {(loss, init): deep_run(loss, init, fast=fast) for loss in DEEP_LOSSES for init in INITS}
+
+
+# ---------------------------------------------------------------------------------------------
+# The stepwise measure
+
+
+def _eigen_records(t, eigenvalues, name="eigenvalues"):
+    t = as_array(t, "t", ndim=1)
+    lam = as_array(eigenvalues, name, ndim=2)
+    if lam.shape[0] != t.shape[0]:
+        raise ValueError(f"{name} must have one row per time in t ({t.shape[0]}), got shape {lam.shape}")
+    if lam.shape[0] < 2:
+        raise ValueError(f"{name} must hold at least two records, got {lam.shape[0]}")
+    if np.any(np.diff(t) < 0):
+        raise ValueError("t must be non-decreasing")
+    return t, np.sort(lam, axis=1)[:, ::-1]
+
+
+def step_crossings(t, eigenvalues, *, low: float = LOW, high: float = HIGH):
+    """For each eigenvalue (sorted descending per record): its largest value over the run λ_j^max and the
+    indices of the first records at which it reaches ``low`` · λ_j^max and ``high`` · λ_j^max.
+
+    Returns (first_low (d,), first_high (d,), grows (d,) bool: it starts below ``low`` · λ_j^max and
+    λ_j^max > 0)."""
+    _, lam = _eigen_records(t, eigenvalues)
+    top = lam.max(axis=0)
+    pos = top > 0
+    first_low = np.argmax(lam >= low * top, axis=0)
+    first_high = np.argmax(lam >= high * top, axis=0)
+    grows = pos & (lam[0] < low * top)
+    return first_low, first_high, grows
+
+
+def separated_steps(t, eigenvalues, *, low: float = LOW, high: float = HIGH) -> np.ndarray:
+    """(d,) bool: eigenvalue j (sorted) takes a *separated step*.
+
+    It starts "not grown" (below ``low`` × its largest value over the run) and its rise is isolated from its
+    neighbours': some record shows eigenvalue j − 1 grown (above ``high`` × its largest value) while j is not
+    yet above ``low`` × its own, and some record shows j grown while j + 1 is not yet above ``low`` — the
+    plateaus between the steps of S Fig 1–2 (the first and the last eigenvalue have one neighbour each).
+    """
+    lo, hi, grows = step_crossings(t, eigenvalues, low=low, high=high)
+    d = lo.size
+    out = grows.copy()
+    for j in range(d):
+        if j > 0:
+            out[j] &= hi[j - 1] < lo[j]
+        if j < d - 1:
+            out[j] &= hi[j] < lo[j + 1]
+    return out
+
+
+def stepwise_score(t, eigenvalues, *, low: float = LOW, high: float = HIGH) -> float:
+    """The stepwise measure: the fraction of the d embedding eigenvalues that take a separated step
+    (:func:`separated_steps`), in [0, 1].
+
+    1 when every direction is learned on its own, one after the other, with a plateau between consecutive
+    steps (S Fig 1 C–D, 2 C–F); 0 when the eigenvalues start grown (standard init, S Fig 3) or rise together.
+    It can fail: eigenvalues that grow at once, that never leave the grown band, or records too coarse to
+    show a plateau all lower it.  ``t`` (T,) non-decreasing record times, ``eigenvalues`` (T, d).
+    """
+    return float(np.mean(separated_steps(t, eigenvalues, low=low, high=high)))
+
+
+def step_times(t, eigenvalues, *, level: float = 0.5, only_growing: bool = True):
+    """The time at which each eigenvalue (sorted) first reaches ``level`` × its largest value over the run,
+    for those that start below :data:`LOW` × that value (``only_growing``): (k,) times, ascending."""
+    t, lam = _eigen_records(t, eigenvalues)
+    top = lam.max(axis=0)
+    keep = (top > 0) & ((lam[0] < LOW * top) if only_growing else True)
+    idx = np.argmax(lam >= level * top, axis=0)
+    return np.sort(t[idx][keep])
+
+
+def step_time_mismatch(t, embedding_eigenvalues, hidden_eigenvalues, *, n_hidden=None):
+    """How far the embedding steps are from steps of the hidden representation (S Fig 5), in log time.
+
+    Embedding step times: :func:`step_times` of the embedding eigenvalues (those that start below
+    :data:`LOW` × their largest value); hidden step times: :func:`step_times` of the top ``n_hidden``
+    (default d) hidden eigenvalues.  Returns (max over embedding steps of the distance |log t_e − log t_h| to
+    the nearest hidden step, the embedding step times, the hidden step times); inf when either has no step.
+    """
+    t, lam = _eigen_records(t, embedding_eigenvalues, "embedding_eigenvalues")
+    _, hid = _eigen_records(t, hidden_eigenvalues, "hidden_eigenvalues")
+    k = lam.shape[1] if n_hidden is None else int(n_hidden)
+    t_e = step_times(t, lam)
+    t_h = step_times(t, hid[:, :k])
+    t_e, t_h = t_e[t_e > 0], t_h[t_h > 0]
+    if t_e.size == 0 or t_h.size == 0:
+        return float("inf"), t_e, t_h
+    dist = np.abs(np.log(t_e)[:, None] - np.log(t_h)[None, :]).min(axis=1)
+    return float(dist.max()), t_e, t_h
+
+
+# ---------------------------------------------------------------------------------------------
+# S Table 1 and Table 2: the eNTK after training (S App. D.5, App. E)
+
+
+def _flat_apply(params, x):
+    """The MLP on flattened views (rows (n, D)): the function whose scalar eNTK S App. D.5 takes."""
+    return networks.mlp_apply(params, x)
+
+
+def table_views(fast: bool, seed: int = 0):
+    """The 2n inputs of S Table 1: n pairs of views of the first n images (fixed key), rows [𝒳; 𝒳']."""
+    s = deep_setup(fast)
+    x, _ = deep_images()
+    n = s["table_pairs"]
+    key = jax.random.fold_in(jax.random.key(seed), 2**31 - 1)
+    va, vb = _augment_module.two_views(key, jnp.asarray(x[:n]), deep_augment(fast))
+    return np.concatenate([np.asarray(va), np.asarray(vb)])
+
+
+def table_measurement(loss: str, fast: bool, seed: int = 0) -> dict:
+    """One point of :func:`table_records`: the trained small-init network's embeddings F (2n, d) and its
+    scalar eNTK K̃ (2n, 2n) on :func:`table_views` (S App. D.5: K̃ of √d × the mean output)."""
+    run = deep_run(loss, "small", fast=fast, seed=seed)
+    views = table_views(fast, seed)
+    X = views.reshape(views.shape[0], -1)
+    params = jax.tree_util.tree_map(jnp.asarray, run.params)
+    F = np.asarray(_flat_apply(params, jnp.asarray(X, dtype=jnp.float64)), dtype=np.float64)
+    params64 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), run.params)
+    K = np.asarray(ntk.scalar_ntk(_flat_apply, params64, X.astype(np.float64), X.astype(np.float64)))
+    return {"embeddings": F, "kernel": K}
+
+
+def table_records(fast: bool, seed: int = 0) -> dict:
+    """``{loss: table_measurement(loss, fast)}`` through :func:`run_grid` (stored with a cache directory)."""
+    points = [{"loss": loss, "fast": bool(fast), "seed": int(seed)} for loss in DEEP_LOSSES]
+    recs = run_grid(table_measurement, points, name="deep.table_measurement")
+    return dict(zip(DEEP_LOSSES, recs))
+
+
+def predicted_embeddings(K_tilde, d: int) -> np.ndarray:
+    """S49: f_th = S̃ [b_1 … b_d]^T K̃^{1/2}, here as rows = points (2n, d) = K̃^{1/2} B S̃.
+
+    (γ_j, b_j) the top eigenpairs of K_Γ (S §5.1) of the joint kernel ``K_tilde`` (rows [𝒳; 𝒳']), from
+    :func:`dynamics.kernel.barlow_twins_predict`."""
+    pred = kernel.barlow_twins_predict(np.asarray(K_tilde, dtype=np.float64), n_components=int(d))
+    return linalg.sqrt_psd(np.asarray(K_tilde, dtype=np.float64)) @ pred.eigenvectors * pred.gammas ** -0.5
+
+
+def ntk_top_eigenvectors(K_tilde, d: int) -> np.ndarray:
+    """P_NTK of S App. E: the top-d eigenvectors of K̃, (2n, d)."""
+    _, V = linalg.eigh_descending(np.asarray(K_tilde, dtype=np.float64), "K_tilde")
+    return V[:, :int(d)]
+
+
+def table1_row(embeddings, K_tilde) -> dict:
+    """a(P_exp, P_th), a(P_exp, P_NTK) and the chance level d / (2n) (S App. E, S Table 1)."""
+    F = np.asarray(embeddings, dtype=np.float64)
+    two_n, d = F.shape
+    return {"a_exp_th": linalg.subspace_alignment(F, predicted_embeddings(K_tilde, d)),
+            "a_exp_ntk": linalg.subspace_alignment(F, ntk_top_eigenvectors(K_tilde, d)),
+            "chance": d / two_n}
+
+
+def alignment_tables(fast: bool, seed: int = 0, *, records=None) -> dict:
+    """S Tables 1 and 2 from the trained small-init networks.
+
+    Returns {"table1": {loss: {"a_exp_th", "a_exp_ntk", "chance"}}, "table2": {(l1, l2): a(P_exp^l1,
+    P_exp^l2)}, "chance": d / (2n)}.  ``records`` ({loss: {"embeddings", "kernel"}}) replaces the measured
+    ones (the mutation tests give a wrong kernel)."""
+    recs = table_records(fast, seed) if records is None else records
+    t1 = {loss: table1_row(r["embeddings"], r["kernel"]) for loss, r in recs.items()}
+    losses = list(recs)
+    t2 = {(a, b): linalg.subspace_alignment(recs[a]["embeddings"], recs[b]["embeddings"])
+          for i, a in enumerate(losses) for b in losses[i + 1:]}
+    F = next(iter(recs.values()))["embeddings"]
+    return {"table1": t1, "table2": t2, "chance": F.shape[1] / F.shape[0]}
+
+
+#: S Table 1 (ResNet-50, STL-10, d = 50, n = 1000 pairs), the paper's numbers.
+PAPER_TABLE1 = {"barlow_twins": {"a_exp_th": 0.615, "a_exp_ntk": 0.510, "chance": 0.025},
+                "simclr": {"a_exp_th": 0.517, "a_exp_ntk": 0.450, "chance": 0.025},
+                "vicreg": {"a_exp_th": 0.592, "a_exp_ntk": 0.481, "chance": 0.025}}
+#: S Table 2, the paper's numbers.
+PAPER_TABLE2 = {("barlow_twins", "simclr"): 0.504, ("barlow_twins", "vicreg"): 0.504,
+                ("simclr", "vicreg"): 0.405, "chance": 0.025}
+
+_NAMES = {"barlow_twins": "BT", "simclr": "SimCLR", "vicreg": "VICReg"}
+
+
+def format_table1(tables: dict) -> str:
+    """S Table 1 as markdown: ours (this machine's runs) with the paper's numbers beside them."""
+    t1 = tables["table1"]
+    losses = [l for l in DEEP_LOSSES if l in t1]
+    head = "| | " + " | ".join(f"{_NAMES[l]} (ours) | {_NAMES[l]} (paper)" for l in losses) + \
+           " | random subspaces (ours) | (paper) |"
+    lines = [head, "|" + "---|" * (2 * len(losses) + 3)]
+    for key, label in (("a_exp_th", "a(P_exp, P_th)"), ("a_exp_ntk", "a(P_exp, P_NTK)")):
+        cells = [f"{t1[l][key]:.3f} | {PAPER_TABLE1[l][key]:.3f}" for l in losses]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {tables['chance']:.3f} | 0.025 |")
+    return "\n".join(lines) + "\n"
+
+
+def format_table2(tables: dict) -> str:
+    """S Table 2 as markdown: alignment between the methods' embeddings, ours and the paper's."""
+    t2 = tables["table2"]
+    pairs = list(t2)
+    head = "| | " + " | ".join(f"a(P^{_NAMES[a]}, P^{_NAMES[b]})" for a, b in pairs) + " | random subspaces |"
+    lines = [head, "|" + "---|" * (len(pairs) + 2),
+             "| ours | " + " | ".join(f"{t2[p]:.3f}" for p in pairs) + f" | {tables['chance']:.3f} |",
+             "| paper | " + " | ".join(f"{PAPER_TABLE2.get(p, float('nan')):.3f}" for p in pairs) + " | 0.025 |"]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["ALPHA_SMALL", "ALPHA_STANDARD", "DEEP_LOSSES", "HIGH", "INITS", "LEARNING_RATES", "LOSS_KWARGS", "LOW",
+           "PAPER_TABLE1", "PAPER_TABLE2", "alignment_tables", "alpha_run", "deep_augment", "deep_images",
+           "deep_probe", "deep_run", "deep_runs", "deep_setup", "format_table1", "format_table2",
+           "ntk_top_eigenvectors", "predicted_embeddings", "separated_steps", "step_crossings",
+           "step_time_mismatch", "step_times", "stepwise_score", "table1_row", "table_measurement",
+           "table_records", "table_views"]
