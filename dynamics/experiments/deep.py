@@ -214,21 +214,25 @@ def step_crossings(t, eigenvalues, *, low: float = LOW, high: float = HIGH):
     """For each eigenvalue (sorted descending per record): its largest value over the run λ_j^max and the
     indices of the first records at which it reaches ``low`` · λ_j^max and ``high`` · λ_j^max.
 
-    Returns (first_low (d,), first_high (d,), grows (d,) bool: it starts below ``low`` · λ_j^max and
-    λ_j^max > 0)."""
+    Returns (first_low (d,), first_high (d,), grows (d,) bool: λ_j^max > 0, it starts below ``low`` · λ_j^max
+    and, once above ``high`` · λ_j^max, it never falls back below ``low`` · λ_j^max — a step, not a
+    fluctuation)."""
     _, lam = _eigen_records(t, eigenvalues)
     top = lam.max(axis=0)
     pos = top > 0
     first_low = np.argmax(lam >= low * top, axis=0)
     first_high = np.argmax(lam >= high * top, axis=0)
-    grows = pos & (lam[0] < low * top)
+    after = np.arange(lam.shape[0])[:, None] >= first_high[None, :]
+    stays = np.all(~after | (lam >= low * top), axis=0)
+    grows = pos & (lam[0] < low * top) & stays
     return first_low, first_high, grows
 
 
 def separated_steps(t, eigenvalues, *, low: float = LOW, high: float = HIGH) -> np.ndarray:
     """(d,) bool: eigenvalue j (sorted) takes a *separated step*.
 
-    It starts "not grown" (below ``low`` × its largest value over the run) and its rise is isolated from its
+    It starts "not grown" (below ``low`` × its largest value over the run), stays grown once it has grown
+    (:func:`step_crossings`), and its rise is isolated from its
     neighbours': some record shows eigenvalue j − 1 grown (above ``high`` × its largest value) while j is not
     yet above ``low`` × its own, and some record shows j grown while j + 1 is not yet above ``low`` — the
     plateaus between the steps of S Fig 1–2 (the first and the last eigenvalue have one neighbour each).

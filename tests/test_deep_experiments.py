@@ -1,0 +1,132 @@
+"""Pure pieces of dynamics.experiments.deep on synthetic inputs: the stepwise measure, step times, S49 and the
+S Table 1 / Table 2 formatting (no training: fast)."""
+
+import numpy as np
+import pytest
+
+from dynamics import kernel
+from dynamics.experiments import deep
+
+
+def _sigmoid_steps(t, centres, width, floor=1e-4):
+    """Eigenvalues rising from ``floor`` to 1 around each centre (logistic in t of the given width)."""
+    return floor + 1.0 / (1.0 + np.exp(-(t[:, None] - np.asarray(centres)[None, :]) / width))
+
+
+T = np.linspace(0.0, 40.0, 400)
+
+
+def test_separated_steps_counted_one_by_one():
+    lam = _sigmoid_steps(T, [5.0, 15.0, 25.0, 35.0], 0.5)
+    assert deep.separated_steps(T, lam).tolist() == [True] * 4
+    assert deep.stepwise_score(T, lam) == 1.0
+
+
+def test_steps_that_overlap_are_not_separated():
+    lam = _sigmoid_steps(T, [5.0, 15.0, 15.5, 35.0], 0.5)  # modes 2 and 3 rise together
+    assert deep.separated_steps(T, lam).tolist() == [True, False, False, True]
+    assert deep.stepwise_score(T, lam) == 0.5
+
+
+def test_eigenvalues_that_start_grown_take_no_step():
+    lam = 0.5 + 0.5 * _sigmoid_steps(T, [5.0, 15.0, 25.0, 35.0], 0.5)  # start at half their final value
+    assert deep.stepwise_score(T, lam) == 0.0
+
+
+def test_smooth_joint_growth_scores_zero():
+    lam = np.outer(1 - np.exp(-T / 10), [1.0, 0.8, 0.6, 0.4]) + 1e-6
+    assert deep.stepwise_score(T, lam) == 0.0
+
+
+def test_score_independent_of_scale_and_order_of_columns():
+    lam = _sigmoid_steps(T, [5.0, 15.0, 25.0, 35.0], 0.5)
+    assert deep.stepwise_score(T, 37.0 * lam[:, ::-1]) == 1.0
+
+
+def test_shuffled_records_destroy_the_steps():
+    lam = _sigmoid_steps(T, [5.0, 15.0, 25.0, 35.0], 0.5)
+    perm = np.random.default_rng(0).permutation(T.size)
+    assert deep.stepwise_score(T, lam[perm]) <= 0.25
+
+
+def test_step_times_and_hidden_mismatch():
+    lam = _sigmoid_steps(T, [5.0, 15.0, 25.0, 35.0], 0.5)
+    np.testing.assert_allclose(deep.step_times(T, lam), [5.0, 15.0, 25.0, 35.0], atol=0.11)
+    hid = _sigmoid_steps(T, [5.2, 15.2, 25.2, 35.2, 100.0], 0.5)
+    mism, t_e, t_h = deep.step_time_mismatch(T, lam, hid)
+    assert mism < 0.05 and t_e.size == 4 and t_h.size == 4
+    far, _, _ = deep.step_time_mismatch(T, lam, hid[::-1])  # time-reversed hidden records
+    assert far > 0.5
+
+
+@pytest.mark.parametrize("bad", [np.ones(3), np.ones((2, 3, 4))])
+def test_bad_eigenvalue_records(bad):
+    with pytest.raises(ValueError, match="eigenvalues"):
+        deep.stepwise_score(np.arange(3.0), bad)
+
+
+def test_records_and_times_must_match():
+    with pytest.raises(ValueError, match="one row per time"):
+        deep.stepwise_score(np.arange(4.0), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="non-finite|finite|NaN"):
+        deep.stepwise_score(np.arange(3.0), np.array([[1.0], [np.nan], [1.0]]))
+
+
+def _linear_pairs(n=40, m=6, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, m)) * np.linspace(2, 0.5, m)
+    return x, x + 0.3 * rng.normal(size=(n, m))
+
+
+def test_predicted_embeddings_are_S49_of_the_kernel_estimator():
+    x, xp = _linear_pairs()
+    X = np.concatenate([x, xp])
+    est = kernel.KernelBarlowTwins(3, kernel="linear").fit(x, xp)
+    F = deep.predicted_embeddings(X @ X.T, 3)
+    np.testing.assert_allclose(np.abs(F), np.abs(est.train_embeddings_), rtol=1e-7, atol=1e-9)
+
+
+def test_table1_row_alignment_and_chance():
+    x, xp = _linear_pairs()
+    X = np.concatenate([x, xp])
+    K = X @ X.T
+    F_th = deep.predicted_embeddings(K, 3)
+    row = deep.table1_row(F_th @ np.array([[1.0, 2, 0], [0, 1, 3], [1, 0, 1]]), K)  # mixed columns: same span
+    assert row["a_exp_th"] == pytest.approx(1.0, abs=1e-10)
+    assert row["chance"] == pytest.approx(3 / 80)
+    rng = np.random.default_rng(1)
+    rand = deep.table1_row(rng.normal(size=(80, 3)), K)
+    assert rand["a_exp_th"] < 0.3
+    # the top-d eNTK eigenvectors: against an eigh of K computed here
+    lam, V = np.linalg.eigh(K)
+    assert deep.table1_row(V[:, ::-1][:, :3], K)["a_exp_ntk"] == pytest.approx(1.0, abs=1e-10)
+
+
+def test_alignment_tables_and_formatting():
+    x, xp = _linear_pairs()
+    X = np.concatenate([x, xp])
+    K = X @ X.T
+    F = deep.predicted_embeddings(K, 3)
+    rng = np.random.default_rng(2)
+    recs = {"barlow_twins": {"embeddings": F, "kernel": K},
+            "simclr": {"embeddings": F @ rng.normal(size=(3, 3)), "kernel": K},
+            "vicreg": {"embeddings": rng.normal(size=F.shape), "kernel": K}}
+    tables = deep.alignment_tables(True, records=recs)
+    assert tables["table2"][("barlow_twins", "simclr")] == pytest.approx(1.0, abs=1e-10)
+    assert tables["table2"][("barlow_twins", "vicreg")] < 0.3
+    t1, t2 = deep.format_table1(tables), deep.format_table2(tables)
+    assert "0.615" in t1 and "0.517" in t1 and "1.000" in t1  # the paper's numbers beside ours
+    assert "0.504" in t2 and "0.405" in t2
+    assert t1.count("\n") == 4 and t2.count("\n") == 4
+
+
+def test_setup_and_names():
+    s = deep.deep_setup(True)
+    assert s["d"] <= s["batch_size"] and s["alpha_small"]["barlow_twins"] < s["alpha_standard"]
+    assert deep.learning_rate("barlow_twins", 1.0, True) < deep.learning_rate("barlow_twins", 0.1, True)
+    with pytest.raises(ValueError, match="loss"):
+        deep.alpha_run("byol", 0.1, fast=True)
+    with pytest.raises(ValueError, match="init"):
+        deep.deep_run("simclr", "tiny", fast=True)
+    with pytest.raises(ValueError, match="alpha"):
+        deep.alpha_run("simclr", -1.0, fast=True)
