@@ -13,11 +13,13 @@ import pytest
 from figure_helpers import plotted_lines
 
 from dynamics import figures, ssl
+from dynamics.experiments import deep
 from dynamics.figures import _deep as fd
 
 STEPS = (4.0, 8.0, 12.0, 16.0)  # the step centres of the synthetic small-init runs
 T = np.linspace(0.0, 24.0, 97)  # records every 0.25
-SETUP = {"data": "synthetic", "size": 8, "alpha": 0.1, "lr": 0.05}
+SETUP = {"data": "synthetic", "network": "mlp", "width": 16, "d": 5, "batch_size": 32, "n_steps": 96,
+         "alpha": 0.1, "lr": 0.05}
 
 
 def _sigmoid(t, c, rate=3.0):
@@ -63,16 +65,12 @@ def _numbers(text):
     return [float(v) for v in re.findall(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", text)]
 
 
-def test_step_times_find_the_steps_put_in():
-    lam, _ = _small_init(1.0)
-    st = fd.step_times(T, lam)
-    np.testing.assert_allclose(st[:4], STEPS, atol=0.25)  # within one record
-    assert np.isnan(st[4])  # the fifth never grew (factor 2 < MIN_GROWTH)
-    # a growth below the factor is not a step; a reversed curve (shrinking) is not a step either
-    assert np.isnan(fd.step_times(T, 1.0 + 5.0 * _sigmoid(T, 3.0)[:, None])[0])
-    assert np.isnan(fd.step_times(T, lam[::-1])[:4]).all()
-    with pytest.raises(ValueError, match="eigenvalues"):
-        fd.step_times(T, lam[:10])
+def test_synthetic_steps_are_found_where_they_were_put():
+    # the step times the figures mark (experiments.deep.step_times) are the sigmoid centres put in
+    lam, hid = _small_init(1.0)
+    np.testing.assert_allclose(deep.step_times(T, lam), STEPS, atol=0.25)  # within one record
+    mismatch, t_e, t_h = deep.step_time_mismatch(T, lam, hid)
+    assert mismatch < 0.05 and len(t_e) == len(t_h) == 4
 
 
 def test_band_threshold_splits_the_two_bands():
@@ -104,10 +102,11 @@ def test_deep_steps_plot_the_runs_and_caption_their_numbers(runs):
         part = caption.split(fd.LOSS_NAMES[loss] + " (")[1]
         times = _numbers(re.search(r"step times \[([^\]]*)\]", part).group(1))
         np.testing.assert_allclose(times, marks, rtol=5e-3)  # printed to 3 significant digits
-        assert f"{len(STEPS)} of 5 eigenvalues grew" in part
+        assert f"{len(STEPS)} of 5 eigenvalues grew from below 0.1 × their largest value" in part
         assert f"loss {r.loss[0]:.3g} → {r.loss[-1]:.3g}" in part
         assert "stepwise score 0.9 (small init) vs 0.1 (standard init)" in part
-    assert "t = lr × step" in caption and "Differs from S" in caption and "alpha = 0.1" in caption
+    assert "t = lr × step" in caption and "alpha = 0.1" in caption
+    assert fd.differs(SETUP) in caption and "MLP of S App. D.1 (width 16)" in caption
 
 
 def test_standard_init_bands_and_histograms(runs):
@@ -130,14 +129,19 @@ def test_standard_init_bands_and_histograms(runs):
 def test_hidden_steps_marked_at_the_embedding_steps(runs):
     fig, caption = fd.plot_hidden_steps(runs, SETUP)
     ax_h = fig.axes[3]  # row-major: embeddings on top, hidden below
-    assert len(plotted_lines(ax_h, "solid")) == 10  # 2 d hidden eigenvalues
+    r = runs["barlow_twins", "small"]
+    hidden = plotted_lines(ax_h, "solid")
+    assert len(hidden) == 10  # the top 2 d hidden eigenvalues
+    np.testing.assert_array_equal(hidden[0].get_ydata(), r.hidden_eigenvalues[:, 0])
     marks = sorted(ln.get_xdata()[0] for ln in ax_h.get_lines() if ln.get_linestyle() == ":")
-    np.testing.assert_allclose(marks, fd.step_times(T, runs["barlow_twins", "small"].eigenvalues)[:4])
+    np.testing.assert_allclose(marks, STEPS, atol=0.25)
     part = caption.split("Barlow Twins: ")[1]
     emb = _numbers(re.search(r"embedding step times \[([^\]]*)\]", part).group(1))
-    hid = _numbers(re.search(r"nearest hidden step times \[([^\]]*)\]", part).group(1))
-    np.testing.assert_allclose(emb, marks, rtol=5e-3)
+    hid = _numbers(re.search(r"hidden eigenvalues \[([^\]]*)\]", part).group(1))
+    np.testing.assert_allclose(emb, marks, rtol=5e-3)  # printed to 3 significant digits
     np.testing.assert_allclose(hid, emb, atol=0.5)  # the synthetic hidden steps coincide
+    mismatch = deep.step_time_mismatch(r.t, r.eigenvalues, r.hidden_eigenvalues)[0]
+    assert f"|log t_e − log t_h| = {mismatch:.3g}" in part
     with pytest.raises(ValueError, match="hidden"):
         fd.plot_hidden_steps({("simclr", "small"): runs["simclr", "standard"]}, SETUP)
 

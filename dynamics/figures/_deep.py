@@ -15,9 +15,8 @@ Every figure reads the runs of :func:`dynamics.experiments.deep.deep_runs` (trai
 mode, shared with the registered checks) and takes every number of its caption from those runs.  The
 eigenvalues are those of S App. D.4: of the symmetrised cross-correlation C for Barlow Twins, of the
 centred covariance of the embeddings for SimCLR and VICReg, of the centred covariance of the hidden
-representation in Fig 5.  Time is t = lr × step.  What differs from the paper: a small residual network
-without batch norm on small images on a CPU, with fewer steps and a smaller embedding, instead of
-ResNet-18/50 on STL-10/CIFAR-10 on a GPU (the captions list the settings of each run).
+representation in Fig 5.  Time is t = lr × step.  What differs from the paper (data, network, sizes; see
+:mod:`dynamics.experiments.deep`) is stated in every caption from the settings (:func:`differs`).
 """
 
 from __future__ import annotations
@@ -30,14 +29,22 @@ from ._common import EXPERIMENT, THEORY, add_caption, new_figure, panel_label
 LOSS_NAMES = {"barlow_twins": "Barlow Twins", "simclr": "SimCLR", "vicreg": "VICReg"}
 INIT_NAMES = {"small": "small init", "standard": "standard init"}
 INIT_COLORS = {"small": "C0", "standard": "C3"}
-#: An eigenvalue has "grown" when it rose by at least this factor from its initial value (S Figs 1–2, 5).
-MIN_GROWTH = 10.0
 #: Records whose eigenvalues are drawn as histograms in Fig 4 (fractions of the run).
 HISTOGRAM_FRACTIONS = (0.0, 0.1, 0.3, 1.0)
-#: What differs from the paper, stated in every caption.
-DIFFERS = ("Differs from S: a small residual network without batch norm (dynamics.networks.resnet_apply) on "
-           "small images on a CPU, with fewer steps, a smaller batch and embedding, instead of ResNet-18/50 on "
-           "STL-10/CIFAR-10 on a GPU; the steps are fewer and less sharp, the time scales differ.")
+
+
+def differs(setup: dict) -> str:
+    """What differs from the paper, from the settings of :func:`dynamics.experiments.deep.deep_setup`."""
+    if setup.get("network") == "mlp":
+        net = (f"the one-hidden-layer ReLU MLP of S App. D.1 (width {setup.get('width', '?')}) on the flattened "
+               "views; the small residual network without batch norm (dynamics.networks.resnet_apply) stalls "
+               "after its first direction at this scale (see dynamics.experiments.deep)")
+    else:
+        net = f"the network {setup.get('network', '?')!r}, without batch norm"
+    return (f"Differs from S (ResNet-18/50 with batch norm on STL-10, d = 50–512, hundreds of epochs on a GPU): "
+            f"data {setup.get('data', '?')}; {net}; d = {setup.get('d', '?')}, batch {setup.get('batch_size', '?')}, "
+            f"{setup.get('n_steps', '?')} SGD steps on a CPU. Fewer directions to learn and other time scales; "
+            "the steps themselves are what is compared.")
 
 _FLOOR = 1e-30  # eigenvalues at or below 0 (round-off of a covariance) are drawn at this floor on log axes
 
@@ -54,23 +61,6 @@ def _colors(k):
 
 def _positive(a):
     return np.maximum(np.asarray(a, float), _FLOOR)
-
-
-def step_times(t, eigenvalues, *, min_growth: float = MIN_GROWTH) -> np.ndarray:
-    """Time of the step of each eigenvalue that grew (S Figs 1–2, 5): the first record at which λ_j(t) reaches
-    the midpoint (λ_j(0) + λ_j(T))/2 of its initial and final values — NaN for an eigenvalue whose final value
-    is less than ``min_growth`` times its initial one.  ``eigenvalues`` is (T, k) over the records ``t`` (T,);
-    returns (k,)."""
-    t = np.asarray(t, float)
-    lam = _positive(eigenvalues)
-    if lam.ndim != 2 or lam.shape[0] != t.shape[0]:
-        raise ValueError(f"eigenvalues must be (T, k) with T = len(t) = {t.shape[0]}, got {lam.shape}")
-    out = np.full(lam.shape[1], np.nan)
-    for j in range(lam.shape[1]):
-        first, last = lam[0, j], lam[-1, j]
-        if last >= min_growth * first:
-            out[j] = t[int(np.argmax(lam[:, j] >= (first + last) / 2))]
-    return out
 
 
 def band_threshold(eigenvalues) -> tuple[float, float, float]:
@@ -108,8 +98,7 @@ def _run_settings(run) -> str:
     c = run.config
     imgs = c.get("images", {}).get("shape", "?")
     return (f"images {imgs}, views {c.get('view_shape', '?')}, {c.get('optimizer', '?')} at lr {c.get('lr', '?')}, "
-            f"batch {c.get('batch_size', '?')}, {c.get('n_steps', '?')} steps, embedding d = "
-            f"{c.get('embedding_dim', '?')}, model {c.get('model', '?')}")
+            f"batch {c.get('batch_size', '?')}, {c.get('n_steps', '?')} steps, d = {c.get('embedding_dim', '?')}")
 
 
 def _losses(runs):
@@ -118,6 +107,12 @@ def _losses(runs):
 
 def _score(t, eigenvalues):
     return float(_deep().stepwise_score(np.asarray(t), np.asarray(eigenvalues)))
+
+
+def _step_times(t, eigenvalues):
+    """:func:`dynamics.experiments.deep.step_times`: when each eigenvalue that starts below LOW × its largest
+    value first reaches half of it (ascending)."""
+    return np.asarray(_deep().step_times(np.asarray(t), np.asarray(eigenvalues)), float)
 
 
 # ---------------------------------------------------------------------------- S Fig 1 C–D, Fig 2 C–F
@@ -141,28 +136,27 @@ def plot_deep_steps(runs: dict, setup: dict, *, fast: bool = False, scores=None)
         ax_l.set_title(f"{LOSS_NAMES[loss]}, small init", fontsize=10)
         panel_label(ax_l, chr(ord("A") + 2 * i))
         lam = _positive(r.eigenvalues)
-        steps = step_times(r.t, r.eigenvalues)
+        steps = _step_times(r.t, r.eigenvalues)
         for j, c in enumerate(_colors(lam.shape[1])):
             ax_e.semilogy(r.t, lam[:, j], color=c, **EXPERIMENT)
-        for ts in steps[np.isfinite(steps)]:
+        for ts in steps:
             ax_l.axvline(ts, color="0.6", linestyle=":", linewidth=1.0)
             ax_e.axvline(ts, color="0.6", linestyle=":", linewidth=1.0)
         ax_e.set_xlabel("t = lr × step")
         ax_e.set_ylabel("eigenvalues of C" if loss == "barlow_twins" else "eigenvalues of the covariance")
         panel_label(ax_e, chr(ord("A") + 2 * i + 1))
-        grown = np.isfinite(steps)
         std = scores.get((loss, "standard"))
         parts.append(
             f"{LOSS_NAMES[loss]} ({_run_settings(r)}): loss {_fmt(r.loss[0])} → {_fmt(r.loss[-1])}, "
-            f"{int(grown.sum())} of {lam.shape[1]} eigenvalues grew by more than {MIN_GROWTH:g}×, step times "
-            f"{[float(_fmt(x)) for x in np.sort(steps[grown])]}; stepwise score {_fmt(scores[loss, 'small'])} "
+            f"{steps.size} of {lam.shape[1]} eigenvalues grew from below {_deep().LOW:g} × their largest value, "
+            f"step times {[float(_fmt(x)) for x in steps]}; stepwise score {_fmt(scores[loss, 'small'])} "
             f"(small init)" + ("" if std is None else f" vs {_fmt(std)} (standard init)"))
     caption = (
         "S Fig 1 C–D, Fig 2 C–F: loss (top) and embedding eigenvalues (bottom; S App. D.4: of C for Barlow Twins, "
         "of the centred covariance for SimCLR and VICReg, on fixed evaluation views) vs t = lr × step from small "
         "init, trained by dynamics.ssl.train_ssl (experiment, solid; no theory curve, so nothing is dashed); dotted "
         "verticals: the step time of each eigenvalue that grew X. " + " ".join(p + "." for p in parts)
-        + f" Settings: {_settings(setup)}. {DIFFERS}"
+        + f" Settings: {_settings(setup)}. {differs(setup)}"
         + (" Fast mode: the fast settings of the registered checks." if fast else ""))
     add_caption(fig, caption)
     return fig, caption
@@ -225,7 +219,7 @@ def plot_standard_init(runs: dict, setup: dict, *, fast: bool = False):
         "middle of the widest gap between sorted log-eigenvalues at the end of training (read from the run, not "
         "the paper's hand-drawn thresholds). Bottom: histograms of log10 eigenvalues at a few times, the same "
         "threshold dashed. " + " ".join(p + "." for p in parts)
-        + f" Settings: {_settings(setup)}. {DIFFERS}"
+        + f" Settings: {_settings(setup)}. {differs(setup)}"
         + (" Fast mode: the fast settings of the registered checks." if fast else ""))
     add_caption(fig, caption)
     return fig, caption
@@ -257,14 +251,13 @@ def plot_hidden_steps(runs: dict, setup: dict, *, fast: bool = False, n_hidden=N
         lam = _positive(r.eigenvalues)
         k = n_hidden or 2 * lam.shape[1]
         hid = _positive(r.hidden_eigenvalues[:, :k])
-        emb_steps = step_times(r.t, lam)
-        hid_steps = step_times(r.t, hid)
+        mismatch, e, h = _deep().step_time_mismatch(r.t, r.eigenvalues, r.hidden_eigenvalues)
         ax_e, ax_h = axes[0, i], axes[1, i]
         for j, c in enumerate(_colors(lam.shape[1])):
             ax_e.semilogy(r.t, lam[:, j], color=c, **EXPERIMENT)
         for j, c in enumerate(_colors(hid.shape[1])):
             ax_h.semilogy(r.t, hid[:, j], color=c, **EXPERIMENT)
-        for ts in np.sort(emb_steps[np.isfinite(emb_steps)]):
+        for ts in e:
             ax_e.axvline(ts, color="0.5", linestyle=":", linewidth=1.0)
             ax_h.axvline(ts, color="0.5", linestyle=":", linewidth=1.0)
         ax_e.set_title(f"{LOSS_NAMES[loss]}, small init", fontsize=10)
@@ -274,17 +267,17 @@ def plot_hidden_steps(runs: dict, setup: dict, *, fast: bool = False, n_hidden=N
             ax.set_xlabel("t = lr × step")
         panel_label(ax_e, chr(ord("A") + 2 * i))
         panel_label(ax_h, chr(ord("A") + 2 * i + 1))
-        e, h = np.sort(emb_steps[np.isfinite(emb_steps)]), np.sort(hid_steps[np.isfinite(hid_steps)])
-        nearest = [float(_fmt(h[np.argmin(np.abs(h - x))])) for x in e] if h.size else []
-        parts.append(f"{LOSS_NAMES[loss]}: embedding step times {[float(_fmt(x)) for x in e]}, nearest hidden step "
-                     f"times {nearest} ({h.size} of {hid.shape[1]} hidden eigenvalues grew by more than "
-                     f"{MIN_GROWTH:g}×)")
+        nearest = [float(_fmt(h[np.argmin(np.abs(np.log(h) - np.log(x)))])) for x in e] if h.size else []
+        parts.append(f"{LOSS_NAMES[loss]}: embedding step times {[float(_fmt(x)) for x in e]}, nearest step times "
+                     f"of the top {lam.shape[1]} hidden eigenvalues {nearest}, largest distance "
+                     f"|log t_e − log t_h| = {_fmt(mismatch)}")
     caption = (
         "S Fig 5: eigenvalues of the embeddings (top) and of the hidden representation before the projection head "
         "(bottom; centred covariance, S App. D.4) vs t = lr × step from small init (solid; no theory curve, so "
-        "nothing is dashed); dotted verticals in both rows: the embedding step times (λ reaching the midpoint "
-        "of its initial and final values). " + " ".join(p + "." for p in parts)
-        + f" Settings: {_settings(setup)}. {DIFFERS}"
+        "nothing is dashed); dotted verticals in both rows: the embedding step times "
+        "(dynamics.experiments.deep.step_times; the hidden ones of the top d hidden eigenvalues, matched in log "
+        "time by dynamics.experiments.deep.step_time_mismatch). " + " ".join(p + "." for p in parts)
+        + f" Settings: {_settings(setup)}. {differs(setup)}"
         + (" Fast mode: the fast settings of the registered checks." if fast else ""))
     add_caption(fig, caption)
     return fig, caption
@@ -327,7 +320,7 @@ def plot_linear_probe(runs: dict, setup: dict, *, fast: bool = False):
         "S Fig 7: held-out accuracy of a linear probe (one-vs-all ridge regression on the standardised hidden "
         "representation, dynamics.ssl.linear_probe) during training vs t = lr × step, small init vs standard init "
         "(experiment, solid; no theory curve, so nothing is dashed). " + "; ".join(parts) + "."
-        + f" Settings: {_settings(setup)}. {DIFFERS}"
+        + f" Settings: {_settings(setup)}. {differs(setup)}"
         + (" Fast mode: the fast settings of the registered checks." if fast else ""))
     add_caption(fig, caption)
     return fig, caption
@@ -398,7 +391,7 @@ def plot_tables(tables: dict, setup: dict, *, paper1=None, paper2=None, fast: bo
         "(S App. D.5; f_th of S49) and with P_NTK, the top-d eigenvectors of K̃; dashed: the chance level d/(2n). "
         f"Ours (solid bars): {rows}. Between the methods (B): {pair_txt}. Hatched: the paper's numbers (ResNet-50 "
         "on STL-10, n = 1000 pairs, d = 50, from moderately small init). t = lr × step as in the other figures; "
-        f"the tables are also written to s_tables_1_2.md. Settings: {_settings(setup)}. {DIFFERS}"
+        f"the tables are also written to s_tables_1_2.md. Settings: {_settings(setup)}. {differs(setup)}"
         + (" Fast mode: the fast settings of the registered checks." if fast else ""))
     add_caption(fig, caption)
     return fig, caption
@@ -420,16 +413,16 @@ def s_tables_1_2_markdown(*, fast: bool = False) -> str:
     ``format_table2`` of :func:`dynamics.experiments.deep.alignment_tables`); ``make_all`` writes it to
     ``s_tables_1_2.md``."""
     deep = _deep()
-    tables = deep.alignment_tables(fast)
+    tables, setup = deep.alignment_tables(fast), deep.deep_setup(fast)
     return ("# S Tables 1–2: embeddings predicted from the eNTK after training\n\n"
             "Generated by `python -m dynamics figures` (`dynamics.figures.make_all`) from "
             "`dynamics.experiments.deep.alignment_tables`" + (" in fast mode" if fast else "") + ", with the paper's "
             "numbers (Simon et al. 2023, Tables 1–2: ResNet-50 on STL-10, n = 1000 pairs, d = 50) beside ours.\n\n"
-            f"Settings: {_settings(deep.deep_setup(fast))}.\n\n{DIFFERS}\n\n"
+            f"Settings: {_settings(setup)}.\n\n{differs(setup)}\n\n"
             "## Table 1\n\n" + deep.format_table1(tables).strip() + "\n\n"
             "## Table 2\n\n" + deep.format_table2(tables).strip() + "\n")
 
 
 __all__ = ["s_fig1_2_deep_steps", "s_fig3_4_standard_init", "s_fig5_hidden_steps", "s_fig7_linear_probe",
            "s_tables_1_2", "s_tables_1_2_markdown", "plot_deep_steps", "plot_tables", "plot_standard_init", "plot_hidden_steps", "plot_linear_probe",
-           "step_times", "band_threshold"]
+           "band_threshold", "differs"]
