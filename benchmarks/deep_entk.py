@@ -146,8 +146,9 @@ def run_neural_tangents(python, data_path, implementation, repeat=1, timeout=900
         except subprocess.TimeoutExpired:
             return None, f"timed out after {timeout} s"
         if done.returncode != 0 or not os.path.exists(out):
-            tail = (done.stderr or done.stdout).strip().splitlines()
-            return None, f"failed (exit {done.returncode}): {tail[-1] if tail else ''}"
+            lines = (done.stderr or done.stdout).strip().splitlines()
+            errors = [ln for ln in lines if "Error" in ln or "error" in ln] or lines
+            return None, f"failed (exit {done.returncode}): {errors[-1] if errors else ''}"
         with np.load(out) as data:
             info = {k: (data[k] if k == "K" else data[k].item()) for k in data.files}
     return info, None
@@ -192,7 +193,7 @@ def run(quick: bool = False, with_neural_tangents: bool | None = None) -> list[R
                     print(f"deep_entk: neural-tangents {name}, n={n} pairs: {nt[name]}", file=sys.stderr, flush=True)
             nt_done[n] = nt
         details["neural_tangents"] = nt_done.get(n, why)
-        label = f"ResNet P={res['P']}, 2n={2 * n}, {res['mode']} {max_memory / MB:.3g}MB"
+        label = f"ResNet P={res['P']}, 2n={2 * n}, {res['mode']}, {max_memory / MB:.4g} MB"
         rows.append(Row("deep_entk", f"scalar eNTK seconds, {label}", res["seconds"], None, unit="s", sense="<=",
                         details=details))
         rows.append(Row("deep_entk", f"peak RSS MB, {label}", res["peak_rss_mb"], None, unit="", sense="<=",

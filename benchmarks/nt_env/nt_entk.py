@@ -53,8 +53,13 @@ def conv(x, p, stride, padding):
     return out + p["b"] if "b" in p else out
 
 
+def relu(u):
+    """max(u, 0) as in dynamics.networks (its derivative at u = 0 is 1/2, where jax.nn.relu's is 0: with zero
+    biases, dead regions give exact zeros, so the two kernels would differ)."""
+    return jnp.maximum(u, 0.0)
+
+
 def resnet(params, x):
-    relu = jax.nn.relu
     x = relu(conv(x, params["stem"], 1, PAD3))
     for blocks in params["stages"]:
         for block in blocks:
