@@ -155,7 +155,10 @@ def plot_deep_steps(runs: dict, setup: dict, *, fast: bool = False, scores=None)
         "S Fig 1 C–D, Fig 2 C–F: loss (top) and embedding eigenvalues (bottom; S App. D.4: of C for Barlow Twins, "
         "of the centred covariance for SimCLR and VICReg, on fixed evaluation views) vs t = lr × step from small "
         "init, trained by dynamics.ssl.train_ssl (experiment, solid; no theory curve, so nothing is dashed); dotted "
-        "verticals: the step time of each eigenvalue that grew X. " + " ".join(p + "." for p in parts)
+        "verticals: the step time of each eigenvalue that grew (dynamics.experiments.deep.step_times: when it "
+        "first reaches half of its largest value). Stepwise score (dynamics.experiments.deep.stepwise_score): the "
+        "fraction of eigenvalues taking a step separated from their neighbours' by plateaus. "
+        + " ".join(p + "." for p in parts)
         + f" Settings: {_settings(setup)}. {differs(setup)}"
         + (" Fast mode: the fast settings of the registered checks." if fast else ""))
     add_caption(fig, caption)
