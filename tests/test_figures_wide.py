@@ -66,7 +66,7 @@ def test_make_all_writes_png_pdf_and_captions(made):
 def test_fig2_wide_stepwise_content():
     fig, caption = figures.s_fig2_wide_stepwise(fast=True)
     assert isinstance(fig, Figure) and caption in _rendered(fig)
-    ax_a, ax_b, ax_c = fig.axes
+    ax_a, ax_b, ax_c, ax_d = fig.axes
     hist, lam_pred, _, _ = wide.stepwise_run(1024)
     d = lam_pred.shape[1]
     keep = hist.t > 0
@@ -101,6 +101,13 @@ def test_fig2_wide_stepwise_content():
     assert ", ".join(f"{e:.3g}" for e in flow) in rendered
     (squares,) = [ln for ln in ax_c.get_lines() if ln.get_marker() == "s"]
     np.testing.assert_allclose(squares.get_ydata(), flow, rtol=1e-12)
+    # D: the SimCLR / VICReg predictor errors are the check's (s_predictor_simclr_vicreg_width), caption included
+    pres = get_check("s_predictor_simclr_vicreg_width").run(fast=True)
+    for name, marker in (("simclr", "o"), ("vicreg", "s")):
+        (line,) = [ln for ln in ax_d.get_lines() if ln.get_marker() == marker]
+        np.testing.assert_array_equal(line.get_xdata(), pres.details["widths"])
+        np.testing.assert_allclose(line.get_ydata(), pres.details[f"{name}_sup_relative_error"], rtol=1e-12)
+        assert ", ".join(f"{e:.2g}" for e in pres.details[f"{name}_sup_relative_error"]) in rendered
 
 
 def test_ntk_drift_figure_shows_the_check():

@@ -112,8 +112,8 @@ def s_fig2_wide_stepwise(*, fast: bool = False):
     loss_th = np.sum((1.0 - lam_th) ** 2, axis=1)  # S14 with the predicted eigenvalues
     t_lo = max(t[0], np.min(tau) / 10.0)
 
-    fig = new_figure(14.0, 4.3)
-    ax_a, ax_b, ax_c = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.0, 1.0, 0.75]})
+    fig = new_figure(18.0, 4.3)
+    ax_a, ax_b, ax_c, ax_d = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1.0, 1.0, 0.75, 0.75]})
 
     ax_a.plot(t, loss_net, color="k", label=f"experiment: GD loss, M = {M}", **EXPERIMENT)
     ax_a.plot(t, loss_th, color="C3", label=r"theory: $\sum_j (1 - \lambda_j^{pred})^2$ (S40–S42, S14)",
@@ -174,6 +174,27 @@ def s_fig2_wide_stepwise(*, fast: bool = False):
     ax_c.grid(alpha=0.25, which="both")
     panel_label(ax_c, "C")
 
+    # D: beyond the paper, flows.predictor with the initial NTK for SimCLR and VICReg (check s_predictor_simclr_vicreg_width)
+    p_widths = wide.predictor_widths(fast)
+    p_recs = wide.predictor_records(fast)
+    p_err = {name: np.array([np.max(p_recs[name, w]["relative_error"]) for w in p_widths])
+             for name in wide.PREDICTOR_LOSSES}
+    p_loo = {name: loo_slopes(p_widths, e) for name, e in p_err.items()}
+    for (name, e), color, marker in zip(p_err.items(), ("C0", "C2"), ("o", "s")):
+        ax_d.plot(p_widths, e, marker=marker, color=color, markersize=6, linewidth=1.4,
+                  label=f"{'SimCLR (NT-Xent)' if name == 'simclr' else 'VICReg'}: slope {loglog_slope(p_widths, e):.2f}")
+    ax_d.set_xscale("log")
+    ax_d.set_yscale("log")
+    ax_d.set_xticks(p_widths)
+    ax_d.set_xticklabels([str(w) for w in p_widths])
+    ax_d.minorticks_off()
+    ax_d.set_xlabel("width M")
+    ax_d.set_ylabel(r"sup$_t$ $\|F_{net} - F_{pred}\|_F / \|F_{net}\|_F$")
+    ax_d.set_title("SimCLR, VICReg: frozen-NTK predictor")
+    ax_d.legend(loc="lower left", fontsize=7.5, framealpha=0.9)
+    ax_d.grid(alpha=0.25, which="both")
+    panel_label(ax_d, "D")
+
     caption = (
         "S Fig 2 A–B analogue (Simon et al. §6, App. D.1) on built-in data. " + _data_sentence() + " "
         f"Network: two-layer ReLU f(x) = W^T relu(Vx)/√M, NTK parametrisation, no biases, d = {d}, V ~ N(0, 1), "
@@ -182,7 +203,7 @@ def s_fig2_wide_stepwise(*, fast: bool = False):
         f"{run_defaults['seed']}. "
         f"Experiment (solid): full-batch gradient descent on the Barlow Twins loss, width M = {M}, lr = "
         f"{wide.STEPWISE_LR_SCALE:g}/(8γ_1) = {lr:.4g}, {n_steps:,} steps ({run_defaults['horizon']} × the largest "
-        f"predicted τ_j), {int(keep.sum())} log-spaced records. Theory (dashed): the kernelised small-init "
+        f"predicted τ_j), {int(keep.sum())} log spaced records. Theory (dashed): the kernelised small-init "
         "dynamics S40–S42 with the kernel K̃ = the network's own empirical NTK at initialisation (trace over "
         "outputs; with the readout that small it is essentially the random-features kernel relu(Vx)·relu(Vx')/M) and its "
         "initial outputs F(0), s_j(0) from S42, each mode advanced step by step by the gradient descent update "
@@ -197,13 +218,25 @@ def s_fig2_wide_stepwise(*, fast: bool = False):
         f"off because with 4γ_1·lr = {4 * gammas[0] * lr:.3f} a GD step grows mode 1 by "
         f"log(1 + 4γ_1 lr)/(4γ_1 lr) = {np.log1p(4 * gammas[0] * lr) / (4 * gammas[0] * lr):.4f} of "
         "the flow's rate, a time step artefact, not a width effect. The readout init falls with the width because "
-        "S40–S42 is a small-init limit: its own error (frozen-kernel gradient descent from the same F(0) vs S40–S42) "
-        f"is {', '.join(f'{e:.2g}' for e in init_errors)} at these widths, below the finite-width error (network vs "
-        f"frozen-kernel gradient descent) {', '.join(f'{e:.2g}' for e in width_errors)}. "
+        "S40–S42 is a small init limit: its own error (gradient descent on the frozen kernel model from the same F(0) vs S40–S42) "
+        f"is {', '.join(f'{e:.2g}' for e in init_errors)} at these widths, below the finite width error (network vs "
+        f"frozen kernel gradient descent) {', '.join(f'{e:.2g}' for e in width_errors)}. "
         "The check wide_stepwise_kernel_prediction "
         f"passes if the circle at the widest width is < {tol:g} and every leave one out slope is <= "
         f"{wide_checks.STEPWISE_MAX_SLOPE:g}. Same cached runs as the check ({'fast' if fast else 'full'} mode). "
-        "Time t = lr × step."
+        "Time t = lr × step. "
+        "(D) Beyond the paper: the same prediction for other losses, flows.predictor(L, K) with K the network's full "
+        "empirical NTK at init, in its gradient descent mode at the network's lr (so VICReg's hinge is met as the "
+        f"network's GD meets it), against two layer ReLU networks with d = {wide.PREDICTOR_D} on "
+        f"{wide.PREDICTOR_N} pairs trained by GD with the SimCLR loss (temperature {wide.PREDICTOR_TEMPERATURE:g}, readout "
+        f"{fmt_e(wide.PREDICTOR_SETTINGS['simclr']['readout_scale'])}, lr {wide.PREDICTOR_SETTINGS['simclr']['lr']:g}, "
+        f"T = {wide.PREDICTOR_SETTINGS['simclr']['T']:g}) or VICReg (readout "
+        f"{fmt_e(wide.PREDICTOR_SETTINGS['vicreg']['readout_scale'])}, lr {wide.PREDICTOR_SETTINGS['vicreg']['lr']:g}, "
+        f"T = {wide.PREDICTOR_SETTINGS['vicreg']['T']:g}): sup over time of the relative output error, SimCLR "
+        f"{', '.join(f'{e:.2g}' for e in p_err['simclr'])}, VICReg {', '.join(f'{e:.2g}' for e in p_err['vicreg'])} "
+        f"at M = {', '.join(map(str, p_widths))} (leave one out slopes SimCLR "
+        f"{', '.join(f'{v:.2f}' for v in p_loo['simclr'])}, VICReg {', '.join(f'{v:.2f}' for v in p_loo['vicreg'])}; "
+        "check s_predictor_simclr_vicreg_width)."
     )
     add_caption(fig, caption)
     return fig, caption
