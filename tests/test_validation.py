@@ -263,6 +263,12 @@ CASES = [
          "x and x_prime must have the same shape"),
     case("data.center_pairs-nan", lambda: data.center_pairs(X_NAN, XP), V_ERR, "x must be finite"),
     case("data.gaussian_pairs-seed", lambda: data.gaussian_pairs(3, 2, seed=1.5), T_ERR, "seed must be an integer"),
+    case("data.natural_image_crops-size", lambda: data.natural_image_crops(2, 428), V_ERR, "size must be <= 427"),
+    case("data.load_stl10_binary-images_path", lambda: data.load_stl10_binary("/nonexistent/train_X.bin"),
+         FileNotFoundError, "images_path"),
+    case("data.write_stl10_binary-images", lambda: data.write_stl10_binary("/tmp/unused.bin", np.ones((2, 32, 32, 3))),
+         V_ERR, "images must have shape"),
+    case("data.load_images-name", lambda: data.load_images("imagenet"), V_ERR, "name must be one of"),
     # ------------------------------------------------------------------ dynamics.trainer
     case("trainer.record_schedule-n_steps", lambda: trainer.record_schedule(0), V_ERR, "n_steps must be >= 1"),
     case("trainer.record_schedule-n_records", lambda: trainer.record_schedule(10, 1), V_ERR, "n_records must be >= 2"),
@@ -770,7 +776,7 @@ EXISTING = {
 #: every input is valid.
 EXEMPT = {
     "trainer": {"History", "NonFiniteError"},
-    "data": {"digits_images"},  # takes no arguments
+    "data": {"digits_images", "sample_images"},  # take no arguments
     "sweep": {"SweepCacheWarning"},
     "ntk": {"CLOSED_FORMS"},
     "kernel": {"KERNEL_NAMES", "PSD_TOL"},
