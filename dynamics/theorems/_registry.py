@@ -282,7 +282,7 @@ def checks_table(markdown: bool = True) -> str:
 
 
 CHECK_MODULES = ("barlow_checks", "ntk_checks", "kernel_checks", "wide_checks", "grassmann_checks", "contrastive_checks",
-                 "deep_checks")
+                 "deep_checks", "speedup_checks")
 
 
 def _load_all():
