@@ -1,14 +1,36 @@
-"""Command line: ``python -m dynamics verify`` and ``python -m dynamics figures``."""
+"""Command line: ``python -m dynamics verify`` and ``python -m dynamics figures``.
+
+Both take ``--workers N`` (the width × seed grid points on N local processes) or ``--dask
+tcp://host:port`` (on a Dask cluster); without either, the environment variable
+``DYNAMICS_EXECUTOR`` (``processes:N``, ``dask:tcp://host:port``) decides, and by default the points
+run in this process (see :func:`dynamics.experiments.use_executor`)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
 
 def _fmt(x: float) -> str:
     return f"{x:.3g}" if isinstance(x, float) else str(x)
+
+
+def _executor_spec(args):
+    """The executor spec of ``--workers`` / ``--dask``, or ``None`` (the environment decides)."""
+    if args.workers is not None:
+        return f"processes:{args.workers}"
+    if args.dask is not None:
+        return f"dask:{args.dask}"
+    return None
+
+
+def _on_executor(args):
+    from .experiments import use_executor
+
+    spec = _executor_spec(args)
+    return contextlib.nullcontext() if spec is None else use_executor(spec)
 
 
 def _verify(args) -> int:
@@ -44,7 +66,8 @@ def _verify(args) -> int:
     if not args.json:
         print(header)
         print("-" * len(header))
-    results = run_checks(args.names, fast=args.fast, on_result=show)
+    with _on_executor(args):
+        results = run_checks(args.names, fast=args.fast, on_result=show)
     n_fail = sum(not r.passed for r in results)
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2, allow_nan=False))
@@ -61,10 +84,35 @@ def _figures(args) -> int:
     if unknown:
         print(f"unknown figure(s): {', '.join(unknown)}; known: {', '.join(FIGURES)}", file=sys.stderr)
         return 2
-    paths = make_all(args.out, fast=args.fast, names=args.names or None)
+    with _on_executor(args):
+        paths = make_all(args.out, fast=args.fast, names=args.names or None)
     for p in paths:
         print(p)
     return 0
+
+
+def _positive_int(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--workers must be a positive integer, got {text!r}")
+    return n
+
+
+def _dask_address(text):
+    if "://" not in text:
+        raise argparse.ArgumentTypeError(f"--dask must be a scheduler address like tcp://host:8786, got {text!r}")
+    return text
+
+
+def _add_executor_options(p):
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="run the grid points on N local processes (default: $DYNAMICS_EXECUTOR, else in-process)")
+    g.add_argument("--dask", type=_dask_address, metavar="ADDRESS",
+                   help="run the grid points on the Dask cluster at ADDRESS (tcp://host:port)")
 
 
 def main(argv=None) -> int:
@@ -77,11 +125,13 @@ def main(argv=None) -> int:
     v.add_argument("--list", action="store_true",
                    help="print the declared checks (what each compares, tolerance, pass rule) without running them")
     v.add_argument("--markdown", action="store_true", help="with --list: the Markdown table of the README")
+    _add_executor_options(v)
     v.set_defaults(func=_verify)
     f = sub.add_parser("figures", help="regenerate the paper figures (PNG and PDF)")
     f.add_argument("names", nargs="*", help="figures to make (default: all)")
     f.add_argument("--out", default="paper_figures", help="output folder (default: paper_figures)")
     f.add_argument("--fast", action="store_true", help="smaller runs, for tests")
+    _add_executor_options(f)
     f.set_defaults(func=_figures)
     args = parser.parse_args(argv)
     return args.func(args)

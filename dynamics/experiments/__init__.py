@@ -7,7 +7,8 @@ sit below; :mod:`dynamics.theorems` (the checks) and :mod:`dynamics.figures` sta
 and never on each other's private names.  Each setup is cached in memory (a check and the figure
 that illustrates it share the run); width × seed grids go through :func:`run_grid`, which stores
 each point on disk when a cache directory is set (:func:`cache_dir`), so an interrupted long run
-resumes.
+resumes, and spreads the points over any :class:`concurrent.futures.Executor` (local processes, a
+Dask cluster) set with :func:`use_executor` or the environment variable ``DYNAMICS_EXECUTOR``.
 
 * :mod:`~dynamics.experiments.stepwise` — Simon et al. (2023) §4: linear Barlow Twins on digits.
 * :mod:`~dynamics.experiments.kernels` — Simon et al. §5: kernelised Barlow Twins.
@@ -16,8 +17,10 @@ resumes.
 * :mod:`~dynamics.experiments.contrastive` — Anil et al.: wide contrastive networks.
 """
 
-from ._grid import cache_dir, current_cache_dir, run_grid
+from ._grid import (cache_dir, close_executor, current_cache_dir, current_executor, make_executor,
+                    parse_executor_spec, run_grid, use_executor)
 from . import kernels, stepwise, wide
 from . import contrastive, grassmann
 
-__all__ = ["cache_dir", "current_cache_dir", "run_grid", "kernels", "stepwise", "wide", "contrastive", "grassmann"]
+__all__ = ["cache_dir", "close_executor", "current_cache_dir", "current_executor", "make_executor",
+           "parse_executor_spec", "run_grid", "use_executor", "kernels", "stepwise", "wide", "contrastive", "grassmann"]
