@@ -31,6 +31,12 @@ Losses of two views z_a = f(x), z_b = f(x') (both (N, D), row i the two views of
 * :func:`nt_xent` (Chen et al. eq. 1, the NT-Xent loss of SimCLR): cross-entropy over 2N anchors of the
   cosine similarities divided by a temperature.
 
+The modifications of S App. G for speeding SSL up:
+
+* :func:`modified_barlow_twins` — spectral losses Σ_j ℓ(λ_j) of the eigenvalues of the symmetrised C
+  (S App. G.2 sharpening g_sqr, S App. G.3 smoothing g_smooth, (1 − λ)⁴, a hinge basin);
+* :func:`preconditioned` — any loss with its output gradient replaced by ∇_F L (FᵀF + αI)^{-1} (S52).
+
 Contrastive losses of anchors and partners (A1), with E1 and E2 as its special cases:
 
 * :func:`contrastive` — A1, L = (1/N) Σ_n l({s(x_n, x_{n,q})}_q), similarity s "dot", "cosine" or
@@ -63,16 +69,20 @@ from ._validation import (
 __all__ = [
     "BATCH_NORM_EPS",
     "DEFAULT_DELTA",
+    "MODIFICATIONS",
     "REDUCTIONS",
     "SIMILARITIES",
+    "SQR_FLOOR",
     "barlow_twins",
     "barlow_twins_function_loss",
     "check_alpha",
     "contrastive",
     "contrastive_function_loss",
+    "modified_barlow_twins",
     "mse",
     "non_contrastive",
     "nt_xent",
+    "preconditioned",
     "reduce_similarities",
     "safe_norm",
     "similarity",
@@ -206,8 +216,8 @@ def barlow_twins(z_a, z_b, *, lambd=1.0, batch_norm=False, symmetrize=False):
     return jnp.sum((eye + lambd * off) * (c - eye) ** 2)
 
 
-def vicreg(z_a, z_b, *, sim_coeff=25.0, std_coeff=25.0, cov_coeff=1.0, eps=1e-4):
-    """VICReg loss of two views (Bardes et al. 2022, eqs. 1–6, as in their official code).
+def vicreg(z_a, z_b, *, sim_coeff=25.0, std_coeff=25.0, cov_coeff=1.0, eps=1e-4, sqrt=True):
+    r"""VICReg loss of two views (Bardes et al. 2022, eqs. 1–6, as in their official code).
 
     For z_a, z_b (N, D):
 
@@ -220,16 +230,25 @@ def vicreg(z_a, z_b, *, sim_coeff=25.0, std_coeff=25.0, cov_coeff=1.0, eps=1e-4)
 
     L = sim_coeff · s + std_coeff · v + cov_coeff · c.
 
+    ``sqrt=False`` is the ablation of S App. G.3's conjecture that VICReg's square root acts like the
+    sharpening g_sqr of Barlow Twins: the hinge acts on the variance itself,
+    $v = \tfrac12[\mathrm{mean}_k \max(0, 1 - \mathrm{var}_k(z_a)) + \mathrm{mean}_k \max(0, 1 - \mathrm{var}_k(z_b))]$
+    instead of on $\mathrm{std}_k = \sqrt{\mathrm{var}_k + \varepsilon}$ (ε is then unused).  Near a collapsed
+    column, $\partial_{\mathrm{var}} \sqrt{\mathrm{var} + \varepsilon} = 1/(2\sqrt{\mathrm{var} + \varepsilon})$ is large
+    while $\partial_{\mathrm{var}}\,\mathrm{var} = 1$: the square root is a kink at zero like g_sqr's.
+
     Parameters
     ----------
     z_a, z_b : (N, D) embeddings of the two views, N >= 2 (the unbiased variance needs two rows).
     sim_coeff, std_coeff, cov_coeff : weights >= 0 (the official defaults 25, 25, 1; may be traced).
     eps : ε >= 0 inside the square root of the variance (may be traced).
+    sqrt : bool, default True (the official loss); False hinges the variance instead of the std.
 
     Returns
     -------
     scalar JAX array in the dtype of the inputs.
     """
+    sqrt = _check_flag(sqrt, "sqrt")
     z_a, z_b = _two_views(z_a, z_b, min_rows=2, why=" (the unbiased variance needs two)")
     sim_coeff = _hyperparameter(sim_coeff, "sim_coeff", allow_zero=True)
     std_coeff = _hyperparameter(std_coeff, "std_coeff", allow_zero=True)
@@ -240,7 +259,8 @@ def vicreg(z_a, z_b, *, sim_coeff=25.0, std_coeff=25.0, cov_coeff=1.0, eps=1e-4)
 
     def variance_covariance(z):
         z = z - jnp.mean(z, axis=0)
-        std = jnp.sqrt(jnp.var(z, axis=0, ddof=1) + eps)
+        var = jnp.var(z, axis=0, ddof=1)
+        std = jnp.sqrt(var + eps) if sqrt else var
         cov = z.T @ z / (n - 1)
         return jnp.mean(jax.nn.relu(1 - std)), jnp.sum((off * cov) ** 2) / d
 
@@ -279,6 +299,181 @@ def nt_xent(z_a, z_b, *, temperature=0.5):
     positive = s[k, (k + n) % (2 * n)]
     logits = jnp.where(jnp.eye(2 * n, dtype=bool), -jnp.inf, s)
     return jnp.mean(jax.nn.logsumexp(logits, axis=1) - positive)
+
+
+# ---------------------------------------------------------------------------------------------
+# S App. G: spectral modifications of Barlow Twins, and the S52 preconditioning
+
+#: The modewise losses ℓ(λ) of :func:`modified_barlow_twins` (S App. G.2–G.3).
+MODIFICATIONS = ("none", "sqr", "smooth_min", "smooth_eps", "quartic", "hinge")
+
+#: Default floor of |λ| in the derivative of the g_sqr loss (see :func:`modified_barlow_twins`).
+SQR_FLOOR = 1e-12
+
+
+def _spectral_ell(kind, lam, eps, width, floor):
+    """ℓ(λ) and ℓ'(λ) of the spectral modifications, elementwise (dtype of ``lam``)."""
+    one = jnp.ones_like(lam)
+    if kind == "sqr":
+        root = jnp.sqrt(jnp.abs(lam))
+        g = jnp.sign(lam) * root
+        # ℓ' = 2 (g − 1) g', g' = 1 / (2 sqrt|λ|): |λ| floored, so ℓ'(0) = −floor^{-1/2} instead of −∞
+        return (g - 1) ** 2, (g - 1) / jnp.sqrt(jnp.maximum(jnp.abs(lam), floor))
+    if kind == "smooth_min":
+        gm1 = jnp.minimum(lam - 1, 0)
+        return gm1**2, 2 * gm1
+    if kind == "smooth_eps":
+        gm1 = jnp.minimum(lam - 1, -eps * (lam - 1))
+        return gm1**2, 2 * gm1 * jnp.where(lam < 1, one, -eps * one)
+    if kind == "hinge":
+        excess = jnp.maximum(jnp.abs(lam - 1) - width, 0)
+        return excess**2, 2 * excess * jnp.sign(lam - 1)
+    raise ValueError(f"modification must be one of {list(MODIFICATIONS)}, got {kind!r}")  # pragma: no cover
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _spectral_sum(kind, C, eps, width, floor):
+    """Σ_j ℓ(λ_j(C)) of a symmetric C; derivative U diag(ℓ'(λ)) Uᵀ (see the jvp below)."""
+    lam = jnp.linalg.eigvalsh(C)
+    return jnp.sum(_spectral_ell(kind, lam, eps, width, floor)[0])
+
+
+@_spectral_sum.defjvp
+def _spectral_sum_jvp(kind, primals, tangents):
+    # d Σ ℓ(λ_j) = tr(U diag(ℓ'(λ)) Uᵀ dC): the same matrix for any orthonormal basis of a degenerate
+    # eigenspace (ℓ' takes one value there), so the derivative is defined for repeated eigenvalues too.
+    C, eps, width, floor = primals
+    dC, deps, dwidth, dfloor = tangents
+    lam, U = jnp.linalg.eigh(C)
+    value, dell = _spectral_ell(kind, lam, eps, width, floor)
+    G = (U * dell[None, :]) @ U.T
+    _, dparams = jax.jvp(lambda e, w, f: jnp.sum(_spectral_ell(kind, lam, e, w, f)[0]),
+                         (eps, width, floor), (deps, dwidth, dfloor))
+    return jnp.sum(value), jnp.sum(G * dC) + dparams
+
+
+def modified_barlow_twins(z_a, z_b, *, modification="none", eps=0.1, width=0.25, batch_norm=False,
+                          floor=SQR_FLOOR):
+    r"""Barlow Twins with the spectral modifications of S App. G.2–G.3, L = Σ_j ℓ(λ_j).
+
+    With the symmetrised cross-correlation of S1–S2, $C = (z_a^\top z_b + z_b^\top z_a)/(2N)$ (D, D), and
+    its eigenvalues λ_j, the loss is $L = \sum_j \ell(\lambda_j) = \|g(C) - I\|_F^2$ for a function g acting
+    on the eigenvalues (S App. G):
+
+    * ``"none"``: $\ell = (1 - \lambda)^2$, i.e. $\|C - I\|_F^2$ (S1; equals
+      ``barlow_twins(z_a, z_b, lambd=1, symmetrize=True)``);
+    * ``"sqr"`` (S App. G.2, sharpening at zero): $g_{\rm sqr}(\lambda) = \mathrm{sign}(\lambda)|\lambda|^{1/2}$,
+      $\ell = (g_{\rm sqr}(\lambda) - 1)^2$ — in the rescaled singular value $\bar s = \lambda^{1/2}$ of an
+      aligned mode, $(|\bar s| - 1)^2$, a kink at 0;
+    * ``"smooth_min"`` (S App. G.3): $g = \min(\lambda, 1)$, $\ell = (\min(\lambda, 1) - 1)^2$, flat for λ >= 1;
+    * ``"smooth_eps"`` (S App. G.3): $g = \min(\lambda, 1 + \varepsilon(1 - \lambda))$, so
+      $\ell = (1 - \lambda)^2$ below 1 and $\varepsilon^2(\lambda - 1)^2$ above;
+    * ``"quartic"`` (S App. G.3): $\ell = (1 - \lambda)^4$, i.e. $\mathrm{tr}\,(C - I)^4$ — no curvature at the minimum;
+    * ``"hinge"`` (S App. G.3, a flat basin of finite width w): $\ell = \max(|1 - \lambda| - w, 0)^2$.
+
+    S App. G writes $\|g(C) - I\|_F$; the square is used here, so that ``"none"`` is the Barlow Twins loss.
+
+    Gradient.  ``"none"`` and ``"quartic"`` are polynomials in C and differentiated as such.  The others
+    go through :func:`jax.numpy.linalg.eigh` with a custom derivative,
+    $\partial L / \partial C = U\,\mathrm{diag}(\ell'(\lambda))\,U^\top$ ($C = U \mathrm{diag}(\lambda) U^\top$), which
+    is the same matrix for any eigenbasis of a repeated eigenvalue, so it is defined for degenerate C
+    (only first derivatives are provided).  For ``"sqr"``, $\ell'(\lambda) = (g_{\rm sqr}(\lambda) - 1)/|\lambda|^{1/2}$
+    tends to −∞ as λ → 0; the regularisation used is $|\lambda|$ floored at ``floor`` in that denominator,
+    $\ell'(\lambda) = (g_{\rm sqr}(\lambda) - 1)/\max(|\lambda|, \text{floor})^{1/2}$, so $|\ell'| <= 1 + \text{floor}^{-1/2}$
+    (10⁶ + 1 by default).  For a linear model the weight gradient $2\,U\mathrm{diag}(\ell')U^\top W\Gamma$ stays
+    bounded as λ → 0 even without the floor (the factor $W\Gamma$ along an eigenvector is O(λ^{1/2})).
+    At λ = 1 the one-sided derivatives of ``"smooth_min"``, ``"smooth_eps"`` agree (ℓ' = 0); ℓ'' jumps there.
+
+    Parameters
+    ----------
+    z_a, z_b : (N, D) embeddings of the two views (N >= 2 with ``batch_norm``).
+    modification : one of :data:`MODIFICATIONS`.
+    eps : ε >= 0 of ``"smooth_eps"`` (may be traced).
+    width : half-width w >= 0 of the ``"hinge"`` basin in λ (may be traced).
+    batch_norm : standardise each column first, as :func:`barlow_twins` does.
+    floor : > 0, the floor of |λ| in the ``"sqr"`` derivative.
+
+    Returns
+    -------
+    scalar JAX array in the dtype of the inputs.
+    """
+    check_choice(modification, "modification", set(MODIFICATIONS))
+    batch_norm = _check_flag(batch_norm, "batch_norm")
+    z_a, z_b = _two_views(z_a, z_b, min_rows=2 if batch_norm else 1,
+                          why=" (the batch variance needs two)" if batch_norm else "")
+    eps = _hyperparameter(eps, "eps", allow_zero=True)
+    width = _hyperparameter(width, "width", allow_zero=True)
+    floor = _hyperparameter(floor, "floor")
+    if batch_norm:
+        z_a, z_b = _batch_norm(z_a), _batch_norm(z_b)
+    n = z_a.shape[0]
+    m = z_a.T @ z_b
+    c = (m + m.T) / (2 * n)
+    eye = jnp.eye(c.shape[0], dtype=c.dtype)
+    if modification == "none":
+        return jnp.sum((c - eye) ** 2)
+    if modification == "quartic":
+        e = c - eye
+        return jnp.sum((e @ e) ** 2)  # tr (C − I)^4 = ‖(C − I)²‖_F² for symmetric C
+    dtype = c.dtype
+    return _spectral_sum(modification, c, jnp.asarray(eps, dtype), jnp.asarray(width, dtype),
+                         jnp.asarray(floor, dtype))
+
+
+def preconditioned(loss_fn, alpha):
+    r"""The loss ``loss_fn`` with its output gradient preconditioned towards small PCA directions (S52).
+
+    Returns ``L(z_a, z_b, **kw)`` whose value is ``loss_fn(z_a, z_b, **kw)`` and whose gradient with
+    respect to the stacked outputs $F = [z_a; z_b]$ (2N, d) is replaced by (S App. G.1, S52)
+
+    $$\nabla_F L \;\longrightarrow\; \nabla_F L\,(F^\top F + \alpha I_d)^{-1}, \qquad \alpha > 0,$$
+
+    which shrinks the pull along directions of large variance of the embeddings and enlarges it along
+    directions of small variance.  Backpropagation through a network then uses the transformed output
+    gradient, $\nabla_\theta = \mathrm{Tr}[(\nabla_\theta F)^\top \nabla_F L\,(F^\top F + \alpha I)^{-1}]$.
+    The matrix is treated as a constant (no derivative through it: the result is a substitution rule, not the
+    gradient of another loss); only first derivatives are defined.  Keyword arguments are passed to
+    ``loss_fn`` and treated as constants.  Works for any loss of two views (N, d), e.g. :func:`barlow_twins`,
+    :func:`vicreg`, :func:`nt_xent`, :func:`modified_barlow_twins`.
+
+    Parameters
+    ----------
+    loss_fn : callable ``(z_a, z_b, **kw) -> scalar``.
+    alpha : α > 0, the ridge of the preconditioner.
+    """
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable (z_a, z_b, **kw) -> scalar, got {type(loss_fn).__name__}")
+    if isinstance(alpha, (str, bytes)) or isinstance(alpha, (bool, np.bool_)):
+        raise TypeError(f"alpha must be a real number > 0, got {type(alpha).__name__}")
+    alpha = check_positive(alpha, "alpha")
+
+    def loss(z_a, z_b, **kw):
+        z_a, z_b = _two_views(z_a, z_b)
+
+        @jax.custom_vjp
+        def value(za, zb):
+            return loss_fn(za, zb, **kw)
+
+        def fwd(za, zb):
+            out, vjp = jax.vjp(lambda a, b: loss_fn(a, b, **kw), za, zb)
+            return out, (za, zb, vjp)
+
+        def bwd(res, ct):
+            za, zb, vjp = res
+            ga, gb = vjp(ct)
+            F = jnp.concatenate([za, zb])
+            G = jnp.concatenate([ga, gb])
+            P = F.T @ F + alpha * jnp.eye(F.shape[1], dtype=F.dtype)
+            GP = jnp.linalg.solve(P, G.T).T  # G P^{-1}, P symmetric
+            n = za.shape[0]
+            return GP[:n].astype(za.dtype), GP[n:].astype(zb.dtype)
+
+        value.defvjp(fwd, bwd)
+        return value(z_a, z_b)
+
+    loss.__name__ = f"preconditioned_{getattr(loss_fn, '__name__', 'loss')}"
+    loss.__doc__ = f"{getattr(loss_fn, '__name__', 'loss')} with the S52 output-gradient preconditioning, alpha = {alpha}."
+    return loss
 
 
 # ---------------------------------------------------------------------------------------------
