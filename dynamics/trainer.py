@@ -34,21 +34,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import losses
+from . import losses, parallel
 from ._validation import as_matrix, check_callable, check_pairs, check_positive, check_positive_int
 
 
 class NonFiniteError(FloatingPointError):
     """Training produced a non-finite loss or parameter; ``step`` is the first bad step."""
 
-    def __init__(self, step: int, what: str):
+    def __init__(self, step: int, what: str, run: int | None = None):
         self.step = step
+        self.run = run
+        where = "" if run is None else f" in run {run}"
         if step == 0:
-            msg = (f"non-finite {what} at step 0, at initialisation (before any gradient step): the model output "
-                   f"or the loss is NaN/inf at the initial parameters on this data — check the model, the loss "
-                   f"and the data; the learning rate plays no part yet")
+            msg = (f"non-finite {what} at step 0{where}, at initialisation (before any gradient step): the model "
+                   f"output or the loss is NaN/inf at the initial parameters on this data — check the model, the "
+                   f"loss and the data; the learning rate plays no part yet")
         else:
-            msg = f"non-finite {what} at step {step}: reduce the learning rate or the init scale"
+            msg = f"non-finite {what} at step {step}{where}: reduce the learning rate or the init scale"
         super().__init__(msg)
 
 
@@ -361,6 +363,18 @@ def _programs(loss_fn, project, observer_items, optimizer):
     """Compiled (advance, observe, step) for GD on ``loss_fn(params, data)``; cached on the functions.
 
     The carried state is (params, optimizer state); plain GD has the empty state ()."""
+    one_step, observe_one = _step_and_observe(loss_fn, project, observer_items, optimizer)
+
+    @jax.jit
+    def advance(state, k, lr, data):
+        return jax.lax.fori_loop(0, k, lambda i, s: one_step(s, lr, data), state)
+
+    return advance, jax.jit(observe_one), jax.jit(one_step)
+
+
+def _step_and_observe(loss_fn, project, observer_items, optimizer):
+    """The un-jitted step (params, opt state) -> next and the observation (records, all finite) of one run,
+    shared by :func:`_programs` and the vmapped :func:`_batched_programs`."""
     observers = dict(observer_items)
     proj = project if project is not None else (lambda p: p)
 
@@ -374,18 +388,13 @@ def _programs(loss_fn, project, observer_items, optimizer):
             p = jax.tree_util.tree_map(lambda a, u: (a + u).astype(a.dtype), p, updates)
         return proj(p), opt_state
 
-    @jax.jit
-    def advance(state, k, lr, data):
-        return jax.lax.fori_loop(0, k, lambda i, s: one_step(s, lr, data), state)
-
-    @jax.jit
     def observe(p, data):
         val = loss_fn(p, data)
         out = {name: fn(p, data) for name, fn in observers.items()}
         out["loss"] = val
         return out, _tree_finite(p) & jnp.isfinite(val)
 
-    return advance, observe, jax.jit(one_step)
+    return one_step, observe
 
 
 def _raise_first_bad_step(step_one, observe, state, start, stop):
@@ -398,6 +407,264 @@ def _raise_first_bad_step(step_one, observe, state, start, stop):
         if not bool(ok):
             raise NonFiniteError(s, "loss or parameters")
     raise NonFiniteError(stop, "loss or parameters")
+
+
+# ---------------------------------------------------------------------------
+# Runs in one program: B runs of the same shapes stacked along a leading axis and trained by jax.vmap
+
+
+@dataclass
+class BatchedHistory:
+    """What B runs trained together recorded (:func:`gradient_descent_batched`); run b is :meth:`run` (b).
+
+    Attributes
+    ----------
+    step : (R,) int array of recorded steps, shared by the runs (0 is the initial state).
+    t : (B, R) gradient-flow times lr_b × step of each run.
+    records : mapping name -> (B, R, ...) array (each leaf of a pytree observer likewise); always "loss".
+    lr : (B,) learning rates.
+    """
+
+    step: np.ndarray
+    t: np.ndarray
+    records: dict = field(default_factory=dict)
+    lr: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __len__(self):
+        return int(self.lr.shape[0])
+
+    def __getitem__(self, name):
+        return self.records[name]
+
+    def __contains__(self, name):
+        return name in self.records
+
+    @property
+    def loss(self) -> np.ndarray:
+        return self.records["loss"]
+
+    def run(self, b: int) -> History:
+        """The :class:`History` of run ``b`` alone (what :func:`gradient_descent` records for it)."""
+        b = check_positive_int(b, "b", minimum=0)
+        if b >= len(self):
+            raise ValueError(f"b must be a run index below {len(self)}, got {b}")
+        records = {k: jax.tree_util.tree_map(lambda a: a[b], v) for k, v in self.records.items()}
+        return History(step=self.step.copy(), t=self.t[b].copy(), records=records, lr=float(self.lr[b]))
+
+
+def _check_batched_lr(lr, B):
+    """(B,) float64 learning rates from a number or a length-B vector, each finite and > 0."""
+    if np.ndim(lr) == 0:
+        return np.full(B, check_positive(lr, "lr"))
+    raw = np.asarray(lr)
+    if raw.dtype == np.bool_ or not np.issubdtype(raw.dtype, np.number) or np.iscomplexobj(raw):
+        raise TypeError(f"lr must be a real number or a vector of one learning rate per run, got dtype {raw.dtype}")
+    if raw.ndim != 1 or raw.shape[0] != B:
+        raise ValueError(f"lr must be a number or one learning rate per run, shape ({B},), got shape {raw.shape}")
+    raw = raw.astype(np.float64)
+    bad = ~np.isfinite(raw) | (raw <= 0)
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        raise ValueError(f"lr must be finite and > 0 for every run, got {raw[i]} for run {i}")
+    return raw
+
+
+@jax.jit
+def _runs_finite(leaves):
+    """(B,) flags: is run b of every leaf finite (non-float leaves always are)."""
+    flags = [jnp.all(jnp.isfinite(a).reshape(a.shape[0], -1), axis=1) for a in leaves
+             if jnp.issubdtype(a.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(flags), axis=0) if flags else jnp.ones(leaves[0].shape[0], bool)
+
+
+def gradient_descent_batched(loss_fn, params_batch, data=None, *, lr, n_steps=None, record_steps=None,
+                             observers=None, project=None, optimizer=None, batch_data=False, sharding=None,
+                             progress=False, desc="training (batched)") -> tuple[object, BatchedHistory]:
+    """B runs of :func:`gradient_descent` trained together, ``jax.vmap`` over a leading axis, in one compiled program.
+
+    Run b takes the steps of :func:`gradient_descent` from its own initial parameters ``params_batch[b]``,
+
+        $\\theta^{(b)}_{k+1} = P\\big(\\theta^{(b)}_k - \\mathrm{lr}_b\\, \\nabla_\\theta L(\\theta^{(b)}_k)\\big)$,
+        $t^{(b)}_k = \\mathrm{lr}_b\\, k$,
+
+    the explicit Euler steps of the gradient flow dθ/dt = −∇L (S6; projected GD with P a retraction, E11,
+    A Lemma 16), with its own learning rate lr_b.  The runs share the loss, the observers, the projection, the
+    record steps and (unless ``batch_data``) the data; they must share their shapes, which is what the points of a
+    sweep over seeds, learning rates or init scales do.  The loop of :func:`gradient_descent` over the runs
+    computes the same numbers (the tests compare them to 1e-12 in float64, run by run); here the steps of all runs
+    are one ``vmap`` inside one ``lax.fori_loop`` between records, compiled once and cached on the functions as in
+    :func:`gradient_descent`.
+
+    Parameters
+    ----------
+    loss_fn : ``loss_fn(params, data)`` -> real scalar for one run (``loss_fn(params)`` when ``data`` is None).
+    params_batch : pytree whose every leaf has a leading axis of B >= 1 runs (:func:`dynamics.parallel.stack_runs`,
+        :func:`dynamics.parallel.init_two_layer_batch`).
+    data : pytree of arrays shared by the runs, or with ``batch_data`` one entry per run along axis 0.
+    lr : a number, or a (B,) vector of per-run learning rates (each > 0).
+    n_steps, record_steps, observers, project, optimizer, progress : as in :func:`gradient_descent`, for every
+        run (an optax optimizer carries its own rate; ``lr`` is then only each run's clock).
+    batch_data : the data leaves carry a leading axis of B runs (one data set per run).
+    sharding : None (default device), or a ``jax.sharding.Mesh``, a ``(mesh, axis_name)`` pair or a
+        ``NamedSharding`` splitting axis 0 (:func:`dynamics.parallel.leading_axis`): the runs are split across
+        the devices of the mesh (B padded to a multiple of the number of shards with copies of run 0, the
+        padding stripped from the results); the data are replicated (split with the runs if ``batch_data``).
+
+    Returns
+    -------
+    (final params_batch, :class:`BatchedHistory`) — the final parameters keep the leading axis B (split across
+    the devices with ``sharding``).
+
+    Raises
+    ------
+    NonFiniteError
+        naming the first step whose loss or parameters are not finite, and the run (``.run``) where it happened.
+    """
+    if data is None:
+        check_callable(loss_fn, "loss_fn", "loss_fn(params) -> scalar")
+        observers = _check_observers(observers, "fn(params)")
+        loss_fn = _closure_loss(loss_fn)
+        observers = {k: _closure_observer(fn) for k, fn in observers.items()}
+        cache, what, pending = False, "loss_fn(params)", []
+    else:
+        check_callable(loss_fn, "loss_fn", "loss_fn(params, data) -> scalar")
+        observers = _check_observers(observers, "fn(params, data)")
+        data, pending = _check_data(data)
+        cache, what = True, "loss_fn(params, data)"
+    if project is not None:
+        check_callable(project, "project", "project(params) -> params")
+    optimizer = _check_optimizer(optimizer)
+    B = parallel.batch_size(params_batch, "params_batch")
+    if batch_data:
+        if data is None:
+            raise ValueError("batch_data=True needs data (one data set per run along axis 0)")
+        nb = parallel.batch_size(data, "data")
+        if nb != B:
+            raise ValueError(f"data must have one entry per run along axis 0 with batch_data=True: params_batch has "
+                             f"B = {B} runs, data has {nb}")
+    lrs = _check_batched_lr(lr, B)
+    if n_steps is not None:
+        n_steps = check_positive_int(n_steps, "n_steps")
+    if record_steps is None:
+        if n_steps is None:
+            raise ValueError("give n_steps or record_steps")
+        record_steps = record_schedule(n_steps)
+    record_steps = _check_record_steps(record_steps)
+    if n_steps is not None and record_steps[-1] != n_steps:
+        raise ValueError(f"record_steps must end at n_steps={n_steps}, ends at {record_steps[-1]}")
+    split = parallel.leading_axis(sharding, "sharding")
+
+    # Shapes and types from run 0 (the runs share them); finiteness of every run.
+    first = jax.tree_util.tree_map(lambda a: a[0], params_batch)
+    data0 = jax.tree_util.tree_map(lambda a: a[0], data) if batch_data else data
+    _check_initial(loss_fn, first, data0, observers, what, pending)
+    ok = np.asarray(_runs_finite(jax.tree_util.tree_leaves(params_batch)))
+    if not ok.all():
+        raise ValueError(f"params_batch must be finite at step 0: run {int(np.argmin(ok))} contains NaN or inf")
+
+    key = (loss_fn, project, tuple(observers.items()), optimizer, bool(batch_data))
+    advance, observe, step_one = cached(_batched_programs, *key) if cache else _batched_programs.__wrapped__(*key)
+    params_batch = jax.tree_util.tree_map(jnp.asarray, params_batch)
+    lr_arg = lrs
+    if split is not None:
+        params_batch, lr_arg = split.put(split.pad((params_batch, lrs)))
+        if data is not None:
+            data = split.put(split.pad(data)) if batch_data else split.put_replicated(data)
+    opt_state = () if optimizer is None else jax.vmap(optimizer.init)(params_batch)
+    state = (params_batch, opt_state)
+    recs = []
+    iterator = range(len(record_steps))
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, desc=desc, leave=False)
+    current = 0
+    for r in iterator:
+        target = int(record_steps[r])
+        good = state
+        if target > current:
+            state = advance(state, target - current, lr_arg, data)
+        out, ok = observe(state[0], data)
+        if not bool(jnp.all(ok)):
+            _raise_first_bad_batched(lambda s: step_one(s, lr_arg, data), lambda q: observe(q, data), good, current,
+                                     target, B)
+        current = target
+        recs.append(out)
+    recs = parallel.to_host(recs)
+    records = {name: jax.tree_util.tree_map(lambda *xs: np.stack(xs, axis=1)[:B], *(rec[name] for rec in recs))
+               for name in recs[0]}
+    final = state[0] if split is None else split.strip(state[0], B)
+    history = BatchedHistory(step=record_steps.copy(), t=lrs[:, None] * record_steps.astype(float)[None, :],
+                             records=records, lr=lrs)
+    return final, history
+
+
+@functools.lru_cache(maxsize=64)
+def _batched_programs(loss_fn, project, observer_items, optimizer, batch_data):
+    """Compiled (advance, observe, step) of :func:`_programs`, each ``vmap``-ped over the leading axis of runs
+    (and of the data with ``batch_data``); lr is a (B,) vector.  Cached on the functions."""
+    one_step, observe_one = _step_and_observe(loss_fn, project, observer_items, optimizer)
+    data_axis = 0 if batch_data else None
+    step_all = jax.vmap(one_step, in_axes=(0, 0, data_axis))
+
+    @jax.jit
+    def advance(state, k, lr, data):
+        return jax.lax.fori_loop(0, k, lambda i, s: step_all(s, lr, data), state)
+
+    return advance, jax.jit(jax.vmap(observe_one, in_axes=(0, data_axis))), jax.jit(step_all)
+
+
+def _raise_first_bad_batched(step_all, observe, state, start, stop, B):
+    """Replay the runs step by step from ``state`` (at ``start``) and raise at the first step where a run (of the
+    first B, the rest is padding) turns non-finite, naming the lowest such run."""
+    def first_bad(ok):
+        bad = ~np.asarray(ok)[:B]
+        return int(np.argmax(bad)) if bad.any() else None
+
+    run = first_bad(observe(state[0])[1])
+    if run is not None:  # only when ``start`` was never recorded: the initial state (step 0)
+        raise NonFiniteError(start, "loss or parameters", run=run)
+    for s in range(start + 1, stop + 1):
+        state = step_all(state)
+        run = first_bad(observe(state[0])[1])
+        if run is not None:
+            raise NonFiniteError(s, "loss or parameters", run=run)
+    raise NonFiniteError(stop, "loss or parameters")  # pragma: no cover - the records said a run was bad
+
+
+def train_barlow_batched(apply_fn, params_batch, x, x_prime, *, lr, n_steps, record_steps=None, n_records=200,
+                         observers=None, project=None, sharding=None, progress=False,
+                         desc="Barlow Twins (batched)"):
+    """B runs of :func:`train_barlow` (seeds, learning rates, init scales of one model) in one compiled program.
+
+    Each run minimises the Barlow Twins loss of its embeddings, $L = \\|C - I_d\\|_F^2$ with
+    $C = \\frac{1}{2n}(F^\\top F' + F'^\\top F)$ (S1–S2), by full-batch GD (S6 discretised) on the shared pairs,
+    and records "loss" and "eigenvalues" of C (decreasing), exactly as :func:`train_barlow` does for one run
+    (the same cached loss and observer objects, ``jax.vmap`` over the runs: :func:`gradient_descent_batched`).
+    The NTK-drift observer ``ntk_fn`` of :func:`train_barlow` is not offered here (K(0) differs from run to run).
+
+    Parameters
+    ----------
+    apply_fn : ``apply_fn(params, x) -> (n, d)`` for one run.
+    params_batch : stacked initial parameters, leading axis B (e.g. :func:`dynamics.parallel.init_two_layer_batch`).
+    x, x_prime : (n, m) positive pairs, shared by the runs.
+    lr : a number or a (B,) vector;  n_steps, record_steps, n_records, observers (``fn(params)``), project,
+        progress : as in :func:`train_barlow`;  sharding : as in :func:`gradient_descent_batched`.
+
+    Returns
+    -------
+    (final params_batch, :class:`BatchedHistory`)
+    """
+    x, x_prime = check_pairs(x, x_prime)
+    parallel.batch_size(params_batch, "params_batch")
+    check_apply(apply_fn, jax.tree_util.tree_map(lambda a: a[0], params_batch), x)
+    obs = {"eigenvalues": cached(_barlow_eigenvalues, apply_fn)}
+    obs.update(params_observers(observers))
+    if record_steps is None:
+        record_steps = record_schedule(n_steps, n_records)
+    return gradient_descent_batched(cached(_barlow_loss, apply_fn), params_batch, {"x": x, "xp": x_prime}, lr=lr,
+                                    n_steps=n_steps, record_steps=record_steps, observers=obs, project=project,
+                                    sharding=sharding, progress=progress, desc=desc)
 
 
 # ---------------------------------------------------------------------------
