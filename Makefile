@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup verify verify-full test test-slow figures benchmarks clean
+.PHONY: setup verify verify-full test test-slow figures benchmarks docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +31,10 @@ test-slow: $(STAMP)
 figures: $(STAMP)
 	$(BIN)/python -m dynamics figures
 
+# The documentation site, strict (a broken link, a missing reference, a docstring that does not render
+# or a notebook that raises fails it), into site/; notebooks executed in fast mode.
+docs: $(STAMP)
+	DYNAMICS_FAST=1 MPLBACKEND=Agg $(BIN)/python -m mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis site

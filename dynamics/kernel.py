@@ -202,10 +202,15 @@ def joint_kernel(K_xx, K_xxp, K_xpxp) -> np.ndarray:
 
 
 def z_matrix(K_xx, K_xxp, K_xpxp) -> np.ndarray:
-    """Z = (1/2n) [[K_𝒳𝒳' K_𝒳𝒳, K_𝒳𝒳'²], [K_𝒳'𝒳' K_𝒳𝒳, K_𝒳'𝒳' K_𝒳𝒳']] + transpose (S23).
+    r"""Z = (1/2n) ``[[K_𝒳𝒳' K_𝒳𝒳, K_𝒳𝒳'²], [K_𝒳'𝒳' K_𝒳𝒳, K_𝒳'𝒳' K_𝒳𝒳']]`` + transpose (S23).
+
+    S23:
+
+    $$Z = \frac{1}{2n}\begin{pmatrix} K_{\mathcal{X}\mathcal{X}'} K_{\mathcal{X}\mathcal{X}} & K_{\mathcal{X}\mathcal{X}'}^2 \\
+    K_{\mathcal{X}'\mathcal{X}'} K_{\mathcal{X}\mathcal{X}} & K_{\mathcal{X}'\mathcal{X}'} K_{\mathcal{X}\mathcal{X}'} \end{pmatrix} + (\cdot)^\top$$
 
     Written literally as in the paper.  For explicit features Z = Φ Γ Φ^T with Φ = [X; X']
-    (S37), i.e. the block matrix is B = [K_𝒳𝒳'; K_𝒳'𝒳'] [K_𝒳𝒳, K_𝒳𝒳'].  Returns (2n, 2n).
+    (S37), i.e. the block matrix is ``B = [K_𝒳𝒳'; K_𝒳'𝒳'] [K_𝒳𝒳, K_𝒳𝒳']``.  Returns (2n, 2n).
     """
     K_xx, K_xxp, K_xpxp = _check_blocks(K_xx, K_xxp, K_xpxp)
     n = K_xx.shape[0]

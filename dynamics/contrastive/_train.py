@@ -322,10 +322,10 @@ def ntk_drift_by_loss(widths, *, T=2.0, lr=0.01, n=100, Z=10, n_ntk=40, seeds=(0
 
     * ``out[name]``: (W,) seed-mean drift at T (``inf`` where a seed stopped before T);
     * ``out["curves"][name]``: (W, S, R) drift at the record times, NaN from a run's first non-finite step on
-      (0 at t = 0);
+        (0 at t = 0);
     * ``out["t_diverge"][name]``: (W, S) time of the first non-finite step (``inf`` if none by T);
     * ``out["last_t"][name]``, ``out["last_drift"][name]``: (W, S) the last time with a finite drift and that
-      drift (the replayed steps just before divergence included; the final record otherwise).
+        drift (the replayed steps just before divergence included; the final record otherwise).
     """
     if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
         raise TypeError(f"widths must be a list of widths (integers >= 1), got {type(widths).__name__}")
