@@ -54,6 +54,7 @@ from ._validation import (
     check_positive_int,
     check_tree_finite_if_concrete,
 )
+from . import parallel
 from .networks import ACTIVATIONS, check_two_layer
 
 __all__ = [
@@ -441,7 +442,7 @@ def _contract_jacobians(j1s, j2s):
     return sum(jnp.einsum("aip,bjp->abij", j1, j2) for j1, j2 in zip(j1s, j2s))
 
 
-def empirical_ntk(apply_fn, params, x1, x2, *, block_size=None):
+def empirical_ntk(apply_fn, params, x1, x2, *, block_size=None, sharding=None):
     """Empirical NTK of any JAX model: K[a, b, i, j] = Σ_θ ∂f_i(x1_a)/∂θ · ∂f_j(x2_b)/∂θ (Jacot et al. 2018).
 
     Jacobians with respect to every parameter leaf come from ``jax.jacrev``, each leaf
@@ -458,6 +459,11 @@ def empirical_ntk(apply_fn, params, x1, x2, *, block_size=None):
     params : pytree of arrays.
     x1 : (n1, D) array;  x2 : (n2, D) array.
     block_size : rows of ``x1`` per Jacobian, or None for all at once.
+    sharding : None (the default device), or a ``jax.sharding.Mesh``, a ``(mesh, axis_name)`` pair or a
+        ``NamedSharding`` of axis 0 (:func:`dynamics.parallel.leading_axis`): the rows of ``x1`` (of each block)
+        and of ``x2`` are split across the devices for their Jacobians (padded with copies of row 0, the padding
+        stripped), the Jacobians of ``x2`` are then gathered whole onto every device and contracted with the
+        local rows of ``x1``; the result is split by rows when n1 (the block) is a multiple of the shards.
 
     Returns
     -------
@@ -472,6 +478,19 @@ def empirical_ntk(apply_fn, params, x1, x2, *, block_size=None):
         raise ValueError("params must be finite, got NaN or inf")
     x1j, x2j = jnp.asarray(x1), jnp.asarray(x2)
     _apply_output(apply_fn, params, x1j[:1], "x1")
+    split = parallel.leading_axis(sharding, "sharding")
+    if split is not None:
+        params = split.put_replicated(jax.tree_util.tree_map(jnp.asarray, params))
+        j2 = split.strip(_row_jacobians(apply_fn, params, split.put(split.pad(x2))), x2.shape[0])
+        j2 = split.put_replicated(j2)  # whole on every device, as the contraction with local rows needs
+
+        def block_of(s):
+            xb = x1[s:s + block]
+            j1 = _row_jacobians(apply_fn, params, split.put(split.pad(xb)))
+            return split.strip(_contract_jacobians(j1, j2), xb.shape[0])
+
+        blocks = [block_of(s) for s in range(0, x1.shape[0], block)]
+        return blocks[0] if len(blocks) == 1 else jnp.concatenate(blocks, axis=0)
     j2 = _row_jacobians(apply_fn, params, x2j)  # once, reused by every block of x1
     same = x1.shape == x2.shape and block >= x1.shape[0] and bool(jnp.all(x1j == x2j))
     blocks = [_contract_jacobians(j2 if same else _row_jacobians(apply_fn, params, x1j[s:s + block]), j2)
@@ -574,7 +593,44 @@ def _scalar_ntk_plan(n1, n2, same, row_bytes, block_size, max_memory):
     return "stream", cc, min(ca, -(-n1 // cc) * cc)
 
 
-def scalar_ntk(apply_fn, params, x1, x2=None, *, block_size=None, max_memory=None):
+@functools.lru_cache(maxsize=32)
+def _scalar_ntk_sharded(apply_fn, split, c, same):
+    """``K(params, x1[, x2])`` of :func:`scalar_ntk` with the rows split over ``split`` (a
+    :class:`dynamics.parallel.LeadingAxis`): on each device the Jacobian rows of its local inputs, c at a time
+    (``lax.map`` of the vmapped per-example gradient, as on one device), the Jacobians of x2 (of x1 when
+    ``same``) gathered whole (``all_gather``) and K_local = J1_local J2ᵀ; for ``same`` K is symmetrised,
+    (K + Kᵀ)/2, so that it is exactly symmetric as on one device.  Cached on (apply_fn, split, c, same)."""
+    rows = _scalar_ntk_programs(apply_fn)[0]
+    P, spec = jax.sharding.PartitionSpec, split.spec
+
+    def local_jacobian(p, x):
+        # The parameters as device-varying values: the gradient of a device-varying g with respect to an
+        # invariant (replicated) input would be summed over the devices by the transpose rule of shard_map.
+        p = jax.tree_util.tree_map(lambda a: jax.lax.pcast(a, split.axes, to="varying"), p)
+        J = jax.lax.map(lambda xc: rows(p, xc), x.reshape((-1, c) + x.shape[1:]))
+        return J.reshape(-1, J.shape[-1])
+
+    def gathered(J):
+        return jax.lax.all_gather(J, split.axes, tiled=True)
+
+    def hp(a, b):
+        return jnp.matmul(a, b.T, precision=jax.lax.Precision.HIGHEST)
+
+    if same:
+        def body(p, x1):
+            J1 = local_jacobian(p, x1)
+            return hp(J1, gathered(J1))
+
+        kernel = jax.shard_map(body, mesh=split.mesh, in_specs=(P(), spec), out_specs=spec)
+        return jax.jit(lambda p, x1: 0.5 * (kernel(p, x1) + kernel(p, x1).T), out_shardings=split.split)
+
+    def body2(p, x1, x2):
+        return hp(local_jacobian(p, x1), gathered(local_jacobian(p, x2)))
+
+    return jax.jit(jax.shard_map(body2, mesh=split.mesh, in_specs=(P(), spec, spec), out_specs=spec))
+
+
+def scalar_ntk(apply_fn, params, x1, x2=None, *, block_size=None, max_memory=None, sharding=None):
     """Empirical NTK of the scalar g(x) = √d · mean_i f_i(x) (S App. D.5): K[a, b] = ⟨∂g(x1_a)/∂θ, ∂g(x2_b)/∂θ⟩.
 
     Since ∂g = (1/√d) Σ_i ∂f_i, this equals (1/d) Σ_ij K_ij of :func:`empirical_ntk` (Jacot et al. 2018); here
@@ -611,6 +667,14 @@ def scalar_ntk(apply_fn, params, x1, x2=None, *, block_size=None, max_memory=Non
     max_memory : bytes for the Jacobian rows held at once (int or float, e.g. ``2e9``), or None for no bound.
         It bounds the Jacobians, P · itemsize bytes per row; the kernel itself (n1 · n2 entries) and the
         network's activations for one chunk come on top.  At least two rows (2 P · itemsize) are needed.
+        With ``sharding`` it bounds the rows held on each device (its ⌈n1/S⌉ rows and all n2 gathered ones);
+        the streamed mode is not available there, so a bound below that is an error.
+    sharding : None (the default device), or a ``jax.sharding.Mesh``, a ``(mesh, axis_name)`` pair or a
+        ``NamedSharding`` of axis 0 (:func:`dynamics.parallel.leading_axis`): the rows of ``x1`` and ``x2`` are
+        split across the S devices of the mesh (padded with copies of row 0 to S · c · ⌈·⌉ rows, the padding
+        stripped); each device computes the Jacobian rows of its inputs, the Jacobians of x2 are gathered whole
+        onto every device (``jax.lax.all_gather`` inside ``jax.shard_map``) and each device multiplies them with
+        its rows of J1.  K comes back split by rows when n1 is a multiple of S · c (c the rows per chunk).
 
     Returns
     -------
@@ -650,6 +714,25 @@ def scalar_ntk(apply_fn, params, x1, x2=None, *, block_size=None, max_memory=Non
     if not same and x1.shape == x2.shape and bool(jnp.all(x1 == x2)):
         same = True
     n1, n2 = x1.shape[0], x2.shape[0]
+    split = parallel.leading_axis(sharding, "sharding")
+    if split is not None:
+        local = -(-n1 // split.size)
+        c = _even_chunk(local, min(_DEFAULT_CHUNK if block_size is None else block_size, local))
+        n1p = split.size * (-(-local // c) * c)
+        n2p = n1p if same else split.size * (-(-(-(-n2 // split.size)) // c) * c)
+        held = (n1p // split.size + n2p) * row_bytes
+        if max_memory is not None and held > max_memory:
+            raise ValueError(f"max_memory = {max_memory} bytes is below the {held} bytes of Jacobian rows each device "
+                             f"holds with sharding ({n1p // split.size} local rows and {n2p} gathered ones of P = "
+                             f"{row.shape[1]} parameters); the streamed mode is not available with sharding")
+        program = _scalar_ntk_sharded(apply_fn, split, c, same)
+        params = split.put_replicated(jax.tree_util.tree_map(jnp.asarray, params))
+        x1s = split.put(_pad_rows(x1, n1p))
+        if same:
+            K = program(params, x1s)
+        else:
+            K = program(params, x1s, split.put(_pad_rows(x2, n2p)))
+        return K if K.shape == (n1, n2) else K[:n1, :n2]
     mode, cc, ca = _scalar_ntk_plan(n1, n2, same, row_bytes, block_size, max_memory)
 
     def jac(x, c):
@@ -728,7 +811,7 @@ def _features_fn(activation):
     return jax.jit(feats)
 
 
-def two_layer_ntk(params, x1, x2, activation="relu", *, output="full", block_size=None):
+def two_layer_ntk(params, x1, x2, activation="relu", *, output="full", block_size=None, sharding=None):
     """Empirical NTK of the two-layer network f(x) = (1/√M) W^T φ(V x) by matrix products (A2; the empirical NTK of the module docstring).
 
         K_ij(x, x̃) = (1/M) Σ_m [W_mi W_mj φ'(v_m·x) φ'(v_m·x̃) (x·x̃) + δ_ij φ(v_m·x) φ(v_m·x̃)]
@@ -749,6 +832,11 @@ def two_layer_ntk(params, x1, x2, activation="relu", *, output="full", block_siz
     output : "full", "trace" or "scalar".
     block_size : rows of ``x1`` per block (bounds intermediates to (block, M) for "trace"/"scalar",
         (block, M, Z) for "full"), or None for all rows at once.
+    sharding : None (the default device), or a ``jax.sharding.Mesh``, a ``(mesh, axis_name)`` pair or a
+        ``NamedSharding`` of axis 0 (:func:`dynamics.parallel.leading_axis`): the rows of ``x1`` (of each block)
+        are split across the devices of the mesh, padded to a multiple of the number of shards with copies of
+        row 0 and the padding stripped; ``params`` and ``x2`` are replicated.  Each row of K is computed as on
+        one device; the result is split by rows over the mesh when n1 (the block) is a multiple of the shards.
 
     Returns
     -------
@@ -761,10 +849,18 @@ def two_layer_ntk(params, x1, x2, activation="relu", *, output="full", block_siz
         activation = tuple(activation)
     check_choice(output, "output", {"full", "trace", "scalar"})
     block = _check_block_size(block_size, x1.shape[0])
+    split = parallel.leading_axis(sharding, "sharding")
+    fn = _two_layer_block_fn(activation, output)
+    if split is not None:  # rows of x1 split over the mesh; everything else whole on every device
+        x1 = np.asarray(x1, dtype=V.dtype)
+        V, W, x2j = split.put_replicated((V, W, np.asarray(x2, dtype=V.dtype)))
+        A2, B2 = _features_fn(activation)(V, x2j)
+        blocks = [split.strip(fn(V, W, split.put(split.pad(x1[s:s + block])), x2j, A2, B2), min(block, len(x1) - s))
+                  for s in range(0, x1.shape[0], block)]
+        return blocks[0] if len(blocks) == 1 else jnp.concatenate(blocks, axis=0)
     x1j = jnp.asarray(x1, dtype=V.dtype)
     x2j = jnp.asarray(x2, dtype=V.dtype)
     A2, B2 = _features_fn(activation)(V, x2j)
-    fn = _two_layer_block_fn(activation, output)
     blocks = [fn(V, W, x1j[s:s + block], x2j, A2, B2) for s in range(0, x1.shape[0], block)]
     return blocks[0] if len(blocks) == 1 else jnp.concatenate(blocks, axis=0)
 
