@@ -440,9 +440,14 @@ def mlp_apply(params, x, activation="relu", return_hidden=False):
     return (f, h) if return_hidden else f
 
 
+#: Which initial weights of :func:`init_resnet` ``alpha`` multiplies.
+ALPHA_SCOPES = ("all", "last")
+
+
 def init_resnet(image_shape, d: int, *, widths=(16, 32, 64), blocks_per_stage: int = 1, head_width=None,
-                seed: int = 0, alpha: float = 1.0, init: str = "he", dtype=jnp.float64) -> dict:
-    """Parameters of a small residual convolutional network for images (n, H, W, C) (:func:`resnet_apply`).
+                seed: int = 0, alpha: float = 1.0, init: str = "he", alpha_scope: str = "all",
+                dtype=jnp.float64) -> dict:
+    r"""Parameters of a small residual convolutional network for images (n, H, W, C) (:func:`resnet_apply`).
 
     The architecture is a small version of the ResNet encoders with an MLP projection head that Simon et al.
     (2023), §6 and App. D train with Barlow Twins, SimCLR and VICReg, without batch normalisation (so that the
@@ -463,6 +468,14 @@ def init_resnet(image_shape, d: int, *, widths=(16, 32, 64), blocks_per_stage: i
     α -> 0, L = len(widths) + 2 the number of weight layers on the shortest path (stem, one projection per stage
     s > 0, the two head layers).
 
+    ``alpha_scope="last"`` multiplies only the last weight matrix W2 of the head by α (every other weight is drawn
+    at scale 1).  This is what "every initial weight × α" amounts to in the paper's networks, which have a batch
+    norm after every convolution and after every head layer but the last (S App. D.1–D.2): batch norm makes a
+    layer's output invariant to the scale of the weights before it, $\mathrm{BN}(\alpha W x) = \mathrm{BN}(W x)$,
+    so only the un-normalised last layer keeps its factor, $f = \alpha\, W_2^\top g(x)$ with $g$ of order one.
+    Without batch norm, scaling every layer (``"all"``) makes the output of order $\alpha^L$ and the escape from
+    the saddle at 0 take a time growing like $\alpha^{-(L-2)}$ rather than $\log(1/\alpha)$.
+
     Parameters
     ----------
     image_shape : (H, W, C) of one image.
@@ -471,6 +484,7 @@ def init_resnet(image_shape, d: int, *, widths=(16, 32, 64), blocks_per_stage: i
     blocks_per_stage : residual blocks per stage (>= 1).
     head_width : hidden width of the projection head (default widths[-1]).
     seed, alpha, init, dtype : as :func:`init_mlp`.
+    alpha_scope : "all" (every weight × α, the default) or "last" (only the head's W2 × α; :data:`ALPHA_SCOPES`).
 
     Returns
     -------
@@ -488,6 +502,10 @@ def init_resnet(image_shape, d: int, *, widths=(16, 32, 64), blocks_per_stage: i
     blocks_per_stage = check_positive_int(blocks_per_stage, "blocks_per_stage")
     head_width = widths[-1] if head_width is None else check_positive_int(head_width, "head_width")
     rng, alpha, gain, dt = _init_args(seed, alpha, init, dtype)
+    check_choice(alpha_scope, "alpha_scope", set(ALPHA_SCOPES))
+    alpha_last = alpha
+    if alpha_scope == "last":
+        alpha = 1.0
 
     def conv(k, cin, cout, bias=True):
         out = {"w": _draw(rng, (k, k, cin, cout), k * k * cin, gain, alpha, dt)}
@@ -508,7 +526,7 @@ def init_resnet(image_shape, d: int, *, widths=(16, 32, 64), blocks_per_stage: i
         stages.append(blocks)
     head = {"W1": _draw(rng, (widths[-1], head_width), widths[-1], gain, alpha, dt),
             "b1": jnp.zeros((head_width,), dt),
-            "W2": _draw(rng, (head_width, d), head_width, gain, alpha, dt),
+            "W2": _draw(rng, (head_width, d), head_width, gain, alpha_last, dt),
             "b2": jnp.zeros((d,), dt)}
     return {"stem": stem, "stages": stages, "head": head}
 

@@ -130,3 +130,50 @@ def test_setup_and_names():
         deep.deep_run("simclr", "tiny", fast=True)
     with pytest.raises(ValueError, match="alpha"):
         deep.alpha_run("simclr", -1.0, fast=True)
+
+
+def test_run_key_changes_with_every_run_setting(monkeypatch):
+    base = deep.run_key("vicreg", 0.1, fast=True)
+    assert base == deep.run_key("vicreg", 0.1, fast=True)  # deterministic
+    assert len({base, deep.run_key("vicreg", 0.3, fast=True), deep.run_key("vicreg", 0.1, fast=True, seed=1),
+                deep.run_key("barlow_twins", 0.1, fast=True), deep.run_key("vicreg", 0.1, fast=False)}) == 5
+    original = deep.deep_setup
+    for key, value in [("n_steps", 17), ("batch_size", 32), ("width", 64), ("momentum", 0.5), ("crop", 5)]:
+        monkeypatch.setattr(deep, "deep_setup", lambda fast, k=key, v=value: {**original(fast), k: v})
+        assert deep.run_key("vicreg", 0.1, fast=True) != base, key
+    # the settings that choose which runs are made, not how one is made, leave the key alone
+    monkeypatch.setattr(deep, "deep_setup", lambda fast: {**original(fast), "table_pairs": 3, "alphas": (0.5,)})
+    assert deep.run_key("vicreg", 0.1, fast=True) == base
+    monkeypatch.setattr(deep, "deep_setup", original)
+    monkeypatch.setitem(deep.LOSS_KWARGS, "vicreg", {"sim_coeff": 10.0})
+    assert deep.run_key("vicreg", 0.1, fast=True) != base
+    cfg = deep.run_config("vicreg", 0.1, fast=True)
+    assert cfg["lr"] == deep.learning_rate("vicreg", 0.1, True) and cfg["alpha"] == 0.1
+
+
+def test_changed_settings_never_return_a_stale_run(monkeypatch, tmp_path):
+    """A run trained and stored under one setting is not returned for another (memory and disk caches)."""
+    from dynamics import experiments
+
+    original = deep.deep_setup
+    tiny = {"n_steps": 3, "n_records": 2, "eval_size": 64, "probe_every": 3, "width": 8}
+    monkeypatch.setattr(deep, "deep_setup", lambda fast: {**original(fast), **tiny})
+    with experiments.cache_dir(tmp_path):
+        a = deep.alpha_run("vicreg", 0.1, fast=True)
+        assert a.config["n_steps"] == 3
+        assert len(list((tmp_path / "deep.runs").glob("*.npz"))) == 1
+        monkeypatch.setattr(deep, "deep_setup", lambda fast: {**original(fast), **tiny, "n_steps": 4})
+        b = deep.alpha_run("vicreg", 0.1, fast=True)
+        assert b.config["n_steps"] == 4 and len(b.t) == len(a.t)
+        assert len(list((tmp_path / "deep.runs").glob("*.npz"))) == 2
+        deep._alpha_run.cache_clear()  # from disk: the stored run of each setting comes back
+        monkeypatch.setattr(deep, "deep_setup", lambda fast: {**original(fast), **tiny})
+        c = deep.alpha_run("vicreg", 0.1, fast=True)
+        assert c.config["n_steps"] == 3
+        np.testing.assert_array_equal(c.eigenvalues, a.eigenvalues)
+
+
+@pytest.mark.parametrize("bad, err", [(-1.0, ValueError), (float("nan"), ValueError), ("0.1", TypeError)])
+def test_run_key_bad_alpha(bad, err):
+    with pytest.raises(err, match="alpha"):
+        deep.run_key("vicreg", bad, fast=True)

@@ -50,6 +50,8 @@ robust to the evaluation set, and the full deep_small_init_steps / deep_stepwise
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 
 import jax
 import jax.numpy as jnp
@@ -57,7 +59,7 @@ import numpy as np
 
 from .. import augment as _augment_module
 from .. import data, kernel, linalg, networks, ntk, ssl
-from .._validation import as_array, check_choice
+from .._validation import as_array, check_choice, check_positive, check_positive_int
 from ._grid import current_cache_dir, run_grid
 
 DEEP_LOSSES = ("barlow_twins", "simclr", "vicreg")
@@ -147,7 +149,41 @@ def _init_params(fast, alpha, seed):
     D = s["crop"] ** 2
     if s["network"] == "mlp":
         return networks.init_mlp(D, s["width"], s["d"], seed=seed, alpha=alpha, dtype=jnp.float32)
-    return networks.init_resnet((s["crop"], s["crop"], 1), s["d"], seed=seed, alpha=alpha, dtype=jnp.float32)
+    return networks.init_resnet((s["crop"], s["crop"], 1), s["d"], widths=s["widths"], seed=seed, alpha=alpha,
+                                alpha_scope=s["alpha_scope"], dtype=jnp.float32)
+
+
+#: Settings of :func:`deep_setup` that do not change one run (they choose which runs are made or how they are
+#: evaluated afterwards); every other setting is part of :func:`run_config`.
+_NOT_RUN_SETTINGS = ("alphas", "table_pairs", "alpha_small", "alpha_standard", "lr", "lr_standard")
+
+
+def run_config(loss: str, alpha: float, *, fast: bool, seed: int = 0) -> dict:
+    """Every setting that changes the run :func:`alpha_run` (``loss``, ``alpha``, ``fast``, ``seed``) makes.
+
+    The entries of :func:`deep_setup` (``fast``) that enter the run (network, sizes, steps, records, probe,
+    momentum, data), the loss and its keyword arguments (:data:`LOSS_KWARGS`), the learning rate actually used
+    (:func:`learning_rate`), α and the seed: a dict of plain numbers, strings and lists.  :func:`run_key` hashes it,
+    and the caches of :func:`alpha_run` are keyed by that hash, so changing any of these settings never returns a
+    run made with other ones.
+    """
+    check_choice(loss, "loss", set(DEEP_LOSSES))
+    alpha = _check_alpha(alpha)
+    s = deep_setup(fast)
+    cfg = {k: (list(v) if isinstance(v, tuple) else v) for k, v in s.items() if k not in _NOT_RUN_SETTINGS}
+    cfg.update(loss=loss, loss_kwargs=dict(LOSS_KWARGS[loss]), lr=learning_rate(loss, alpha, fast), alpha=alpha,
+               seed=int(seed), fast=bool(fast))
+    return cfg
+
+
+def run_key(loss: str, alpha: float, *, fast: bool, seed: int = 0) -> str:
+    """A 16-hex-digit SHA-256 hash of :func:`run_config` (its JSON with sorted keys): the cache key of a run."""
+    text = json.dumps(run_config(loss, alpha, fast=fast, seed=seed), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check_alpha(alpha):
+    return check_positive(alpha, "alpha")
 
 
 def learning_rate(loss: str, alpha: float, fast: bool) -> float:
@@ -156,18 +192,18 @@ def learning_rate(loss: str, alpha: float, fast: bool) -> float:
     return float(s["lr"][loss] if alpha < 1 else s["lr_standard"][loss])
 
 
-def _run_path(loss, alpha, fast, seed):
+def _run_path(loss, alpha, fast, seed, key):
     root = current_cache_dir()
     if root is None:
         return None
     folder = root / "deep.runs"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{loss}_alpha{alpha:g}_{'fast' if fast else 'full'}_seed{seed}.npz"
+    return folder / f"{loss}_alpha{alpha:g}_{'fast' if fast else 'full'}_seed{seed}_{key}.npz"
 
 
 @functools.lru_cache(maxsize=None)
-def _alpha_run(loss, alpha, fast, seed):
-    path = _run_path(loss, alpha, fast, seed)
+def _alpha_run(loss, alpha, fast, seed, key):
+    path = _run_path(loss, alpha, fast, seed, key)
     if path is not None and path.exists():
         return ssl.SSLRun.load(path)
     s = deep_setup(fast)
@@ -183,15 +219,15 @@ def _alpha_run(loss, alpha, fast, seed):
 
 
 def alpha_run(loss: str, alpha: float, *, fast: bool, seed: int = 0):
-    """:func:`dynamics.ssl.train_ssl` of the deep setup with every initial weight scaled by ``alpha``.
+    """:func:`dynamics.ssl.train_ssl` of the deep setup with the initial weights scaled by ``alpha``.
 
     Cached in memory, and on disk (``SSLRun.save``) under ``<cache dir>/deep.runs`` when a cache directory is
-    set (:func:`dynamics.experiments.cache_dir`), so checks, figures and the notebook share the runs."""
+    set (:func:`dynamics.experiments.cache_dir`), so checks, figures and the notebook share the runs.  Both
+    caches are keyed by :func:`run_key`, the hash of every setting of the run (:func:`run_config`)."""
     check_choice(loss, "loss", set(DEEP_LOSSES))
-    alpha = float(alpha)
-    if not alpha > 0 or not np.isfinite(alpha):
-        raise ValueError(f"alpha must be a positive number, got {alpha!r}")
-    return _alpha_run(loss, alpha, bool(fast), int(seed))
+    alpha = _check_alpha(alpha)
+    seed = check_positive_int(seed, "seed", minimum=0)
+    return _alpha_run(loss, alpha, bool(fast), seed, run_key(loss, alpha, fast=fast, seed=seed))
 
 
 def deep_run(loss: str, init: str, *, fast: bool, seed: int = 0):
@@ -321,9 +357,13 @@ def table_views(fast: bool, seed: int = 0):
     return np.concatenate([np.asarray(va), np.asarray(vb)])
 
 
-def table_measurement(loss: str, fast: bool, seed: int = 0) -> dict:
-    """One point of :func:`table_records`: the trained small-init network's embeddings F (2n, d) and its
-    scalar eNTK K̃ (2n, 2n) on :func:`table_views` (S App. D.5: K̃ of √d × the mean output)."""
+def table_measurement(loss: str, fast: bool, seed: int = 0, key: str = "") -> dict:
+    r"""One point of :func:`table_records`: the trained small-init network's embeddings F (2n, d) and its
+    scalar eNTK K̃ (2n, 2n) on :func:`table_views` (S App. D.5: $\tilde K(x, x') = \nabla_\theta \bar f(x)^\top
+    \nabla_\theta \bar f(x')$ with $\bar f = \sqrt{d}\,$ the mean output).
+
+    ``key`` (:func:`table_key`) is not used by the computation: it is part of the point so that the stored
+    measurement of :func:`table_records` is keyed by every setting of the run it measures."""
     run = deep_run(loss, "small", fast=fast, seed=seed)
     views = table_views(fast, seed)
     X = views.reshape(views.shape[0], -1)
@@ -334,9 +374,17 @@ def table_measurement(loss: str, fast: bool, seed: int = 0) -> dict:
     return {"embeddings": F, "kernel": K}
 
 
+def table_key(loss: str, fast: bool, seed: int = 0) -> str:
+    """The cache key of :func:`table_measurement`: :func:`run_key` of the small-init run and the number of pairs."""
+    s = deep_setup(fast)
+    run = run_key(loss, s["alpha_small"][loss], fast=fast, seed=seed)
+    return f"{run}_n{s['table_pairs']}"
+
+
 def table_records(fast: bool, seed: int = 0) -> dict:
     """``{loss: table_measurement(loss, fast)}`` through :func:`run_grid` (stored with a cache directory)."""
-    points = [{"loss": loss, "fast": bool(fast), "seed": int(seed)} for loss in DEEP_LOSSES]
+    points = [{"loss": loss, "fast": bool(fast), "seed": int(seed), "key": table_key(loss, fast, seed)}
+              for loss in DEEP_LOSSES]
     recs = run_grid(table_measurement, points, name="deep.table_measurement")
     return dict(zip(DEEP_LOSSES, recs))
 
