@@ -43,3 +43,13 @@ __all__ = [
     "singular_value_rhs", "small_init_alignment", "small_init_prediction", "spectrum",
     "stepwise_loss", "top_spectral_solution",
 ]
+
+from . import speedup  # noqa: E402  (S App. G: aligned-init theory of the speed-up proposals)
+from .speedup import (  # noqa: E402
+    escape_time,
+    max_stable_lr,
+    modified_aligned_singular_values,
+    modified_modewise_rhs,
+)
+
+__all__ += ["escape_time", "max_stable_lr", "modified_aligned_singular_values", "modified_modewise_rhs", "speedup"]
