@@ -104,6 +104,13 @@ def _gd_program(loss_fn, full: bool):
     return run
 
 
+@functools.lru_cache(maxsize=64)
+def _gd_batched_program(loss_fn, full: bool):
+    """:func:`_gd_program` ``vmap``-ped over a leading axis of initial states (the kernels, lr and segments shared)."""
+    run = _gd_program(loss_fn, full)
+    return jax.jit(jax.vmap(run, in_axes=(0, None, None, None)))
+
+
 def _check_kernel(K, name):
     """K symmetric, K[a, b] = K[b, a] (scalar) or K[a, b, i, j] = K[b, a, j, i] (full), and PSD (to 1e-8
     relative, :func:`dynamics.linalg.check_psd`): along a negative eigenvalue the flow would ascend the loss.
@@ -145,6 +152,89 @@ class _PredictFn:
         """Outputs F(t) of dF/dt = −K ∇_F L(F) from F(0) = ``f_train_0`` (see :func:`predictor`)."""
         return self._predict(t, f_train_0, k_test_train, f_test_0, lr)
 
+    @float64
+    def batch(self, t, f_train_0, *, k_test_train=None, f_test_0=None, lr=None, sharding=None):
+        """Outputs of B flows at once, one per initial state ``f_train_0[b]`` (B, N, d): (B, T, N, d).
+
+        Each member b follows dF/dt = −K ∇_F L(F) from its own F(0) (S40–S42, A Lemma 9) with the kernel of the
+        predictor; ``f_test_0`` (B, N*, d) (default zeros) gives each member its test outputs.  With ``lr`` the
+        gradient-descent steps $F_{k+1} = F_k - \\mathrm{lr}\\, K \\nabla_F L(F_k)$ of all members are one
+        ``jax.vmap`` in one compiled program, equal member by member to the calls of ``predict_fn``; without
+        ``lr`` the adaptive solver integrates the B members as one stacked system with shared steps (every member
+        meets the tolerance, so they agree with single calls to the solver's tolerance, not to the bit).
+        ``sharding`` (gradient-descent mode only; :func:`dynamics.parallel.leading_axis`) splits the members
+        across the devices of a mesh (padded with copies of member 0, the padding stripped).
+
+        Returns (B, T, N, d), or a pair (train (B, T, N, d), test (B, T, N*, d)) with ``k_test_train``.
+        """
+        from . import parallel
+
+        k_name, f_name, kt_name, ft_name = self._names
+        N = self._shape[0]
+        F0 = as_array(f_train_0, f_name, ndim=3)
+        B, _, d = F0.shape
+        if B == 0:
+            raise ValueError(f"{f_name} must hold at least one initial state along axis 0 (an empty batch)")
+        if F0.shape[1] != N or (self._full and self._shape[2:] != (d, d)):
+            want = f"(B, {N}, {self._shape[2]})" if self._full else f"(B, {N}, d)"
+            raise ValueError(f"{f_name} must have shape {want} to match {k_name} {self._shape}, got {F0.shape}")
+        if f_test_0 is not None and k_test_train is None:
+            raise ValueError(f"{ft_name} needs {kt_name} (the test-train kernel); give both or neither")
+        split = parallel.leading_axis(sharding, "sharding")
+        if split is not None and lr is None:
+            raise ValueError("sharding splits the members of the gradient-descent mode: give lr (the adaptive "
+                             "solver integrates the batch as one stacked system)")
+        if lr is not None:
+            lr = check_positive(lr, "lr")
+        t = as_times(t)
+        kernels, y0 = (self._K, None), F0
+        if k_test_train is not None:
+            K_test = as_array(k_test_train, kt_name, ndim=len(self._shape))
+            n_test = K_test.shape[0]
+            F_test0 = np.zeros((B, n_test, d)) if f_test_0 is None else as_array(f_test_0, ft_name, ndim=3)
+            if K_test.shape[1:] != self._shape[1:] or F_test0.shape != (B, n_test, d):
+                raise ValueError(f"{kt_name} must have shape (N*, {', '.join(map(str, self._shape[1:]))}) and "
+                                 f"{ft_name} ({B}, N*, {d}); got {K_test.shape} and {F_test0.shape}")
+            kernels, y0 = (self._K, jax.device_put(jnp.asarray(K_test))), np.concatenate([F0, F_test0], axis=1)
+        if lr is None:
+            ys = integrate(_field(self._loss_fn, self._full), jnp.asarray(y0), t, kernels, config=self._config,
+                           batch=True)
+        else:
+            k = self._steps(t, lr)
+            seg = jnp.asarray(np.diff(k, prepend=0))
+            run = _gd_batched_program(self._loss_fn, self._full)
+            y0 = jnp.asarray(y0)
+            if split is not None:
+                y0 = split.put(split.pad(y0))
+                kernels = split.put_replicated(kernels)
+            ys = run(y0, kernels, jnp.asarray(lr, y0.dtype), seg)
+            finite = np.asarray(jnp.all(jnp.isfinite(ys.reshape(ys.shape[0], len(t), -1)), axis=2))[:B]
+            if not finite.all():
+                b, i = (int(v[0]) for v in np.nonzero(~finite))
+                raise IntegrationError(f"non-finite outputs (NaN or inf) in member {b} by t = {t[i]:.6g} (step "
+                                       f"{int(k[i])}) of gradient descent with lr = {lr:.6g}: the steps diverged (lr "
+                                       "too large for the kernel's largest eigenvalue?) or the loss's gradient is "
+                                       "NaN/inf there")
+            ys = ys if split is None else split.strip(ys, B)
+        if k_test_train is not None:
+            return ys[:, :, :N], ys[:, :, N:]
+        return ys
+
+    def _steps(self, t, lr):
+        """The integer steps k = t / lr (to :data:`STEP_RTOL`), at most ``max_steps`` of them."""
+        steps = t / lr
+        k = np.rint(steps)
+        off = np.abs(steps - k) > STEP_RTOL * np.maximum(k, 1.0)
+        if np.any(off):
+            i = int(np.flatnonzero(off)[0])
+            raise ValueError(f"t must be multiples of lr = {lr:.6g} (the gradient-descent steps t / lr, to "
+                             f"{STEP_RTOL:g} relative): t[{i}] = {t[i]:.6g} is {steps[i]:.10g} steps")
+        max_steps = self._config.max_steps
+        if k[-1] > max_steps:
+            raise IntegrationError(f"max_steps={max_steps} is fewer than the {int(k[-1])} gradient-descent steps "
+                                   f"t[-1] / lr = {t[-1]:.6g} / {lr:.6g}: raise max_steps or lr")
+        return k.astype(np.int64)
+
     def _predict(self, t, F0, K_test, F_test0, lr):
         k_name, f_name, kt_name, ft_name = self._names
         N = self._shape[0]
@@ -178,18 +268,7 @@ class _PredictFn:
 
     def _descend(self, y0, t, kernels, lr):
         """F_{k+1} = F_k − lr K ∇L(F_k) (test rows likewise), saved at the steps k = t / lr."""
-        steps = t / lr
-        k = np.rint(steps)
-        off = np.abs(steps - k) > STEP_RTOL * np.maximum(k, 1.0)
-        if np.any(off):
-            i = int(np.flatnonzero(off)[0])
-            raise ValueError(f"t must be multiples of lr = {lr:.6g} (the gradient-descent steps t / lr, to "
-                             f"{STEP_RTOL:g} relative): t[{i}] = {t[i]:.6g} is {steps[i]:.10g} steps")
-        max_steps = self._config.max_steps
-        if k[-1] > max_steps:
-            raise IntegrationError(f"max_steps={max_steps} is fewer than the {int(k[-1])} gradient-descent steps "
-                                   f"t[-1] / lr = {t[-1]:.6g} / {lr:.6g}: raise max_steps or lr")
-        k = k.astype(np.int64)
+        k = self._steps(t, lr)
         seg = np.diff(k, prepend=0)
         y0 = jnp.asarray(y0)
         run = _gd_program(self._loss_fn, self._full)
@@ -240,6 +319,9 @@ def predictor(loss_fn, K_train, *, rtol=DEFAULT_RTOL, atol=None, backend=DEFAULT
         :func:`barlow_twins_function_loss`, to reuse the compiled program).
     K_train : (N, N) scalar kernel, or (N, N, d, d) full kernel of a d-output model.
     rtol, atol, backend, solver, max_steps : integrator options as in :func:`function_space_flow`.
+
+    ``predict_fn.batch(t, f_train_0, ..., sharding=None)`` runs B initial states (B, N, d) at once (one
+    ``vmap``-ped program in the gradient-descent mode, splittable across devices with ``sharding``).
 
     Returns
     -------

@@ -188,3 +188,60 @@ def test_sharding_argument_errors_name_sharding():
         parallel.leading_axis((Mesh(dev, ("x",)), 3))
     one = parallel.leading_axis(Mesh(dev, ("x",)))
     assert one.size == 1 and one.axes == ("x",)
+
+
+def _bt_function_loss(F):
+    n = F.shape[0] // 2
+    return losses.barlow_twins(F[:n], F[n:], symmetrize=True)
+
+
+@pytest.fixture(scope="module")
+def flow_setup(pairs):
+    from dynamics import flows, ntk
+
+    x, xp = pairs
+    X = np.concatenate([x, xp])
+    p = networks.init_two_layer(D, 64, Z, seed=0)
+    K = np.asarray(ntk.two_layer_ntk(p, X, X, output="trace"))
+    F0 = np.stack([np.asarray(_apply(networks.init_two_layer(D, 64, Z, seed=s, readout_scale=1e-2), X))
+                   for s in SEEDS])
+    xt = np.random.default_rng(5).standard_normal((4, D)) / np.sqrt(D)
+    Kt = np.asarray(ntk.two_layer_ntk(p, xt, X, output="trace"))
+    return flows.predictor(_bt_function_loss, K), F0, Kt
+
+
+def test_batched_flow_gd_equals_single_calls(flow_setup):
+    predict, F0, Kt = flow_setup
+    lr = 0.05
+    t = lr * np.array([0, 3, 40, 200])
+    tr, te = predict.batch(t, F0, k_test_train=Kt, lr=lr)
+    assert tr.shape == (3, 4) + F0.shape[1:] and te.shape == (3, 4, 4, Z)
+    for b in range(3):
+        tr1, te1 = predict(t, F0[b], k_test_train=Kt, lr=lr)
+        assert _rel(tr[b], tr1) < 1e-12 and _rel(te[b], te1) < 1e-12
+    assert _rel(tr[0, -1], tr[1, -1]) > 1e-3
+
+
+def test_batched_flow_ode_matches_single_solves_to_tolerance(flow_setup):
+    predict, F0, _ = flow_setup
+    t = np.array([0.0, 0.5, 2.0])
+    ys = predict.batch(t, F0)
+    for b in range(3):
+        # shared adaptive steps: the members agree with single solves to the solver's tolerance (rtol 1e-10)
+        assert _rel(ys[b], predict(t, F0[b])) < 1e-8
+
+
+def test_batched_flow_bad_input(flow_setup):
+    predict, F0, Kt = flow_setup
+    with pytest.raises(ValueError, match=r"f_train_0 must be 3-D"):
+        predict.batch([0.0, 1.0], F0[0])
+    with pytest.raises(ValueError, match=r"f_train_0 must hold at least one initial state"):
+        predict.batch([0.0, 1.0], F0[:0])
+    with pytest.raises(ValueError, match=r"f_train_0 must have shape \(B, 48, d\)"):
+        predict.batch([0.0, 1.0], F0[:, :5])
+    with pytest.raises(ValueError, match=r"sharding splits the members of the gradient-descent mode"):
+        predict.batch([0.0, 1.0], F0, sharding=(jax.sharding.Mesh(np.array(jax.devices()[:1]), ("x",)), "x"))
+    with pytest.raises(ValueError, match=r"f_test_0 needs k_test_train"):
+        predict.batch([0.0, 1.0], F0, f_test_0=F0)
+    with pytest.raises(ValueError, match=r"t must be multiples of lr"):
+        predict.batch([0.0, 0.015], F0, lr=0.01)

@@ -69,6 +69,19 @@ SCRIPT = textwrap.dedent(r"""
                       diff(final["V"][b], f1["V"]), diff(final["W"][b], f1["W"]))
         out[f"batched_{B}"] = {"err": err, **layout(final["V"])}
 
+    # batched frozen-kernel flows (gradient-descent mode): members split over the devices
+    from dynamics import flows
+    X = np.concatenate([x, xp])
+    K = np.asarray(ntk.two_layer_ntk(p, X, X, output="trace"))
+    loss = lambda F: losses.barlow_twins(F[:20], F[20:], symmetrize=True)
+    predict = flows.predictor(loss, K)
+    for B in (4, 3):
+        F0 = 0.01 * rng.standard_normal((B, 40, 2))
+        t = 0.05 * np.array([0, 10, 50])
+        got = predict.batch(t, F0, lr=0.05, sharding=mesh)
+        err = max(diff(got[b], predict(t, F0[b], lr=0.05)) for b in range(B))
+        out[f"flow_batch_{B}"] = {"err": err, **layout(got)}
+
     errors = {}
     for name, bad in (("no_axes", Mesh(np.array(jax.devices()[0]), ())), ("unknown_axis", (mesh, "y"))):
         try:
@@ -91,7 +104,7 @@ def measured():
 
 
 def test_sharded_ntks_equal_one_device(measured):
-    names = [k for k in measured if k != "errors" and not k.startswith("batched")]
+    names = [k for k in measured if k != "errors" and not k.startswith(("batched", "flow"))]
     assert len(names) == 2 * 7
     for name in names:
         assert measured[name]["err"] < 1e-12, (name, measured[name])
@@ -108,9 +121,11 @@ def test_sharded_outputs_are_split_over_four_devices(measured):
     assert measured["two_layer_full_7"]["rows"] == 7 and measured["batched_6"]["rows"] == 6
 
 
-def test_sharded_batched_training_equals_loop(measured):
-    assert measured["batched_8"]["err"] < 1e-12
-    assert measured["batched_6"]["err"] < 1e-12
+def test_sharded_batched_training_and_flows_equal_loop(measured):
+    for name in ("batched_8", "batched_6", "flow_batch_4", "flow_batch_3"):
+        assert measured[name]["err"] < 1e-12, (name, measured[name])
+    assert measured["flow_batch_4"]["devices"] == [0, 1, 2, 3] and measured["flow_batch_4"]["shard_rows"] == [1]
+    assert measured["flow_batch_3"]["rows"] == 3
 
 
 def test_bad_mesh_errors_name_sharding(measured):
