@@ -514,3 +514,258 @@ __all__ = [
     "verify_appendix_c_solution", "verify_appendix_c_system", "verify_matrix_gradient",
     "verify_modewise_solution", "weight_matrix",
 ]
+
+
+# ---------------------------------------------------------------------------
+# S App. G: the modified losses (S Fig 9), their aligned-init ODEs, the g_sqr solution, escape times,
+# stable learning rates
+
+lam = sp.Symbol("lambda", real=True)
+sbar = sp.Symbol("sbar", real=True)
+h = sp.Symbol("h", positive=True)
+epsilon = sp.Symbol("epsilon", positive=True)
+width = sp.Symbol("w", positive=True)
+theta = sp.Symbol("theta", positive=True)
+_u = sp.Symbol("u", positive=True)
+_s_pos = sp.Symbol("s", positive=True)
+
+MODIFICATIONS = ("none", "sqr", "smooth_min", "smooth_eps", "quartic", "hinge")
+
+
+def g_sqr(x):
+    """g_sqr(λ) = sign(λ)|λ|^{1/2} (S App. G.2)."""
+    return sp.sign(x) * sp.sqrt(sp.Abs(x))
+
+
+def modified_spectral_loss(modification: str):
+    r"""ℓ(λ) of a modification, written from its definition (S App. G.2–G.3):
+    $(1-\lambda)^2$, $(g_{\rm sqr}(\lambda) - 1)^2$, $(\min(\lambda,1) - 1)^2$, $(\min(\lambda, 1+\varepsilon(1-\lambda)) - 1)^2$,
+    $(1-\lambda)^4$, $\max(|1-\lambda| - w, 0)^2$."""
+    forms = {
+        "none": (1 - lam) ** 2,
+        "sqr": (g_sqr(lam) - 1) ** 2,
+        "smooth_min": (sp.Min(lam, 1) - 1) ** 2,
+        "smooth_eps": (sp.Min(lam, 1 + epsilon * (1 - lam)) - 1) ** 2,
+        "quartic": (1 - lam) ** 4,
+        "hinge": sp.Max(sp.Abs(1 - lam) - width, 0) ** 2,
+    }
+    if modification not in forms:
+        raise ValueError(f"modification must be one of {list(MODIFICATIONS)}, got {modification!r}")
+    return forms[modification]
+
+
+def _region_points(modification):
+    """λ as a function of u > 0 in each region where ℓ is one smooth expression (name -> λ(u))."""
+    if modification == "sqr":
+        return {"positive": _u}
+    if modification == "hinge":
+        return {"below": 1 - width - _u, "basin": 1 - width * _u / (1 + _u), "above": 1 + width + _u}
+    if modification in ("smooth_min", "smooth_eps"):
+        return {"below": 1 - _u, "above": 1 + _u}
+    return {"all": lam}
+
+
+@functools.lru_cache(maxsize=None)
+def modified_loss_branches(modification: str) -> dict:
+    r"""ℓ(λ) on each region as one expression, derived from :func:`modified_spectral_loss`.
+
+    The definition is evaluated at a point λ(u) of the region with u > 0 (e.g. λ = 1 − u below 1), so
+    sympy resolves sign, Abs, Min and Max itself; then u is eliminated (u = λ(u)⁻¹).  Returns region ->
+    expression in :data:`lam`: e.g. ``"smooth_eps"`` gives below (λ − 1)², above ε²(λ − 1)²; ``"sqr"`` on
+    λ > 0 gives (λ^{1/2} − 1)²; ``"hinge"`` gives (1 − w − λ)², 0, (λ − 1 − w)².
+    """
+    ell = modified_spectral_loss(modification)
+    out = {}
+    for name, point in _region_points(modification).items():
+        if point is lam:
+            out[name] = sp.expand(ell)
+            continue
+        value = sp.simplify(ell.subs(lam, point))
+        u_of_lam = sp.solve(sp.Eq(point, lam), _u)
+        if len(u_of_lam) != 1:
+            raise RuntimeError(f"could not invert the region {name} of {modification}: {u_of_lam}")
+        out[name] = sp.simplify(value.subs(_u, u_of_lam[0]))
+    return out
+
+
+def modified_modewise_loss(modification: str) -> dict:
+    r"""The landscape $\bar\ell(\bar s) = \ell(\bar s^2)$ of S Fig 9 A–D on each region (region -> expression in
+    :data:`sbar`, for $\bar s > 0$)."""
+    sb = sp.Symbol("sbar", positive=True)
+    return {k: sp.simplify(v.subs(lam, sb**2)).subs(sb, sbar) for k, v in modified_loss_branches(modification).items()}
+
+
+@functools.lru_cache(maxsize=None)
+def modified_modewise_ode(modification: str) -> dict:
+    r"""Aligned-init ODE $\dot s = -\partial_s\,\ell(\gamma s^2)$ on each region (s > 0, γ > 0; S12 for "none").
+
+    Returns region -> right-hand side in the symbols ``s`` (positive) and :data:`gamma_pos`;
+    ``"sqr"``: $2\gamma^{1/2}(1 - \gamma^{1/2}s)$ — linear in s, hence :func:`modified_sqr_solution`.
+    """
+    out = {}
+    for k, v in modified_loss_branches(modification).items():
+        out[k] = sp.factor(sp.simplify(-sp.diff(v.subs(lam, gamma_pos * _s_pos**2), _s_pos)))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def modified_sqr_solution():
+    r"""Solve the g_sqr ODE $\dot s = 2\gamma^{1/2}(1 - \gamma^{1/2}s)$, s(0) = s0, with ``dsolve``:
+    $s(t) = \gamma^{-1/2} - (\gamma^{-1/2} - s_0)e^{-2\gamma t}$ (S App. G.2, footnote 26)."""
+    rhs = modified_modewise_ode("sqr")["positive"]
+    s_fn = sp.Function("s")
+    ode = sp.Eq(s_fn(t).diff(t), rhs.subs(_s_pos, s_fn(t)))
+    return sp.simplify(sp.dsolve(ode, s_fn(t), ics={s_fn(0): s0}).rhs)
+
+
+def verify_modified_sqr_solution() -> bool:
+    """The dsolve solution solves the ODE, starts at s0, and equals γ^{-1/2} − (γ^{-1/2} − s0) e^{−2γt}."""
+    sol = modified_sqr_solution()
+    rhs = modified_modewise_ode("sqr")["positive"]
+    typed = gamma_pos ** sp.Rational(-1, 2) - (gamma_pos ** sp.Rational(-1, 2) - s0) * sp.exp(-2 * gamma_pos * t)
+    return (_is_zero(sp.diff(sol, t) - rhs.subs(_s_pos, sol)) and _is_zero(sol.subs(t, 0) - s0)
+            and _is_zero(sol - typed))
+
+
+@functools.lru_cache(maxsize=None)
+def modified_escape_time(modification: str):
+    r"""Flow time from λ0 to θ < 1 (below the minimum): $T = \int_{\lambda_0}^{\theta} d\lambda / \dot\lambda$ with
+    $\dot\lambda = 2\gamma s\dot s$ expressed in λ = γ s² (``integrate``).  Returns an expression in
+    :data:`theta`, ``lambda_0`` (positive) and :data:`gamma_pos`.  ``"hinge"`` needs θ < 1 − w."""
+    region = {"none": "all", "sqr": "positive", "smooth_min": "below", "smooth_eps": "below",
+              "quartic": "all", "hinge": "below"}[modification]
+    rhs = modified_modewise_ode(modification)[region]
+    lam_pos = sp.Symbol("lambda", positive=True)
+    lam0 = sp.Symbol("lambda_0", positive=True)
+    s_of_lam = sp.sqrt(lam_pos / gamma_pos)
+    lam_dot = sp.simplify((2 * gamma_pos * _s_pos * rhs).subs(_s_pos, s_of_lam))
+    x = sp.Symbol("x", positive=True)
+    integrand = sp.apart(sp.simplify(1 / lam_dot.subs(lam_pos, x)), x) if modification != "sqr" \
+        else sp.simplify(1 / lam_dot.subs(lam_pos, x))
+    F = sp.integrate(integrand, x)
+    return sp.simplify(F.subs(x, theta) - F.subs(x, lam0))
+
+
+@functools.lru_cache(maxsize=None)
+def modified_curvatures(modification: str) -> tuple:
+    r"""One-sided curvatures $(\bar\ell''(1^-), \bar\ell''(1^+))$ of the landscape at $\bar s = 1$ (the minimum;
+    for the hinge, the edges of its basin carry the curvature instead, and at $\bar s = 1$ it is 0)."""
+    sb = sp.Symbol("sbar", positive=True)
+    branches = modified_loss_branches(modification)
+    names = {"none": ("all", "all"), "sqr": ("positive", "positive"), "smooth_min": ("below", "above"),
+             "smooth_eps": ("below", "above"), "quartic": ("all", "all"), "hinge": ("basin", "basin")}[modification]
+    return tuple(sp.simplify(sp.diff(branches[n].subs(lam, sb**2), sb, 2).subs(sb, 1)) for n in names)
+
+
+@functools.lru_cache(maxsize=None)
+def modified_local_stable_step(modification: str):
+    r"""Largest stable $h = \eta\gamma$ at the minimum: the non-zero root of $(1 - hk_-)(1 - hk_+) = 1$ (the
+    two-step multiplier of the piecewise-linear step map reaching −1 … +1 at the boundary; for $k_- = k_+ = k$
+    it is $h = 2/k$, i.e. η < 2/ℓ''), ``sympy.oo`` when a curvature is 0."""
+    k_minus, k_plus = modified_curvatures(modification)
+    if k_minus == 0 or k_plus == 0:
+        return sp.oo
+    roots = [r for r in sp.solve(sp.Eq((1 - h * k_minus) * (1 - h * k_plus), 1), h) if r != 0]
+    if len(roots) != 1:
+        raise RuntimeError(f"expected one non-zero root, got {roots}")
+    return sp.simplify(roots[0])
+
+
+def appendix_g3_example_lr():
+    r"""S App. G.3's example: $L = (1 - s_1^2)^2 + (1 - 10^{-6}s_2^2)^2$; gradient descent is stable at the
+    minimum $s = (1, 10^3)$ iff η < 2/(largest Hessian eigenvalue) = 1/4 (returned exactly, a Rational)."""
+    s1, s2 = sp.symbols("s_1 s_2", real=True)
+    L = (1 - s1**2) ** 2 + (1 - sp.Rational(1, 10**6) * s2**2) ** 2
+    H = sp.hessian(L, (s1, s2)).subs({s1: 1, s2: 1000})
+    return 2 / max(H.eigenvals())
+
+
+def _spectral_trace_form(modification, region, C, d):
+    """tr ℓ(C) on a region as a function of the entries of a symmetric 2x2 (or any d for polynomials) C."""
+    I = sp.eye(d)
+    E = C - I
+    if modification == "quartic":
+        return (E * E * E * E).trace()
+    branch = modified_loss_branches(modification)[region]
+    if modification == "sqr":  # tr (C^{1/2} − I)² = tr C − 2 tr C^{1/2} + d; 2x2 PSD: tr C^{1/2} = sqrt(tr C + 2 sqrt(det C))
+        if d != 2:
+            raise ValueError("the g_sqr trace form is written for d = 2")
+        return C.trace() - 2 * sp.sqrt(C.trace() + 2 * sp.sqrt(C.det())) + d
+    # the remaining branches are a·(λ − b)² (a, b constants): tr a (C − bI)²
+    a = sp.Poly(sp.expand(branch), lam).coeff_monomial(lam**2) if branch != 0 else 0
+    if a == 0:
+        return sp.Integer(0)
+    b = sp.solve(sp.diff(branch, lam), lam)[0]
+    M = C - b * I
+    return a * (M * M).trace()
+
+
+def verify_modified_matrix_gradient(modification: str, region: str | None = None, d: int = 2, m: int = 3) -> bool:
+    r"""At aligned W = [diag(s) 0] (Γ = diag(γ_1..γ_m), its eigenbasis), the entry-wise matrix gradient of
+    $L(W) = \mathrm{tr}\,\ell(W\Gamma W^\top)$ on a region equals $-$[diag(modewise right-hand sides) 0].
+
+    tr ℓ(C) is written through matrix operations valid on the region (polynomial branches as
+    $\mathrm{tr}\,a(C - bI)^2$, the quartic as $\mathrm{tr}(C - I)^4$, g_sqr for d = 2 as
+    $\mathrm{tr}\,C - 2(\mathrm{tr}\,C + 2\det C^{1/2})^{1/2} + 2$), differentiated in every w_ij, and evaluated at
+    the aligned point, where the off-diagonal rows must vanish and the diagonal must be $-\dot s_j$ of
+    :func:`modified_modewise_ode` (S12's derivation for the modified losses).
+    """
+    branches = modified_loss_branches(modification)
+    region = region or next(iter(branches))
+    d, m = check_positive_int(d, "d"), check_positive_int(m, "m")
+    W = weight_matrix(d, m)
+    gammas = sp.symbols(f"gamma_1:{m + 1}", positive=True)
+    C = W * sp.diag(*gammas) * W.T
+    L = _spectral_trace_form(modification, region, C, d)
+    ss = sp.symbols(f"s_1:{d + 1}", positive=True)
+    aligned = {W[i, j]: (ss[i] if i == j else 0) for i in range(d) for j in range(m)}
+    rhs = modified_modewise_ode(modification)[region]
+    roots = sp.symbols(f"r_1:{m + 1}", positive=True)  # γ_i = r_i², so that sqrt((r_1 s_1 + r_2 s_2)²) simplifies
+    squares = {g: r**2 for g, r in zip(gammas, roots)}
+
+    def settle(expr):
+        expr = expr.subs(squares)
+        expr = expr.replace(lambda e: e.is_Pow and e.exp in (sp.Rational(1, 2), sp.Rational(-1, 2)),
+                            lambda e: sp.factor(e.base) ** e.exp)
+        return sp.simplify(expr)
+
+    for i in range(d):
+        for j in range(m):
+            gij = sp.diff(L, W[i, j]).subs(aligned)
+            expected = -rhs.subs({_s_pos: ss[i], gamma_pos: gammas[i]}) if i == j else 0
+            if settle(gij - expected) != 0:
+                return False
+    return True
+
+
+@functools.lru_cache(maxsize=None)
+def lambdified_modified_modewise_rhs(modification: str):
+    """NumPy ``f(s, gamma, epsilon, w)`` of the derived modewise ODE, the region chosen per entry by λ = γ s²
+    (s > 0, γ > 0)."""
+    ode = modified_modewise_ode(modification)
+    fns = {k: sp.lambdify((_s_pos, gamma_pos, epsilon, width), v, modules="numpy") for k, v in ode.items()}
+
+    def rhs(s_num, gamma_num, eps_num=0.1, w_num=0.25):
+        s_num = np.asarray(s_num, dtype=float)
+        gamma_num = np.asarray(gamma_num, dtype=float)
+        lam_num = gamma_num * s_num**2
+        vals = {k: np.broadcast_to(np.asarray(f(s_num, gamma_num, eps_num, w_num), dtype=float), lam_num.shape)
+                for k, f in fns.items()}
+        if modification in ("none", "quartic"):
+            return vals["all"].copy()
+        if modification == "sqr":
+            return vals["positive"].copy()
+        if modification == "hinge":
+            return np.where(lam_num < 1 - w_num, vals["below"], np.where(lam_num > 1 + w_num, vals["above"],
+                                                                           vals["basin"]))
+        return np.where(lam_num < 1, vals["below"], vals["above"])
+
+    return rhs
+
+
+__all__ += [
+    "MODIFICATIONS", "appendix_g3_example_lr", "epsilon", "g_sqr", "h", "lam", "lambdified_modified_modewise_rhs",
+    "modified_curvatures", "modified_escape_time", "modified_local_stable_step", "modified_loss_branches",
+    "modified_modewise_loss", "modified_modewise_ode", "modified_spectral_loss", "modified_sqr_solution", "sbar",
+    "theta", "verify_modified_matrix_gradient", "verify_modified_sqr_solution", "width",
+]
