@@ -90,7 +90,10 @@ _TINY = float(np.finfo(np.float64).tiny)
 
 
 class IntegrationError(RuntimeError):
-    """The solver did not reach the last requested time (step budget, stiffness or blow-up)."""
+    """The solver did not reach the last requested time (step budget, stiffness or blow-up).
+
+    Raised by the integrated flows of the package (S6, S45, E9, A Lemma 9) when the solve fails.
+    """
 
 
 def scale_aware_atol(rtol: float, scale: float) -> float:
@@ -123,6 +126,8 @@ def _check_solver(solver, backend):
 @dataclasses.dataclass(frozen=True)
 class SolverConfig:
     """How a flow is integrated: the defaults of every flow in the package, in one place.
+
+    Used by every integrated flow of the package (S6, S45, E9, E10, A Lemma 9, S40–S42).
 
     Fields: ``solver`` (a name or a diffrax solver object), ``rtol`` (> 0), ``atol`` (>= 0, or None
     for the scale-aware rtol · 1e-3 · max|y0|), ``max_steps`` (>= 1), ``backend`` ("diffrax" or
@@ -186,7 +191,9 @@ def integrate(
     controller=None,
     batch: bool = False,
 ):
-    """Integrate dy/dt = vector_field(t, y, args) from y(t0) = y0 and return y at the times ``ts``.
+    r"""Integrate dy/dt = vector_field(t, y, args) from y(t0) = y0 and return y at the times ``ts``.
+
+    The one solver behind the integrated flows of the package (S6, S45, E9, E10, A Lemma 9, S40–S42): $y(t) = y_0 + \int_{t_0}^{t} f(s, y(s))\,ds$.
 
     Parameters
     ----------

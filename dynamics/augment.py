@@ -129,6 +129,8 @@ def _check_shape(height, width):
 def crop_positions(key, n, height, width, size):
     """Top-left corners of n random ``size x size`` windows in a ``height x width`` image.
 
+    The random crops of S App. D.1 (and SimCLR's pipeline, Chen et al., arXiv:2002.05709).
+
     ``top ~ U{0, ..., height - size}`` and ``left ~ U{0, ..., width - size}``, independent per
     image: ``top = floor(u_top (height - size + 1))``, ``left = floor(u_left (width - size + 1))`` with
     ``(u_top, u_left) = jax.random.uniform(key, (2, n), float32)`` (one draw, cheap to compile).
@@ -159,6 +161,8 @@ def _uniform_index(u, count):
 def random_crop(key, images, size):
     """One random ``size x size`` window of each image, independent positions (:func:`crop_positions`).
 
+    The random crops of S App. D.1 (20 × 20 crops of CIFAR-10 there).
+
     Parameters
     ----------
     key : JAX random key
@@ -185,6 +189,8 @@ def _random_crop(key, images, size):
 
 def resized_crop_boxes(key, n, height, width, *, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3)):
     """Random crop boxes of SimCLR's random resized crop (torchvision ``RandomResizedCrop.get_params``).
+
+    Part of the augmentations of S §6, App. D (SimCLR's pipeline, Chen et al., arXiv:2002.05709).
 
     For each image, up to ten candidates are drawn: an area fraction ``s ~ U(scale)`` and an aspect
     ratio ``r = exp(u)``, ``u ~ U(log ratio)``, giving ``w = round(sqrt(s H W r))`` and
@@ -238,6 +244,8 @@ def _resized_crop_boxes(key, n, height, width, scale, ratio):
 
 def crop_and_resize(images, boxes, size):
     """Resample the box ``(top, left, h, w)`` of each image to ``size x size`` (bilinear, antialiased).
+
+    Part of the augmentations of S §6, App. D (SimCLR's random resized crop, Chen et al., arXiv:2002.05709).
 
     Output pixel (i, j) of image k is centred at the input point
     ``(top_k + (i + 1/2) h_k / size - 1/2, left_k + (j + 1/2) w_k / size - 1/2)`` and is the
@@ -305,7 +313,10 @@ def _random_resized_crop(key, images, size, scale, ratio):
 
 
 def flip_mask(key, n, p=0.5):
-    """Which of n images are flipped: ``jax.random.bernoulli(key, p, (n,))`` (bool (n,))."""
+    """Which of n images are flipped: ``jax.random.bernoulli(key, p, (n,))`` (bool (n,)).
+
+    Part of the augmentations of S §6, App. D (SimCLR's pipeline, Chen et al., arXiv:2002.05709).
+    """
     _check_key(key)
     n = check_positive_int(n, "n")
     return _flip_mask(key, n, _check_probability(p))
@@ -318,6 +329,8 @@ def _flip_mask(key, n, p):
 
 def random_flip(key, images, p=0.5):
     """Horizontal flip (``images[i, :, ::-1]``) of each image with probability ``p`` (:func:`flip_mask`).
+
+    Part of the augmentations of S §6, App. D (SimCLR's pipeline, Chen et al., arXiv:2002.05709).
 
     Returns an array of the shape and dtype of ``images``.
     """
@@ -335,6 +348,8 @@ def _random_flip(key, images, p):
 
 def jitter_factors(key, n, *, brightness=0.4, contrast=0.4, saturation=0.4, dtype=jnp.float32):
     """Colour-jitter factors of n images: ``(b, c, s)``, each (n,) of ``dtype``.
+
+    Part of the augmentations of S §6, App. D (SimCLR's colour jitter, Chen et al., arXiv:2002.05709).
 
     A strength ``x`` gives factors uniform on ``[max(0, 1 - x), 1 + x]`` (torchvision's
     ``ColorJitter``); strength 0 gives factors exactly 1.  ``b, c, s`` are the affine images of the
@@ -375,7 +390,10 @@ def _factor(factor, images, name):
 
 
 def grayscale(images):
-    """Per-pixel luma (n, H, W, 1): ``0.299 R + 0.587 G + 0.114 B`` for C == 3, the image for C == 1."""
+    """Per-pixel luma (n, H, W, 1): ``0.299 R + 0.587 G + 0.114 B`` for C == 3, the image for C == 1.
+
+    Used by the random grayscale of S §6, App. D (SimCLR, Chen et al., arXiv:2002.05709): $g = 0.299 R + 0.587 G + 0.114 B$.
+    """
     images = _check_images(images)
     _check_color_channels(images, "grayscale")
     return _gray(images)
@@ -394,20 +412,29 @@ def _gray(images):
 
 
 def adjust_brightness(images, factor):
-    """``clip(b x, 0, 1)`` per image (``factor``: a number or (n,))."""
+    r"""``clip(b x, 0, 1)`` per image (``factor``: a number or (n,)).
+
+    Colour jitter of S §6, App. D (SimCLR, Chen et al., arXiv:2002.05709): $x \mapsto \operatorname{clip}(b\,x, 0, 1)$.
+    """
     images = _check_images(images)
     return _brightness(images, _factor(factor, images, "factor"))
 
 
 def adjust_contrast(images, factor):
-    """``clip(c x + (1 - c) m, 0, 1)`` with ``m`` the mean luma of each image (:func:`grayscale`)."""
+    r"""``clip(c x + (1 - c) m, 0, 1)`` with ``m`` the mean luma of each image (:func:`grayscale`).
+
+    Colour jitter of S §6, App. D (SimCLR, Chen et al., arXiv:2002.05709): $x \mapsto \operatorname{clip}(c\,x + (1 - c)\,\bar m, 0, 1)$.
+    """
     images = _check_images(images)
     _check_color_channels(images, "contrast")
     return _contrast(images, _factor(factor, images, "factor"))
 
 
 def adjust_saturation(images, factor):
-    """``clip(s x + (1 - s) g, 0, 1)`` with ``g`` the luma of each pixel; identity for C == 1."""
+    r"""``clip(s x + (1 - s) g, 0, 1)`` with ``g`` the luma of each pixel; identity for C == 1.
+
+    Colour jitter of S §6, App. D (SimCLR, Chen et al., arXiv:2002.05709): $x \mapsto \operatorname{clip}(s\,x + (1 - s)\,g, 0, 1)$.
+    """
     images = _check_images(images)
     _check_color_channels(images, "saturation")
     return _saturation(images, _factor(factor, images, "factor"))
@@ -461,7 +488,10 @@ def _color_jitter(key, images, brightness, contrast, saturation):
 
 def random_grayscale(key, images, p=0.2):
     """SimCLR's random grayscale: each image replaced by its luma on every channel with probability
-    ``p`` (mask :func:`flip_mask` ``(key, n, p)``); identity for C == 1."""
+    ``p`` (mask :func:`flip_mask` ``(key, n, p)``); identity for C == 1.
+
+    Part of the augmentations of S §6, App. D (Chen et al., arXiv:2002.05709).
+    """
     images = _check_images(images)
     _check_color_channels(images, "grayscale")
     return _random_grayscale(key, images, p)
@@ -589,7 +619,10 @@ def _augment(aug, key, images):
 
 
 def make_augment(size=None, **fields) -> Augment:
-    """:class:`Augment` with the given output ``size`` and fields (unknown field -> TypeError naming it)."""
+    """:class:`Augment` with the given output ``size`` and fields (unknown field -> TypeError naming it).
+
+    The augmentation pipeline of S §6, App. D (SimCLR's, Chen et al., arXiv:2002.05709).
+    """
     known = set(Augment.__dataclass_fields__) - {"size"}
     unknown = sorted(set(fields) - known)
     if unknown:
@@ -600,7 +633,10 @@ def make_augment(size=None, **fields) -> Augment:
 def two_views(key, images, augment):
     """The two views of a positive pair: ``augment(k_a, images), augment(k_b, images)`` with
     ``k_a, k_b = jax.random.split(key)`` (independent draws).  ``augment``: an :class:`Augment` or any
-    callable ``(key, images) -> views``."""
+    callable ``(key, images) -> views``.
+
+    The positive pairs $(x_i, x_i')$ of S §6, App. D: two independent augmentations of each image.
+    """
     _check_key(key)
     if not callable(augment):
         raise TypeError(f"augment must be an Augment or a callable (key, images) -> views, got "

@@ -215,6 +215,8 @@ def _random_windows(images, size, rng):
 def random_crops(images, crop_size, rng):
     """One random square crop of each image.
 
+    Random crops are the augmentation of S §4.4 and S App. D.1 (random 20 × 20 crops of CIFAR-10 images there).
+
     Parameters
     ----------
     images : (N, H, W) or (N, H, W, C) array
@@ -240,6 +242,8 @@ def random_crops(images, crop_size, rng):
 
 def random_shifts(images, max_shift, rng):
     """One random integer translation of each image, with zero fill.
+
+    An alternative augmentation for the positive pairs whose cross-correlation is Γ (S4).
 
     The shift (dy, dx) of each image is uniform on {-max_shift, ..., max_shift}^2;
     pixels moved outside the frame are lost and vacated pixels are 0.  It is
@@ -313,7 +317,10 @@ _DIGITS_MAX_SHIFT = 4
 @functools.lru_cache(maxsize=1)
 def digits_images():
     """scikit-learn's bundled 8×8 digits (no download): ``(images (1797, 8, 8) float64, labels (1797,)
-    int64)``, read-only arrays, loaded once per process."""
+    int64)``, read-only arrays, loaded once per process.
+
+    The images behind the built-in positive pairs (:func:`digits_pairs`, whose cross-correlation is Γ of S4).
+    """
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -335,7 +342,9 @@ def digits_pairs(
     center=False,
     return_labels=False,
 ):
-    """Positive pairs from scikit-learn's handwritten digits (1797 images, 8x8, values 0..16).
+    r"""Positive pairs from scikit-learn's handwritten digits (1797 images, 8x8, values 0..16).
+
+    The built-in stand-in for the CIFAR-10 pairs of S §4.4 (S Fig 1 A–B): their cross-correlation is $\Gamma = \frac{1}{2n}\sum_i (x_i x_i'^\top + x_i' x_i^\top)$ (S4).
 
     The data ship with scikit-learn (``sklearn.datasets.load_digits``), so
     nothing is downloaded.  ``n`` images are drawn without replacement by a
@@ -403,7 +412,9 @@ def digits_pairs(
 
 
 def gaussian_pairs(n, m, *, spectrum=None, noise=0.1, seed=0):
-    """Synthetic pairs sharing a Gaussian latent: x = z + noise·ε, x' = z + noise·ε'.
+    r"""Synthetic pairs sharing a Gaussian latent: x = z + noise·ε, x' = z + noise·ε'.
+
+    Pairs with a known cross-correlation (S4): $\mathbb{E}[\Gamma] = \operatorname{diag}(\text{spectrum})$.
 
     z_i ~ N(0, diag(spectrum)) in R^m is common to both views; ε_i, ε'_i ~ N(0, I_m)
     are independent.  The noise is uncorrelated across views, so the expected
@@ -478,6 +489,8 @@ class _ArrayUnpickler(pickle.Unpickler):
 def load_cifar10_batch(path):
     """Read one CIFAR-10 "python version" batch file (e.g. ``data_batch_1``).
 
+    CIFAR-10 is the data of S §4.4 (S Fig 1 A–B) and S App. D.1.
+
     The file is a Python-2 pickle of a dict whose ``b"data"`` is a uint8 array
     (N, 3072) -- per image the 1024 red, then green, then blue values, each a
     32x32 image in row-major order -- and whose ``b"labels"`` is a list of N
@@ -532,6 +545,8 @@ def load_cifar10_batch(path):
 def write_cifar10_batch(path, images, labels):
     """Write images and labels as a CIFAR-10 "python version" batch file.
 
+    CIFAR-10 is the data of S §4.4 (S Fig 1 A–B) and S App. D.1; this writer makes small files in its format for tests.
+
     The inverse of :func:`load_cifar10_batch` (round trips are bit-identical),
     meant for making small test files in the real format: a protocol-2 pickle
     of ``{b"batch_label", b"labels", b"data", b"filenames"}`` with ``b"data"``
@@ -583,6 +598,8 @@ def _load_cifar10(path):
 
 def cifar10_pairs(path, n=500, *, crop_size=20, seed=0, scale=True, return_labels=False):
     """Positive pairs from local CIFAR-10 files: two random crops of each image.
+
+    The pairs of S §4.4 (S Fig 1 A–B: n = 500 CIFAR-10 pairs) from local files; their cross-correlation is Γ (S4).
 
     ``n`` images are drawn without replacement by a seeded permutation; each
     gives two independent random ``crop_size`` x ``crop_size`` x 3 crops,
@@ -643,6 +660,8 @@ _IMAGE_DATASETS = ("digits", "natural", "cifar10", "stl10")
 def sample_images():
     """The two photographs shipped with scikit-learn (``sklearn.datasets.load_sample_images``:
     china.jpg and flower.jpg, decoded by Pillow; nothing is downloaded).
+
+    Natural photographs for the augmentation pipeline of S §6 and App. D (a small stand-in for STL-10).
 
     Returns a read-only float64 array (2, 427, 640, 3) with values in [0, 1] (uint8 / 255), loaded
     once per process.
@@ -778,6 +797,8 @@ def load_stl10_binary(images_path, labels_path=None, *, indices=None):
 def write_stl10_binary(images_path, images, labels_path=None, labels=None):
     """Write images (and labels) in the STL-10 binary format read by :func:`load_stl10_binary`
     (round trips are bit-identical); meant for small test files.
+
+    STL-10 is the data set of S §6 and App. D; this writer makes small files in its format for tests.
 
     Parameters
     ----------

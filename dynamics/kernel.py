@@ -86,7 +86,10 @@ def linear_kernel(a, b) -> np.ndarray:
 
 
 def rbf_kernel(a, b, gamma=None) -> np.ndarray:
-    """𝒦(a, b) = exp(−γ ‖a − b‖²); ``gamma`` defaults to 1 / m (scikit-learn's default)."""
+    r"""𝒦(a, b) = exp(−γ ‖a − b‖²); ``gamma`` defaults to 1 / m (scikit-learn's default).
+
+    One of the kernels 𝒦 of kernel Barlow Twins (S §5, S22): $\mathcal{K}(a, b) = e^{-\gamma \|a - b\|^2}$.
+    """
     a, b = _check_kernel_inputs(a, b)
     if gamma is None:
         gamma = 1.0 / a.shape[1]
@@ -148,6 +151,8 @@ def _with_params(func, params, allowed):
 
 def resolve_kernel(kernel, **params):
     """A callable k(a, b) -> (N1, N2) Gram matrix for ``kernel``.
+
+    The kernel 𝒦 of kernel Barlow Twins (S §5, S22–S23).
 
     ``kernel`` is one of :data:`KERNEL_NAMES` ("linear", "rbf" with parameter ``gamma``,
     "ntk-relu", "ntk-erf", "ntk-tanh", "ntk-linear" — the NTKs come from

@@ -60,7 +60,10 @@ def _symmetric_in_dtype(S, name):
 
 
 def check_cutoff(rtol, name: str = "rtol") -> float:
-    """A relative eigenvalue cut-off: a real number in (0, 1) (0-d NumPy/JAX arrays accepted)."""
+    r"""A relative eigenvalue cut-off: a real number in (0, 1) (0-d NumPy/JAX arrays accepted).
+
+    The cut-off of the retained spectrum of a PSD matrix such as K̃ (S §5.1, S24, S42): eigenvalues below $\mathrm{rtol}\cdot\lambda_{\max}$ count as zero.
+    """
     value = None
     if not isinstance(rtol, (bool, np.bool_)):
         try:
@@ -224,7 +227,9 @@ def _slope(lx, v):
 
 
 def loglog_fit(x, y, *, log_y: bool = True) -> tuple[float, float]:
-    """Least-squares line log y = a + b log x (or y = a + b log x with ``log_y=False``): returns (b, a).
+    r"""Least-squares line log y = a + b log x (or y = a + b log x with ``log_y=False``): returns (b, a).
+
+    The trend fits of the width sweeps (A Thm 13, A Lemma 16, F Thm 1): $\log y = a + b \log x$ by least squares.
 
     The fitted line of a figure's trend panel, y = e^a x^b; :func:`loglog_slope` returns b alone.
     ``x``, ``y`` as there.
@@ -246,7 +251,9 @@ def loglog_slope(x, y, *, log_y: bool = True) -> float:
 
 
 def loo_slopes(x, y, log_y: bool = True) -> list[float]:
-    """The :func:`loglog_slope` of the k − 1 remaining points with each point left out in turn: (k,) slopes.
+    r"""The :func:`loglog_slope` of the k − 1 remaining points with each point left out in turn: (k,) slopes.
+
+    The leave-one-out gates of the asymptotic checks (A Lemma 9, A Lemma 17, S Fig 2): slope $b_{-i}$ of $\log y$ on $\log x$ without point $i$.
 
     A trend gate on every leave-one-out slope fails when the fitted rate rests on a single point of the
     sweep.  ``x``, ``y`` as in :func:`loglog_slope`, at least three points.

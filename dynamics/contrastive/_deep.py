@@ -39,7 +39,10 @@ from .._validation import (
 
 
 def init_deep(D: int, M: int, Z: int, *, depth: int = 3, seed: int = 0) -> dict:
-    """Parameters {"V": (V_1 (M, D), V_2 (M, M), …), "W": (M, Z)}, entries N(0, 1), ``depth`` hidden layers."""
+    """Parameters {"V": (V_1 (M, D), V_2 (M, M), …), "W": (M, Z)}, entries N(0, 1), ``depth`` hidden layers.
+
+    The deep network of A Fig 5 (A §5).
+    """
     D = check_positive_int(D, "D")
     M = check_positive_int(M, "M")
     Z = check_positive_int(Z, "Z")
@@ -91,7 +94,10 @@ def _forward(params, x, activation):
 
 
 def deep_apply(params, x, activation: str = "relu"):
-    """f(x) = (1/√M) Wᵀ h_L(x) for rows x (n, D) -> (n, Z)."""
+    r"""f(x) = (1/√M) Wᵀ h_L(x) for rows x (n, D) -> (n, Z).
+
+    The deep network of A Fig 5 (A §5): $f(x) = \frac{1}{\sqrt M} W^\top h_L(x)$.
+    """
     check_choice(activation, "activation", set(networks.ACTIVATIONS))
     _check_deep_params(params, x)
     check_finite_if_concrete(x, "x")
@@ -135,7 +141,10 @@ def _deep_ntk_jit(activation, output):
 
 
 def deep_ntk(params, x1, x2, activation: str = "relu", *, output: str = "trace"):
-    """Empirical NTK of :func:`deep_apply`: "full" (n1, n2, Z, Z) or "trace" (1/Z) Σ_i K_ii (n1, n2)."""
+    r"""Empirical NTK of :func:`deep_apply`: "full" (n1, n2, Z, Z) or "trace" (1/Z) Σ_i K_ii (n1, n2).
+
+    The NTK of the deep network of A Fig 5 (A §5), $K(x, x') = \sum_\theta \partial_\theta f(x)\,\partial_\theta f(x')^\top$.
+    """
     check_choice(activation, "activation", set(networks.ACTIVATIONS))
     check_choice(output, "output", {"full", "trace"})
     x1, x2 = _check_inputs(x1, x2)
@@ -153,6 +162,8 @@ def _check_inputs(x1, x2):
 
 def deep_ntk_fn(x1, x2, activation: str = "relu", *, output: str = "trace"):
     """``params -> K`` for fixed inputs (jit-traceable, for recording inside the trainer).
+
+    Records the NTK change of the deep network of A Fig 5 (A §5) during training.
 
     Equal inputs (same shapes, dtype and bytes), activation and output give the same function object, so
     a trainer that caches its compiled programs on the NTK function (:func:`dynamics.contrastive.train_contrastive`)

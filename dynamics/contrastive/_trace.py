@@ -86,7 +86,9 @@ def check_two_layer_params(params, dim):
 
 
 def cv_factors_from_features(phi_anchor, phi_partners, alpha, similarity="dot", *, delta=DEFAULT_DELTA):
-    """(A, B) with C_V = (AᵀB + BᵀA)/(2N) from hidden activations φ(V x): anchors (N, M), partners (Q, N, M).
+    r"""(A, B) with C_V = (AᵀB + BᵀA)/(2N) from hidden activations φ(V x): anchors (N, M), partners (Q, N, M).
+
+    The random-feature matrix of A8 and A10: $C_V = (A^\top B + B^\top A)/(2N)$.
 
     JAX-traceable: inside jit only the similarity name, alpha and the shapes are checked; concrete arrays
     (and δ) are also checked for finite real values.
@@ -138,7 +140,10 @@ def cv_factors(params, data, similarity="dot", *, delta=DEFAULT_DELTA, activatio
 
 
 def cv_matrix(factors):
-    """Dense C_V = (AᵀB + BᵀA)/(2N), (M, M)."""
+    r"""Dense C_V = (AᵀB + BᵀA)/(2N), (M, M).
+
+    A8, A10: $C_V = (A^\top B + B^\top A)/(2N)$.
+    """
     A, B = _check_factors(factors)
     G = A.T @ B
     return (G + G.T) / (2 * A.shape[0])
@@ -169,7 +174,10 @@ def cv_frobenius_distance(factors_1, factors_2):
 
 
 def cv_frobenius_norm(factors):
-    """‖C_V‖_F from factors (distance to zero factors)."""
+    r"""‖C_V‖_F from factors (distance to zero factors).
+
+    The norm of A Lemma 16's $C_V$ (A8, A10), $\|C_V\|_F$, without forming the (M, M) matrix.
+    """
     A, B = _check_factors(factors)
     return cv_frobenius_distance(factors, (jnp.zeros_like(A), jnp.zeros_like(B)))
 

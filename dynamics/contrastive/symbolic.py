@@ -42,7 +42,10 @@ x, y = sp.symbols("x y", real=True)
 
 
 def weights(M: int):
-    """Symbols v_1..v_M, w_1..w_M (real)."""
+    """Symbols v_1..v_M, w_1..w_M (real).
+
+    The weights of the D = Z = 1 linear network of A Prop 10 (App. A.4).
+    """
     M = check_positive_int(M, "M")
     v = sp.symbols(f"v_1:{M + 1}", real=True)
     w = sp.symbols(f"w_1:{M + 1}", real=True)
@@ -56,12 +59,16 @@ def network(M: int, inp):
 
 
 def p_and_s(M: int):
-    """P = (1/M) Σ (v_m² + w_m²) and S = (1/M) Σ v_m w_m as expressions in the weights."""
+    r"""P = (1/M) Σ (v_m² + w_m²) and S = (1/M) Σ v_m w_m as expressions in the weights.
+
+    The two quantities of A Prop 10: $P = \frac{1}{M}\sum_m (v_m^2 + w_m^2)$, $S = \frac{1}{M}\sum_m v_m w_m$.
+    """
     v, w = weights(M)
     return (sum(v[m] ** 2 + w[m] ** 2 for m in range(M)) / M, sum(v[m] * w[m] for m in range(M)) / M)
 
 
 class LossReduction(NamedTuple):
+    """The loss of A Prop 10's network reduced to P and S (A App. A.4), with the residual sympy leaves (zero when the reduction holds)."""
     loss: sp.Expr
     """−(1/N) Σ_n f(x_n)(f(x_n⁺) − f(x_n⁻)) in the weights and data."""
     C: sp.Expr
@@ -156,7 +163,10 @@ def p_solution() -> sp.Expr:
 
 
 def beta() -> sp.Expr:
-    """β = (P0 − 2√α)/(P0 + 2√α)."""
+    r"""β = (P0 − 2√α)/(P0 + 2√α).
+
+    A Prop 10: $\beta = (P_0 - 2\sqrt\alpha)/(P_0 + 2\sqrt\alpha)$.
+    """
     return (P0 - 2 * sp.sqrt(alpha)) / (P0 + 2 * sp.sqrt(alpha))
 
 
@@ -167,7 +177,10 @@ def closed_form() -> sp.Expr:
 
 
 def verify_closed_form() -> dict:
-    """The closed form solves dP/dt = 2C(P² − 4α), starts at P0, and equals :func:`p_solution`."""
+    r"""The closed form solves dP/dt = 2C(P² − 4α), starts at P0, and equals :func:`p_solution`.
+
+    A Prop 10: $\dot P = 2C(P^2 - 4\alpha)$.
+    """
     Pt = closed_form()
     residual = sp.simplify(sp.diff(Pt, t) - p_ode().subs(P, Pt))
     start = sp.simplify(Pt.subs(t, 0) - P0)
@@ -191,13 +204,18 @@ def blowup_time() -> sp.Expr:
 
 
 def verify_blowup_time() -> bool:
-    """:func:`blowup_time` equals log(1/β)/(8C√α)."""
+    r""":func:`blowup_time` equals log(1/β)/(8C√α).
+
+    A Prop 10: $\bar t = \log(1/\beta)/(8C\sqrt\alpha)$.
+    """
     return sp.simplify(sp.expand_log(blowup_time() - sp.log(1 / beta()) / (8 * C * sp.sqrt(alpha)),
                                      force=True)) == 0
 
 
 def verify_stable_blowup_form() -> bool:
-    """log(1/β) = 2 atanh(r), r = 2√α/P0 ∈ (0, 1): the overflow-free form used by ``blowup_time``.
+    r"""log(1/β) = 2 atanh(r), r = 2√α/P0 ∈ (0, 1): the overflow-free form used by ``blowup_time``.
+
+    A Prop 10: $\log(1/\beta) = 2\operatorname{atanh}(r)$, $r = 2\sqrt\alpha/P_0$.
 
     Checked as e^{2 atanh(r)} = (1 + r)/(1 − r) (logarithmic form of atanh) and (1 + r)/(1 − r) = 1/β.
     """

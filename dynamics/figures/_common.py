@@ -79,6 +79,8 @@ def _read_sections(path: pathlib.Path) -> dict:
 def update_captions(out: pathlib.Path, entries: dict, order=()) -> pathlib.Path:
     """Write ``out/captions.md``, replacing the sections named in ``entries`` and keeping the others.
 
+    The captions of the paper figures (e.g. S Fig 1, E Fig 1, A Fig 1), generated from the runs.
+
     ``entries`` maps a figure name to ``(files, caption)``; sections are listed in
     ``order`` first, then any other names already present.
     """
@@ -98,6 +100,8 @@ def update_captions(out: pathlib.Path, entries: dict, order=()) -> pathlib.Path:
 def save_figure(fig: Figure, name: str, out="paper_figures", *, caption: str | None = None,
                 formats=("png", "pdf")) -> list[pathlib.Path]:
     """Save ``fig`` as ``out/name.png`` (dpi 150) and ``out/name.pdf``; with ``caption``, update captions.md.
+
+    Writes the paper figures (e.g. S Fig 1, E Fig 1, A Fig 1) and figures of your own the same way.
 
     Returns the paths written (the figure files, then captions.md if updated).
     """

@@ -41,7 +41,10 @@ subspace_alignment = linalg.subspace_alignment
 
 
 def check_triplets(anchors, positives, negatives=None):
-    """anchors, positives (and negatives): finite (n, d) arrays of one shape."""
+    """anchors, positives (and negatives): finite (n, d) arrays of one shape.
+
+    The triplets (anchor, positive, negative) of E's losses E1 and E2.
+    """
     anchors = as_matrix(anchors, "anchors")
     positives = as_matrix(positives, "positives")
     if positives.shape != anchors.shape:
@@ -184,6 +187,8 @@ def network_apply(activation: str = "linear"):
 def network_theta(params):
     """Θ = Vᵀ W (d, z) of the linear two-layer network f(x) = Θᵀ x (E's Θ = V W in their layout).
 
+    The state of the width-independent flow of E Thm 2 (E9).
+
     ``params``: {"V": (h, d), "W": (h, z)}, or a stack with leading batch axes on both (Θ stacked the same
     way).  JAX-traceable.
     """
@@ -206,7 +211,9 @@ def outputs(X, theta):
 
 
 def random_semi_orthogonal(rows: int, cols: int, rng) -> np.ndarray:
-    """Uniformly (Haar) distributed semi-orthogonal matrix: QR of a Gaussian with the sign of diag(R) fixed.
+    r"""Uniformly (Haar) distributed semi-orthogonal matrix: QR of a Gaussian with the sign of diag(R) fixed.
+
+    Initialisations on the constraint $W^\top W = I$ of E Thm 2 and the projected GD of E11.
 
     Orthonormal columns if rows >= cols (M^T M = I), orthonormal rows otherwise (M M^T = I).
     ``rng``: a NumPy Generator or an int seed.

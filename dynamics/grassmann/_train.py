@@ -141,7 +141,10 @@ def init_network(d: int, h: int, z: int, *, theta0=None, seed=0) -> networks.Two
 
 def stack_params(param_list) -> dict:
     """Stack a list of {"V", "W"} parameters into one batch (leading axis B on every leaf) for the trainers
-    below; the container type (dict or TwoLayerParams) is kept."""
+    below; the container type (dict or TwoLayerParams) is kept.
+
+    A batch of initialisations for the projected gradient descent of E11.
+    """
     param_list = list(param_list)
     if not param_list:
         raise ValueError("param_list must contain at least one parameter dict")
@@ -339,6 +342,8 @@ def discretised_flow(C, theta0, *, lr, n_steps, record_steps=None, observers=Non
 def time_per_step(loss_fn, params, data=None, *, lr, project=None, n_steps=10, repeats=3) -> float:
     """Seconds per gradient step ``params ← project(params − lr ∇L)`` — the step of
     :func:`dynamics.trainer.gradient_descent` — median over ``repeats`` runs of ``n_steps``.
+
+    The per-step cost of E Fig 4 (E11 vs the discretised flow E12).
 
     ``loss_fn(params, data)`` with ``data`` (any pytree of arrays), or ``loss_fn(params)`` with ``data=None``,
     as in the trainer.  The steps run in one compiled ``fori_loop`` without the trainer's records and checks

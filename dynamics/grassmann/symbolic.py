@@ -45,7 +45,10 @@ def _matrix(name, rows, cols):
 
 
 def symmetric_matrix(name, d):
-    """d×d symmetric matrix of independent real symbols c_ij = c_ji."""
+    """d×d symmetric matrix of independent real symbols c_ij = c_ji.
+
+    The symmetric data matrix C of the trace form E7.
+    """
     (d,) = _sizes(d=d)
     return sp.Matrix(d, d, lambda i, j: sp.Symbol(f"{name}_{min(i, j)}{max(i, j)}", real=True))
 
@@ -67,7 +70,10 @@ def _cayley_orthogonal(n, params):
 
 
 def stiefel_point(rows, cols, seed=0):
-    """An exact (rational) semi-orthogonal rows×cols matrix: orthonormal columns if tall, rows if wide."""
+    r"""An exact (rational) semi-orthogonal rows×cols matrix: orthonormal columns if tall, rows if wide.
+
+    A point of the constraint set of E Thm 2 ($W^\top W = I$).
+    """
     rows, cols = _sizes(rows=rows, cols=cols)
     seed = check_positive_int(seed, "seed", minimum=0)
     n = max(rows, cols)
@@ -81,6 +87,7 @@ def stiefel_point(rows, cols, seed=0):
 
 
 class TraceForm(NamedTuple):
+    r"""E1 or E2 of the linear model and its trace form E7, $\mathcal{L} = \operatorname{tr}(\Theta^\top C\,\Theta)$, with whether they agree (``identity_holds``)."""
     loss: sp.Expr          # E1 (or E2) of the linear model, summed literally over the n triplets
     trace: sp.Expr         # Tr(Θ^T C Θ) with C from E7
     C: sp.Matrix
@@ -119,6 +126,7 @@ def trace_form(n: int = 2, d: int = 2, z: int = 2, kind: str = "contrastive") ->
 
 
 class FreeGradients(NamedTuple):
+    r"""The free gradients of the trace form E7, $\nabla_V = 2 C V W W^\top$ and $\nabla_W = 2 V^\top C V W$ (E Thm 2), with whether sympy confirms them."""
     grad_V: sp.Matrix
     grad_W: sp.Matrix
     matches_2CVWWt: bool      # ∇_V L == 2 C V W W^T
@@ -137,6 +145,7 @@ def free_gradients(d: int = 3, h: int = 2, z: int = 1) -> FreeGradients:
 
 
 class ThetaFlow(NamedTuple):
+    r"""The Θ flow of E Thm 2 (E9), $\dot\Theta = -2 (I - \Theta\Theta^\top) C\,\Theta$, derived for one regime of (d, h, z), with the identities sympy confirms."""
     d: int
     h: int
     z: int
@@ -244,6 +253,7 @@ def theta_flow(d: int = 3, h: int = 2, z: int = 1, regime: str = "tall") -> Thet
 
 
 class Riccati(NamedTuple):
+    r"""The Riccati form of E Thm 2 for the projector $P = \Theta\Theta^\top$, $\dot P = -2 (C P + P C) + 4 P C P$, with whether sympy confirms it."""
     dP: sp.Matrix                   # d(ΘΘ^T)/dt computed from E9 with generic Θ
     riccati: sp.Matrix              # −2 [(I − P) C P + P C (I − P)]
     identity_holds: bool            # dP == riccati for every Θ
@@ -330,6 +340,7 @@ def _gaussian_expectation(expr, normals):
 
 
 class ExpectedC(NamedTuple):
+    r"""The expectation of C (E7) under E's data model: $-\Sigma$ (contrastive E1) and $-(\Sigma + \mu\mu^\top)$ (non-contrastive E2)."""
     contrastive: sp.Matrix
     non_contrastive: sp.Matrix
     Sigma: sp.Matrix

@@ -45,7 +45,10 @@ SENSES = {"<": operator.lt, "<=": operator.le, ">=": operator.ge, ">": operator.
 class Outcome:
     """What a check computed: its ``metric``, extra ``conditions`` (name -> bool, all must hold) and
     ``details`` (anything worth reporting).  The registry compares the metric with the declared
-    tolerance and turns the outcome into a :class:`CheckResult`."""
+    tolerance and turns the outcome into a :class:`CheckResult`.
+
+    Returned by the checks of the four papers (Simon et al. 2023, Esser et al. 2023, Anil et al. 2024, Fleissner et al. 2025).
+    """
 
     metric: float
     conditions: dict = field(default_factory=dict)
@@ -56,7 +59,10 @@ class Outcome:
 class CheckResult:
     """Outcome of one comparison as decided by the registry: a single metric against a single
     tolerance (``sense`` "<", "<=", ">=" or ">"), plus the named ``conditions`` the check declared.
-    ``passed`` is true iff the metric satisfies the tolerance and every condition holds."""
+    ``passed`` is true iff the metric satisfies the tolerance and every condition holds.
+
+    One row of ``python -m dynamics verify`` for a check of one of the four papers (Simon et al. 2023, Esser et al. 2023, Anil et al. 2024, Fleissner et al. 2025).
+    """
 
     metric: float
     tolerance: float
@@ -114,7 +120,10 @@ def _check_tolerance(tolerance, name):
 @dataclass(frozen=True)
 class TheoremCheck:
     """A registered check: the comparison function and its declaration (what it compares, the
-    tolerance and sense that decide it, and ``gate``, the whole pass rule in words)."""
+    tolerance and sense that decide it, and ``gate``, the whole pass rule in words).
+
+    The declaration of a check of a result of Simon et al. (S), Esser et al. (E), Anil et al. (A) or Fleissner et al. (F).
+    """
 
     name: str
     paper: str
@@ -188,6 +197,8 @@ def register(name: str, *, paper: str, reference: str, tolerance, compares: str,
              description: str = "", slow_only: bool = False):
     """Decorator declaring ``func(fast, **ingredients) -> Outcome`` as the check ``name``.
 
+    Declares the checks of the results of Simon et al. (S), Esser et al. (E), Anil et al. (A) and Fleissner et al. (F).
+
     Parameters
     ----------
     paper, reference : the paper ("S", "E", "A", "F") and the equation / figure checked.
@@ -215,6 +226,7 @@ def register(name: str, *, paper: str, reference: str, tolerance, compares: str,
 
 
 def get_check(name: str) -> TheoremCheck:
+    """The registered check ``name`` (a result of Simon et al., Esser et al., Anil et al. or Fleissner et al.); an unknown name raises ``KeyError`` listing the known ones."""
     _load_all()
     if name not in REGISTRY:
         raise KeyError(f"unknown check {name!r}; known checks: {', '.join(sorted(REGISTRY))}")
@@ -223,7 +235,10 @@ def get_check(name: str) -> TheoremCheck:
 
 def list_checks() -> list[TheoremCheck]:
     """All checks, in a fixed order: by module (:data:`CHECK_MODULES`), then in the order each module
-    defines them — whichever check module happened to be imported first."""
+    defines them — whichever check module happened to be imported first.
+
+    The checks of the results of Simon et al. (S), Esser et al. (E), Anil et al. (A) and Fleissner et al. (F).
+    """
     _load_all()
     order = {f"{__package__}.{m}": i for i, m in enumerate(CHECK_MODULES)}
     position = {name: i for i, name in enumerate(REGISTRY)}
@@ -233,6 +248,8 @@ def list_checks() -> list[TheoremCheck]:
 
 def run_checks(names=None, *, fast: bool = True, on_result=None) -> list[CheckResult]:
     """Run the named checks (all when ``names`` is empty) and return their results in order.
+
+    Runs the checks of the results of Simon et al. (S), Esser et al. (E), Anil et al. (A) and Fleissner et al. (F).
 
     ``names``: a check name or a list of them; an unknown name raises ``KeyError`` listing the known ones.
     """
@@ -264,7 +281,10 @@ def _fmt_tol(tol) -> str:
 def checks_table(markdown: bool = True) -> str:
     """The declarations of all checks as a table: name, paper, reference, what it compares, the metric's
     gate (sense and tolerance) and the whole pass rule.  ``markdown=True`` gives the README's table
-    (generated, never copied by hand; ``python -m dynamics verify --list --markdown``)."""
+    (generated, never copied by hand; ``python -m dynamics verify --list --markdown``).
+
+    One row per check of a result of Simon et al. (S), Esser et al. (E), Anil et al. (A) or Fleissner et al. (F).
+    """
     checks = list_checks()
     if markdown:
         lines = ["| check | paper | reference | compares | metric | pass rule |", "|---|---|---|---|---|---|"]
