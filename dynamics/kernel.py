@@ -198,7 +198,9 @@ def _check_blocks(K_xx, K_xxp, K_xpxp):
 
 
 def joint_kernel(K_xx, K_xxp, K_xpxp) -> np.ndarray:
-    """K̃ = [[K_𝒳𝒳, K_𝒳𝒳'], [K_𝒳'𝒳, K_𝒳'𝒳']], the kernel on the combined data 𝒳 ∪ 𝒳' (S22).
+    r"""K̃ = [[K_𝒳𝒳, K_𝒳𝒳'], [K_𝒳'𝒳, K_𝒳'𝒳']], the kernel on the combined data 𝒳 ∪ 𝒳' (S22).
+
+    S22: $\tilde K = \begin{pmatrix} K_{\mathcal{X}\mathcal{X}} & K_{\mathcal{X}\mathcal{X}'} \\ K_{\mathcal{X}'\mathcal{X}} & K_{\mathcal{X}'\mathcal{X}'} \end{pmatrix}$.
 
     ``K_xxp[i, j] = 𝒦(x_i, x'_j)``; the lower-left block is its transpose.  Returns (2n, 2n).
     """
@@ -224,7 +226,9 @@ def z_matrix(K_xx, K_xxp, K_xpxp) -> np.ndarray:
 
 
 def kernel_gamma(K_tilde, Z, rtol: float = 1e-10) -> np.ndarray:
-    """K_Γ = K̃^{-1/2} Z K̃^{-1/2}, the kernelised feature cross-correlation (S §5.1).
+    r"""K_Γ = K̃^{-1/2} Z K̃^{-1/2}, the kernelised feature cross-correlation (S §5.1).
+
+    S §5.1: $K_\Gamma = \tilde K^{-1/2}\, Z\, \tilde K^{-1/2}$.
 
     The literal form, with the pseudo-inverse square root of :func:`inv_sqrt_psd`.  Its non-zero
     eigenvalues are those of Γ (Prop 5.1a).  :class:`KernelBarlowTwins` uses the equivalent

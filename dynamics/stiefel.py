@@ -53,7 +53,9 @@ def _check_pair(M, G):
 
 
 def project_tangent(M, G):
-    """Stiefel tangent projection of a free gradient G at M with orthonormal columns: G − M sym(MᵀG).
+    r"""Stiefel tangent projection of a free gradient G at M with orthonormal columns: G − M sym(MᵀG).
+
+    $H = G - M \operatorname{sym}(M^\top G)$, $\operatorname{sym}(A) = (A + A^\top)/2$ (E11, A Lemma 16).
 
     sym(A) = (A + Aᵀ)/2.  The result H satisfies MᵀH + HᵀM = 0 (the tangent space of MᵀM = I at M, with
     the metric inherited from R^{n×k}).  To first order it is what a free step followed by a retraction
@@ -70,7 +72,9 @@ def project_tangent(M, G):
 
 
 def project_horizontal(M, G):
-    """Grassmann horizontal projection of a free gradient G at a semi-orthogonal M (E11).
+    r"""Grassmann horizontal projection of a free gradient G at a semi-orthogonal M (E11).
+
+    $H = (I - M M^\top)\, G$ for tall $M$ (E11).
 
     Tall M (orthonormal columns, MᵀM = I): (I − M Mᵀ) G, the gradient on the Grassmann manifold of
     span(M) (Edelman, Arias and Smith).  Wide M (orthonormal rows, M Mᵀ = I): G (I − MᵀM).  Square
@@ -137,7 +141,9 @@ def _qr(M):
 
 
 def retract_polar(M):
-    """Polar retraction M (MᵀM)^{-1/2} (= U Vᵀ of the thin SVD M = U Σ Vᵀ): E11, A Lemma 16.
+    r"""Polar retraction M (MᵀM)^{-1/2} (= U Vᵀ of the thin SVD M = U Σ Vᵀ): E11, A Lemma 16.
+
+    $R(M) = M\,(M^\top M)^{-1/2}$ (E11, A Lemma 16).
 
     The closest matrix with orthonormal columns in the Frobenius norm.  Computed from the eigendecomposition
     of the k×k Gram matrix MᵀM = Q diag(w) Qᵀ as M Q diag(w^{-1/2}) Qᵀ.  A wide M gets orthonormal rows,
@@ -149,7 +155,9 @@ def retract_polar(M):
 
 
 def retract_qr(M):
-    """QR retraction with the sign fix: the Q of M = QR with diag(R) > 0 (E11).
+    r"""QR retraction with the sign fix: the Q of M = QR with diag(R) > 0 (E11).
+
+    $R(M) = Q$ of $M = QR$ with $\operatorname{diag}(R) > 0$ (E11).
 
     Computed as Q = M R^{-1} with RᵀR = MᵀM the Cholesky factorisation (that R is the QR's R with a positive
     diagonal), applied twice ("CholeskyQR2") so that orthonormality holds to round-off.  A wide M gets

@@ -81,7 +81,9 @@ def _check_modes(gammas, s0, *, allow_negative_s0=True):
 
 
 def aligned_singular_values(t, gammas, s0) -> np.ndarray:
-    """Singular values s_j(t) from aligned initialisation (S Prop 4.1, S10).
+    r"""Singular values s_j(t) from aligned initialisation (S Prop 4.1, S10).
+
+    S10: $s_j(t) = \dfrac{e^{4\gamma_j t}}{\sqrt{s_j(0)^{-2} + (e^{8\gamma_j t} - 1)\,\gamma_j}}$, with the S13 limits $s_j(\infty) = \gamma_j^{-1/2}$ for $\gamma_j > 0$.
 
     s_j(t) = e^{4γ_j t} / sqrt(s_j(0)^{-2} + (e^{8γ_j t} − 1) γ_j), evaluated in a
     form that neither overflows nor returns NaN for any t >= 0, any finite γ_j
@@ -114,7 +116,10 @@ def log_aligned_singular_values(t, gammas, s0) -> np.ndarray:
 
 
 def singular_value_rhs(s, gammas) -> np.ndarray:
-    """Modewise ODE right-hand side s_j' = 4 (1 − γ_j s_j²) γ_j s_j (S12)."""
+    r"""Modewise ODE right-hand side s_j' = 4 (1 − γ_j s_j²) γ_j s_j (S12).
+
+    S12: $\dot s_j = 4\,(1 - \gamma_j s_j^2)\,\gamma_j s_j$.
+    """
     s = as_array(s, "s")
     gammas = as_array(gammas, "gammas")
     try:
@@ -126,20 +131,28 @@ def singular_value_rhs(s, gammas) -> np.ndarray:
 
 
 def embedding_eigenvalues(t, gammas, s0) -> np.ndarray:
-    """Eigenvalues of C along the aligned trajectory, λ_j(t) = γ_j s_j(t)² (S §4.2).  Shape (T, d)."""
+    r"""Eigenvalues of C along the aligned trajectory, λ_j(t) = γ_j s_j(t)² (S §4.2).  Shape (T, d).
+
+    S §4.2: $\lambda_j(t) = \gamma_j\, s_j(t)^2$.
+    """
     s = aligned_singular_values(t, gammas, s0)
     gammas = np.atleast_1d(np.asarray(gammas, dtype=float))
     return gammas[None, :] * s**2
 
 
 def aligned_loss(t, gammas, s0) -> np.ndarray:
-    """Loss along the aligned trajectory, L(t) = Σ_j (1 − γ_j s_j(t)²)² (S14).  Shape (T,)."""
+    r"""Loss along the aligned trajectory, L(t) = Σ_j (1 − γ_j s_j(t)²)² (S14).  Shape (T,).
+
+    S14: $\mathcal{L}(t) = \sum_j \big(1 - \gamma_j s_j(t)^2\big)^2$.
+    """
     lam = embedding_eigenvalues(t, gammas, s0)
     return np.sum((1.0 - lam) ** 2, axis=1)
 
 
 def critical_times(gammas, s0) -> np.ndarray:
-    """Critical times τ_j = −log(s_j(0)² γ_j) / (8 γ_j) at which mode j is learned (S16).
+    r"""Critical times τ_j = −log(s_j(0)² γ_j) / (8 γ_j) at which mode j is learned (S16).
+
+    S16: $\tau_j = -\dfrac{\log\big(s_j(0)^2 \gamma_j\big)}{8 \gamma_j}$.
 
     Evaluated as −(2 log|s_j(0)| + log γ_j) / (8 γ_j): s_j(0)² is never formed, so it cannot
     underflow (s_j(0) = 1e-300 gives τ = 172.69 for γ = 1, not +inf), and subnormal s_j(0) are
@@ -156,7 +169,10 @@ def critical_times(gammas, s0) -> np.ndarray:
 
 
 def stepwise_loss(t, gammas, s0) -> np.ndarray:
-    """Step-function approximation of the loss, L(t) ≈ #{j : τ_j > t} (S20), τ_j of S16 in log form.  Shape (T,)."""
+    r"""Step-function approximation of the loss, L(t) ≈ #{j : τ_j > t} (S20), τ_j of S16 in log form.  Shape (T,).
+
+    S20: $\mathcal{L}(t) \approx \#\{j : \tau_j > t\}$.
+    """
     t = as_times(t)
     tau = critical_times(gammas, s0)
     return np.sum(tau[None, :] > t[:, None], axis=1).astype(float)
@@ -289,7 +305,9 @@ def small_init_alignment(W0, Gamma):
 
 
 def small_init_prediction(W0, Gamma, t) -> np.ndarray:
-    """Predicted trajectory W*(t) from a generic small initialisation (S Result 4.6).
+    r"""Predicted trajectory W*(t) from a generic small initialisation (S Result 4.6).
+
+    S Result 4.6: $W^*(t) = U\, S^*(t)\, \Gamma^{(\le d)}$ with $S^*(t)$ following S10 from the S19 values.
 
     W*(t) = U S*(t) Γ^{(<=d)} where U, S*(0) come from the alignment transform
     of W(0) Γ^{(<=m)T} (Def 4.5; the diagonal of R equals the Gram–Schmidt
@@ -348,7 +366,10 @@ def aligned_trajectory(U, s0, gammas, V, t) -> np.ndarray:
 
 
 def appendix_c_rhs(A, gammas) -> np.ndarray:
-    """dA/dt = (I − A Λ A^T) A Λ in the rescaled time t → t/4 (S45).  A: (d, m), gammas: (m,)."""
+    r"""dA/dt = (I − A Λ A^T) A Λ in the rescaled time t → t/4 (S45).  A: (d, m), gammas: (m,).
+
+    S45: $\dot A = (I - A \Lambda A^\top)\, A \Lambda$.
+    """
     A = as_matrix(A, "A")
     gammas = as_array(gammas, "gammas", ndim=1)
     if gammas.shape[0] != A.shape[1]:
@@ -358,7 +379,9 @@ def appendix_c_rhs(A, gammas) -> np.ndarray:
 
 
 def appendix_c_solution(A0, gammas, t) -> np.ndarray:
-    """Approximate A(t) from an upper-triangular small init (S47–S48), rescaled time of S45.
+    r"""Approximate A(t) from an upper-triangular small init (S47–S48), rescaled time of S45.
+
+    S47: $s_j(t) = \dfrac{e^{\gamma_j t}}{\sqrt{s_j(0)^{-2} + (e^{2\gamma_j t} - 1)\gamma_j}}$; S48: $a_{jk}(t) = a_{jk}(0)\,\big(s_j(t)/s_j(0)\big)^{\gamma_k/\gamma_j}$ for $j < k$.
 
     s_j(t) = e^{γ_j t} / sqrt(s_j(0)^{-2} + (e^{2γ_j t} − 1) γ_j)          (S47)
     a_jk(t) = a_jk(0) (s_j(t)/s_j(0))^{γ_k/γ_j} for j < k, 0 for j > k    (S48)

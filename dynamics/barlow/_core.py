@@ -49,7 +49,9 @@ def check_W_Gamma(W, Gamma):
 
 
 def cross_correlation(x, x_prime) -> np.ndarray:
-    """Symmetrised cross-correlation of paired rows (S2, S4).
+    r"""Symmetrised cross-correlation of paired rows (S2, S4).
+
+    S4: $\Gamma = \frac{1}{2n}\sum_{i=1}^{n} \big(x_i x_i'^\top + x_i' x_i^\top\big)$.
 
     Γ = (1/2n) Σ_i (x_i x'_i^T + x'_i x_i^T).  Applied to features it gives the
     feature cross-correlation Γ (S4); applied to embeddings f(x_i), f(x'_i) it
@@ -68,7 +70,10 @@ def cross_correlation(x, x_prime) -> np.ndarray:
 
 
 def loss(W, Gamma) -> float:
-    """Barlow Twins loss of the linear model, L = ||W Γ W^T − I_d||_F^2 (S5)."""
+    r"""Barlow Twins loss of the linear model, L = ||W Γ W^T − I_d||_F^2 (S5).
+
+    S5: $\mathcal{L}(W) = \big\| W \Gamma W^\top - I_d \big\|_F^2$.
+    """
     W, Gamma = check_W_Gamma(W, Gamma)
     return float(_loss(W, Gamma))
 
@@ -83,7 +88,10 @@ def loss_from_embeddings(f, f_prime) -> float:
 
 
 def flow_rhs(W, Gamma) -> np.ndarray:
-    """Right-hand side of the gradient flow, dW/dt = −4 (W Γ W^T − I_d) W Γ (S6)."""
+    r"""Right-hand side of the gradient flow, dW/dt = −4 (W Γ W^T − I_d) W Γ (S6).
+
+    S6: $\dot W = -4\,(W \Gamma W^\top - I_d)\, W \Gamma$.
+    """
     W, Gamma = check_W_Gamma(W, Gamma)
     return np.asarray(_flow_rhs(W, Gamma))
 
@@ -99,7 +107,9 @@ def spectrum(Gamma):
 
 
 def top_spectral_solution(Gamma, d: int, U=None) -> np.ndarray:
-    """A top-spectral W (S Def 4.2): W = U S̃ Γ^{(<=d)}, S̃ = diag(γ_j^{-1/2}).
+    r"""A top-spectral W (S Def 4.2): W = U S̃ Γ^{(<=d)}, S̃ = diag(γ_j^{-1/2}).
+
+    S Def 4.2: $W = U \tilde S\, \Gamma^{(\le d)}$, $\tilde S = \operatorname{diag}(\gamma_j^{-1/2})$.
 
     ``U`` defaults to the identity; any orthogonal d x d matrix gives an equivalent solution.
     Raises ValueError when Γ has fewer than d positive eigenvalues (e.g. a negative-definite Γ),

@@ -149,7 +149,9 @@ def _modal_flow(split, lam, ts, a, field, *, backend, solver, rtol, atol, max_st
 
 def gradient_flow(W0, Gamma, t, *, backend=DEFAULT_BACKEND, solver=DEFAULT_SOLVER, rtol=DEFAULT_RTOL, atol=None,
                   max_steps=DEFAULT_MAX_STEPS, eigenbasis: bool = True) -> np.ndarray:
-    """Integrate dW/dt = −4 (W Γ W^T − I_d) W Γ (S6) from W(0) = W0.
+    r"""Integrate dW/dt = −4 (W Γ W^T − I_d) W Γ (S6) from W(0) = W0.
+
+    S6: $\dot W = -4\,(W \Gamma W^\top - I_d)\, W \Gamma$, $W(0) = W_0$.
 
     Adaptive steps (diffrax ``Dopri8`` with a PID controller by default), the
     solution returned at exactly the requested times.  ``backend="scipy"``

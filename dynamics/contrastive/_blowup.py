@@ -101,7 +101,9 @@ def prop10_alpha(P0, S0):
 
 
 def blowup_time(P0, S0, C) -> float:
-    """Blow-up time t̄ = log(1/β) / (8 C √α) of the NTK K = P x y (A Prop 10, App. A.4).
+    r"""Blow-up time t̄ = log(1/β) / (8 C √α) of the NTK K = P x y (A Prop 10, App. A.4).
+
+    A Prop 10: $\bar t = \dfrac{\log(1/\beta)}{8 C \sqrt{\alpha}}$, $\beta = \dfrac{P_0 - 2\sqrt\alpha}{P_0 + 2\sqrt\alpha}$.
 
     Parameters
     ----------
@@ -133,7 +135,9 @@ def _q(x):
 
 
 def prop10_P(t, P0, S0, C):
-    """P(t) of A Prop 10 (NTK scale, K = P x y) at times ``t`` (T,); ``inf`` at and after t̄.
+    r"""P(t) of A Prop 10 (NTK scale, K = P x y) at times ``t`` (T,); ``inf`` at and after t̄.
+
+    A Prop 10: $P(t) = 2\sqrt\alpha\, \dfrac{1 + \beta e^{8 C \sqrt\alpha\, t}}{1 - \beta e^{8 C \sqrt\alpha\, t}}$.
 
     Closed form P(t) = 2√α (1 + β e^{8C√α t}) / (1 − β e^{8C√α t}), evaluated in the stable form
     P0 q(r (g − 2CP0 t)) / (g − 2CP0 t) (module docstring).  Valid for any real C.

@@ -78,7 +78,9 @@ def riccati_field(_, P, C):
 
 def trajectory(C, theta0, t, *, rtol=DEFAULT_RTOL, atol=None, backend=DEFAULT_BACKEND, solver=DEFAULT_SOLVER,
                max_steps=DEFAULT_MAX_STEPS):
-    """E Thm 2 (E9): integrate dΘ/dt = −2 (I − Θ Θ^T) C Θ from Θ(0) = ``theta0``.
+    r"""E Thm 2 (E9): integrate dΘ/dt = −2 (I − Θ Θ^T) C Θ from Θ(0) = ``theta0``.
+
+    E9: $\dot\Theta = -2\,(I - \Theta\Theta^\top)\, C\, \Theta$.
 
     With V (d×h, V^T V = I_h), W (h×z, W^T W = I_z) following the Grassmannian gradient flow of
     L = Tr(W^T V^T C V W) (free gradients ∇_V = 2 C V W W^T, ∇_W = 2 V^T C V W, projected by
@@ -124,7 +126,9 @@ def ball_trajectory(C, theta0, t, *, rtol=DEFAULT_RTOL, atol=None, backend=DEFAU
 
 def riccati_trajectory(C, P0, t, *, rtol=DEFAULT_RTOL, atol=None, backend=DEFAULT_BACKEND, solver=DEFAULT_SOLVER,
                        max_steps=DEFAULT_MAX_STEPS):
-    """Riccati form of E9 for the projector P = Θ Θ^T: dP/dt = −2 [(I − P) C P + P C (I − P)].
+    r"""Riccati form of E9 for the projector P = Θ Θ^T: dP/dt = −2 [(I − P) C P + P C (I − P)].
+
+    $\dot P = -2\big[(I - P)\, C P + P C\,(I - P)\big]$, $P = \Theta\Theta^\top$ (E9, E Thm 2).
 
     ``P0``: (d, d) symmetric idempotent (an orthogonal projector of rank z, to 1e-8).  P(t) depends only
     on span Θ(t): the flow on the Grassmannian itself.  Returns (T, d, d).
@@ -177,7 +181,9 @@ def ball_eigen_field(_, z, lam):
 
 def eigen_flow(eigenvalues, z0, t, *, form="sphere", rtol=DEFAULT_RTOL, atol=None, backend=DEFAULT_BACKEND,
                max_steps=DEFAULT_MAX_STEPS):
-    """E Thm 3 (z = 1): integrate the flow of the eigen-coordinates z_i = u_i^T θ.
+    r"""E Thm 3 (z = 1): integrate the flow of the eigen-coordinates z_i = u_i^T θ.
+
+    E10 on the sphere: $\frac{d}{dt} z_1^2 = -4 z_1^2 \big(\lambda_1 - \sum_j \lambda_j z_j^2\big)$.
 
     form="sphere": E10 on the unit sphere (‖z0‖ = 1, to 1e-8).  Σ_i z_i² = 1 is invariant and
         d(z_1²)/dt = −4 z_1² (λ_1 − Σ_j λ_j z_j²) >= 0 for the smallest eigenvalue λ_1, so z → ±e_1:
