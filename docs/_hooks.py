@@ -46,19 +46,24 @@ API_LAYERS = [
         ("dynamics.grassmann", None), ("dynamics.grassmann.symbolic", None),
         ("dynamics.contrastive", None), ("dynamics.contrastive.symbolic", None),
     ]),
-    ("Experiments", [
-        ("dynamics.experiments", None), ("dynamics.experiments.stepwise", None),
-        ("dynamics.experiments.kernels", None), ("dynamics.experiments.wide", None),
-        ("dynamics.experiments.grassmann", None), ("dynamics.experiments.contrastive", None),
-        ("dynamics.experiments.deep", None), ("dynamics.experiments.speedup", None),
-    ]),
-    ("Theorems", [
-        ("dynamics.theorems", None),
-    ]),
-    ("Figures", [
-        ("dynamics.figures", None),
-    ]),
+    ("Experiments", [("dynamics.experiments", None)]),   # + every public module of the package, found below
+    ("Theorems", [("dynamics.theorems", None)]),         # + every check module (*_checks.py)
+    ("Figures", [("dynamics.figures", None)]),
+    ("Command line", [("dynamics.cli", None)]),
 ]
+
+
+def _discover(package: str):
+    """The public modules of a sub-package (files not starting with an underscore), sorted."""
+    folder = ROOT / pathlib.Path(*package.split("."))
+    return [(f"{package}.{p.stem}", None) for p in sorted(folder.glob("*.py")) if not p.stem.startswith("_")]
+
+
+for _section, _mods in API_LAYERS:
+    if _section == "Experiments":
+        _mods += _discover("dynamics.experiments")
+    elif _section == "Theorems":
+        _mods += _discover("dynamics.theorems")
 
 PAPERS = {"S": "simon", "E": "esser", "A": "anil", "F": "fleissner"}
 
@@ -175,8 +180,11 @@ def on_files(files, config):
         files.append(File.generated(config, api_page(module), content=_api_markdown(module, members)))
     for nb in notebooks():
         files.append(File(f"notebooks/{nb.name}", str(ROOT), site_dir, udu))
-    import mathjax  # the django-static-mathjax wheel: MathJax 3 as static files, no Django needed
-
+    try:
+        import mathjax  # the django-static-mathjax wheel: MathJax 3 as static files, no Django needed
+    except ImportError:
+        log.info("django-static-mathjax is not installed: the site is built without MathJax (maths stays TeX)")
+        return files
     es5 = pathlib.Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
     wanted = [es5 / "tex-chtml.js"] + sorted((es5 / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff")) \
         + sorted((es5 / "input" / "tex" / "extensions").rglob("*.js"))
