@@ -186,8 +186,9 @@ def on_files(files, config):
         log.info("django-static-mathjax is not installed: the site is built without MathJax (maths stays TeX)")
         return files
     es5 = pathlib.Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
-    wanted = [es5 / "tex-chtml.js"] + sorted((es5 / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff")) \
-        + sorted((es5 / "input" / "tex" / "extensions").rglob("*.js"))
+    # SVG output: glyphs are drawn as paths, so no web font has to load (CHTML's fonts are fetched lazily
+    # and a page can be painted before they arrive)
+    wanted = [es5 / "tex-svg.js"] + sorted((es5 / "input" / "tex" / "extensions").rglob("*.js"))
     for path in wanted:
         rel = path.relative_to(es5).as_posix()
         f = File(rel, str(es5), site_dir, udu, dest_uri=f"assets/mathjax/{rel}")

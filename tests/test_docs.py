@@ -71,7 +71,7 @@ def test_build_has_every_page(site):
     assert not missing, missing
     assert len(NOTEBOOKS) >= 5 and len(TUTORIALS) == 3
     if MATHJAX_INSTALLED:
-        assert (site.site / "assets" / "mathjax" / "tex-chtml.js").is_file(), "MathJax is served from the site"
+        assert (site.site / "assets" / "mathjax" / "tex-svg.js").is_file(), "MathJax is served from the site"
 
 
 def _package_modules():
@@ -415,6 +415,10 @@ def test_api_page_maths_rendered_in_browser(site, server, browser, tmp_path):
     rendered = dom.count("<mjx-container")
     assert rendered >= n_maths, f"{rendered} of {n_maths} maths elements rendered by MathJax"
     assert "<mjx-merror" not in dom, "MathJax reported a TeX error"
+    # SVG output: each formula is drawn as glyph paths (no web font has to arrive before the paint)
+    containers = re.findall(r"<mjx-container.*?</mjx-container>", dom, flags=re.S)
+    drawn = [c for c in containers if "<svg" in c and ("<path" in c or "<use" in c)]
+    assert len(drawn) == len(containers) >= n_maths, f"{len(drawn)} of {len(containers)} formulas drawn"
     # no raw TeX is left in the rendered maths: every arithmatex element now holds a MathJax container
     raw = re.findall(r'class="arithmatex">\s*(\\\[|\\\(|\$\$)', dom)
     assert not raw, raw[:3]

@@ -1,4 +1,4 @@
-// MathJax 3, served from this site (assets/mathjax, copied at build time from the MathJax
+// MathJax 3 (SVG output), served from this site (assets/mathjax, copied at build time from the MathJax
 // distribution shipped by the django-static-mathjax wheel): no CDN is contacted.
 // Docstrings and pages: pymdownx.arithmatex wraps maths in .arithmatex elements with \( \) / \[ \].
 // Notebook pages: markdown cells rendered by nbconvert keep $...$ and $$...$$ inside .jp-MarkdownOutput.
@@ -13,13 +13,14 @@ window.MathJax = {
     ignoreHtmlClass: ".*|",
     processHtmlClass: "arithmatex|jp-MarkdownOutput|jp-RenderedMarkdown",
     enableMenu: false
-  }
+  },
+  svg: { fontCache: "global" }
 };
 if (typeof document$ !== "undefined") {
   // mkdocs-material's instant navigation: typeset each newly loaded page.
   document$.subscribe(function () {
     if (window.MathJax && window.MathJax.typesetPromise) {
-      window.MathJax.startup.output.clearCache();
+      if (window.MathJax.startup.output.clearCache) window.MathJax.startup.output.clearCache();
       window.MathJax.typesetClear();
       window.MathJax.texReset();
       window.MathJax.typesetPromise();
