@@ -444,6 +444,8 @@ def test_notebook_page_figure_in_browser(site, server, browser, tmp_path):
     nb = NOTEBOOKS[0]
     url = f"{server}/notebooks/{nb.stem}/"
     dom = _chromium(browser, url, tmp_path)
+    if MATHJAX_INSTALLED:  # the notebook's markdown maths ($...$) is typeset by the site's MathJax too
+        assert "<mjx-container" in dom and "<mjx-merror" not in dom
     img = _largest_png(dom)
     assert img is not None, "no figure on the notebook page"
     pixels = np.asarray(img.convert("RGB")).astype(int)
