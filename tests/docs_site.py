@@ -7,6 +7,7 @@ time.  The build is cached in this module (one per process), so both test files 
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import pathlib
@@ -76,6 +77,9 @@ def builds_run() -> int:
     return len(_BUILDS)
 
 
-def cleanup():
+@atexit.register
+def _cleanup():
+    """Remove the temporary build folders of this process (a prebuilt site is left alone)."""
     for b in _BUILDS:
-        shutil.rmtree(b.site.parent, ignore_errors=True)
+        if b.site.parent.name.startswith("dynamics-docs-"):
+            shutil.rmtree(b.site.parent, ignore_errors=True)
