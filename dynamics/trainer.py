@@ -378,9 +378,8 @@ def _step_and_observe(loss_fn, project, observer_items, optimizer):
     observers = dict(observer_items)
     proj = project if project is not None else (lambda p: p)
 
-    def one_step(state, lr, data):
+    def update(state, g, lr):
         p, opt_state = state
-        g = jax.grad(loss_fn)(p, data)
         if optimizer is None:  # the step size in each leaf's dtype: float32 parameters stay float32
             p = jax.tree_util.tree_map(lambda a, b: a - lr.astype(a.dtype) * b, p, g)
         else:
@@ -388,12 +387,16 @@ def _step_and_observe(loss_fn, project, observer_items, optimizer):
             p = jax.tree_util.tree_map(lambda a, u: (a + u).astype(a.dtype), p, updates)
         return proj(p), opt_state
 
+    def one_step(state, lr, data):
+        return update(state, jax.grad(loss_fn)(state[0], data), lr)
+
     def observe(p, data):
         val = loss_fn(p, data)
         out = {name: fn(p, data) for name, fn in observers.items()}
         out["loss"] = val
         return out, _tree_finite(p) & jnp.isfinite(val)
 
+    one_step.update = update  # the step from a given gradient, for the batched programs
     return one_step, observe
 
 
@@ -605,7 +608,14 @@ def _batched_programs(loss_fn, project, observer_items, optimizer, batch_data):
     (and of the data with ``batch_data``); lr is a (B,) vector.  Cached on the functions."""
     one_step, observe_one = _step_and_observe(loss_fn, project, observer_items, optimizer)
     data_axis = 0 if batch_data else None
-    step_all = jax.vmap(one_step, in_axes=(0, 0, data_axis))
+    losses_all = jax.vmap(loss_fn, in_axes=(0, data_axis))
+    update_all = jax.vmap(one_step.update, in_axes=(0, 0, 0))
+
+    def step_all(state, lr, data):
+        # ∇ of Σ_b L(θ_b) is ∇L(θ_b) in block b (the runs are independent): the same gradients as vmap(grad),
+        # and XLA:CPU runs this form as fast as the loop of single runs (vmap(grad) measured 4x slower there)
+        g = jax.grad(lambda p: jnp.sum(losses_all(p, data)))(state[0])
+        return update_all(state, g, lr)
 
     @jax.jit
     def advance(state, k, lr, data):
