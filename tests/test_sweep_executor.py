@@ -309,3 +309,68 @@ def test_two_drivers_on_one_cache_leave_only_valid_files(tmp_path):
     assert [r["i"] for _, r in out] == list(range(30))
     calls = _calls(marks)
     assert set(calls) == set(range(30)) and max(calls.values()) <= 2
+
+
+def test_routed_width_seed_sweep_on_a_pool_equals_in_process(pool):
+    """experiments.contrastive.lemma9_differences (the sweep of the check a_lemma9_ntk_dynamics, small
+    sizes) hands its points to one run_grid call: on the pool the same numbers to the bit."""
+    kw = {"n": 4, "n_steps": 20}
+    experiments.clear_memory(ec.lemma9_point)
+    here = ec.lemma9_differences([64, 128], [0], **kw)
+    assert experiments.clear_memory(ec.lemma9_point) == 2
+    with experiments.use_executor(pool):
+        there = ec.lemma9_differences([64, 128], [0], **kw)
+    assert here.keys() == there.keys() == {(64, 0), (128, 0)}
+    assert all(here[k] == there[k] for k in here), (here, there)
+    with pytest.raises(ValueError, match="must not be empty"):
+        ec.lemma9_differences([], [0], **kw)
+    with pytest.raises(TypeError, match="name"):
+        experiments.clear_memory(3)
+
+
+@pytest.mark.parametrize("argv, spec", [(["--workers", "2"], ("processes", 2)),
+                                        (["--dask", "tcp://127.0.0.1:1"], ("dask", "tcp://127.0.0.1:1")),
+                                        ([], None)])
+def test_cli_executor_options(monkeypatch, capsys, argv, spec):
+    """verify/figures --workers N and --dask ADDRESS run the grids on that executor (made for the
+    command, closed after); without either the environment variable decides."""
+    import dynamics.figures
+    import dynamics.theorems
+    from dynamics import cli
+
+    seen = []
+    made = []
+
+    def fake_make(s):
+        made.append(experiments.parse_executor_spec(s))
+        return cf.ThreadPoolExecutor(1)  # stands for the pool / the cluster: nothing to start
+
+    def fake_checks(names, fast, on_result):
+        seen.append(experiments.current_executor())
+        return []
+
+    monkeypatch.setattr(experiments._grid, "make_executor", fake_make)
+    monkeypatch.setattr(dynamics.theorems, "run_checks", fake_checks)
+    monkeypatch.setattr(dynamics.figures, "make_all", lambda out, fast, names: seen.append(
+        experiments.current_executor()) or [])
+    monkeypatch.setenv("DYNAMICS_EXECUTOR", "none")
+    assert cli.main(["verify", *argv, "--fast"]) == 0
+    assert cli.main(["figures", *argv, "--fast"]) == 0
+    if spec is None:
+        assert made == [] and seen == [None, None]
+    else:
+        assert made == [spec, spec] and all(isinstance(e, cf.ThreadPoolExecutor) for e in seen)
+        assert experiments.current_executor() is None  # the block is closed after the command
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv", [["verify", "--workers", "0"], ["verify", "--workers", "x"],
+                                  ["figures", "--dask", "localhost"], ["verify", "--workers", "2", "--dask", "tcp://a:1"]])
+def test_cli_bad_executor_options(argv, capsys):
+    from dynamics import cli
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--workers" in err or "--dask" in err

@@ -17,10 +17,10 @@ Dask cluster) set with :func:`use_executor` or the environment variable ``DYNAMI
 * :mod:`~dynamics.experiments.contrastive` — Anil et al.: wide contrastive networks.
 """
 
-from ._grid import (cache_dir, close_executor, current_cache_dir, current_executor, make_executor,
+from ._grid import (cache_dir, clear_memory, close_executor, current_cache_dir, current_executor, make_executor,
                     parse_executor_spec, run_grid, use_executor)
 from . import kernels, stepwise, wide
 from . import contrastive, grassmann
 
-__all__ = ["cache_dir", "close_executor", "current_cache_dir", "current_executor", "make_executor",
+__all__ = ["cache_dir", "clear_memory", "close_executor", "current_cache_dir", "current_executor", "make_executor",
            "parse_executor_spec", "run_grid", "use_executor", "kernels", "stepwise", "wide", "contrastive", "grassmann"]

@@ -176,6 +176,20 @@ class _OnWorker:
             return self.fn(**point)
 
 
+def clear_memory(name=None) -> int:
+    """Forget the in-memory results of the run ``name`` (a run function or its name; ``None``: all
+    runs), so the next :func:`run_grid` computes (or reads from disk) them again.  Returns how many
+    points were forgotten."""
+    if name is not None and not isinstance(name, str):
+        if not callable(name):
+            raise TypeError(f"name must be a run name, a run function or None, got {type(name).__name__}")
+        name = f"{name.__module__}.{name.__qualname__}"
+    gone = [k for k in _MEMORY if name is None or k[0] == name]
+    for k in gone:
+        del _MEMORY[k]
+    return len(gone)
+
+
 def run_grid(fn, points, *, name=None, progress=False, desc=None):
     """``[fn(**point) for point in points]`` as a list of result dicts, each point computed once.
 

@@ -20,7 +20,11 @@ Runs whose results are numbers or arrays go through :func:`~dynamics.experiments
 point (width, seed, ...) at a time — computed once per process, stored on disk when a cache directory
 is set, so an interrupted ``python -m dynamics figures`` resumes: :func:`lemma9_difference`,
 :func:`ntk_change_run`, :func:`early_dot_change`, :func:`dot_ntk_replay`, :func:`cv_drift`,
-:func:`pca_representation_difference`, :func:`deep_cosine_ntk_change`, :func:`deep_dot_overflow`.
+:func:`pca_representation_difference`, :func:`deep_cosine_ntk_change`, :func:`deep_dot_overflow`;
+their width × seed sweeps (:func:`lemma9_differences`, :func:`ntk_change_runs`, :func:`early_dot_changes`,
+:func:`cv_drifts`, :func:`pca_representation_differences`, :func:`deep_cosine_ntk_changes`,
+:func:`deep_dot_overflows`) hand all points to one ``run_grid`` call, so they run together on the
+executor of :func:`~dynamics.experiments.use_executor` (local processes, a Dask cluster).
 Runs that return parameters or histories stay cached in memory: :func:`lemma9_gd`,
 :func:`lemma9_trajectory`, :func:`grassmann_run`, :func:`downstream_accuracies`.  A run given a
 replaced ingredient (a callable: a wrong kernel or trainer in the mutation tests) is computed in
@@ -122,8 +126,33 @@ def lemma9_difference(M: int, seed: int, n: int = LEMMA9_N, lr: float = LEMMA9_L
     lr, n_steps = check_positive(lr, "lr"), check_positive_int(n_steps, "n_steps")
     if kernel_fn is not None:
         return _lemma9_difference(M, seed, n, lr, n_steps, kernel_fn)
-    point = {"M": M, "seed": seed, "n": n, "lr": lr, "n_steps": n_steps}
-    return float(run_grid(lemma9_point, [point])[0]["difference"])
+    return float(run_grid(lemma9_point, [_lemma9_args(M, seed, n, lr, n_steps)])[0]["difference"])
+
+
+def _lemma9_args(M, seed, n, lr, n_steps):
+    return {"M": check_positive_int(M, "M"), "seed": check_positive_int(seed, "seed", minimum=0),
+            "n": check_positive_int(n, "n"), "lr": check_positive(lr, "lr"),
+            "n_steps": check_positive_int(n_steps, "n_steps")}
+
+
+def _pairs(widths, seeds):
+    """The (M, seed) keys of a widths × seeds grid, row-major; ``ValueError`` naming an empty axis."""
+    widths, seeds = list(widths), list(seeds)
+    if not widths or not seeds:
+        raise ValueError(f"widths and seeds must not be empty, got widths {widths}, seeds {seeds}")
+    return [(M, s) for M in widths for s in seeds]
+
+
+def lemma9_differences(widths, seeds, n: int = LEMMA9_N, lr: float = LEMMA9_LR, n_steps: int = LEMMA9_STEPS,
+                       *, progress: bool = False) -> dict:
+    """``{(M, seed): lemma9_difference(M, seed, n, lr, n_steps)}`` over widths × seeds (A Lemma 9, Fig 1:
+    $\max|F_{GD}(T) - F_{NTK}(T)| / \max|F_{GD}(T)|$), all points in one
+    :func:`~dynamics.experiments.run_grid` call, so they run together on the executor of
+    :func:`~dynamics.experiments.use_executor`."""
+    keys = _pairs(widths, seeds)
+    run_grid(lemma9_point, [_lemma9_args(M, s, n, lr, n_steps) for M, s in keys], progress=progress,
+             desc="A Lemma 9")
+    return {(M, s): lemma9_difference(M, s, n, lr, n_steps) for M, s in keys}
 
 
 @float64
@@ -202,13 +231,28 @@ def ntk_change_run(M: int, seed: int, similarity: str, n: int = 100, deep: bool 
     Returns (times, max |K(t) − K(0)|, max |K(0)|, t_overflow): t_overflow is the first time the
     weights overflow (dot product), in which case the history stops there (times/changes are None).
     """
-    point = {"M": check_positive_int(M, "M"), "seed": check_positive_int(seed, "seed", minimum=0),
-             "similarity": similarity, "n": check_positive_int(n, "n"), "deep": bool(deep)}
-    r = run_grid(ntk_change_point, [point])[0]
+    r = run_grid(ntk_change_point, [_ntk_change_args(M, seed, similarity, n, deep)])[0]
     t_overflow = float(r["t_overflow"])
     if np.isfinite(t_overflow):
         return None, None, float(r["K0max"]), t_overflow
     return np.asarray(r["t"]), np.asarray(r["change"]), float(r["K0max"]), t_overflow
+
+
+def _ntk_change_args(M, seed, similarity, n, deep):
+    return {"M": check_positive_int(M, "M"), "seed": check_positive_int(seed, "seed", minimum=0),
+            "similarity": similarity, "n": check_positive_int(n, "n"), "deep": bool(deep)}
+
+
+def ntk_change_runs(widths, seeds, similarity: str, n: int = 100, deep: bool = False, *,
+                    progress: bool = False) -> dict:
+    """``{(M, seed): ntk_change_run(M, seed, similarity, n, deep)}`` over widths × seeds (A Prop 10,
+    Thm 13, Figs 2–3: $\max|K(t) - K(0)|$ along GD), all points in one
+    :func:`~dynamics.experiments.run_grid` call (spread over the executor of
+    :func:`~dynamics.experiments.use_executor`)."""
+    keys = _pairs(widths, seeds)
+    run_grid(ntk_change_point, [_ntk_change_args(M, s, similarity, n, deep) for M, s in keys], progress=progress,
+             desc=f"NTK change ({similarity})")
+    return {(M, s): ntk_change_run(M, s, similarity, n, deep) for M, s in keys}
 
 
 @float64
@@ -224,9 +268,22 @@ def early_dot_change_point(M: int, n: int, steps: int, deep: bool, similarity: s
 def early_dot_change(M: int, n: int, steps: int, deep: bool = False, similarity: str = "dot") -> float:
     """max |K(t) − K(0)| of the full NTK after ``steps`` GD steps at lr 0.2 (seed 0; A Fig 2: the
     dot-product NTK starts nearly constant)."""
-    point = {"M": check_positive_int(M, "M"), "n": check_positive_int(n, "n"),
-             "steps": check_positive_int(steps, "steps"), "deep": bool(deep), "similarity": similarity}
-    return float(run_grid(early_dot_change_point, [point])[0]["change"])
+    return float(run_grid(early_dot_change_point, [_early_args(M, n, steps, deep, similarity)])[0]["change"])
+
+
+def _early_args(M, n, steps, deep, similarity):
+    return {"M": check_positive_int(M, "M"), "n": check_positive_int(n, "n"),
+            "steps": check_positive_int(steps, "steps"), "deep": bool(deep), "similarity": similarity}
+
+
+def early_dot_changes(widths, n: int, steps: int, deep: bool = False, similarity: str = "dot", *,
+                      progress: bool = False) -> dict:
+    """``{M: early_dot_change(M, n, steps, deep, similarity)}`` over ``widths`` (A Fig 2: the dot-product
+    NTK change $\max|K(t) - K(0)|$ at an early time), in one :func:`~dynamics.experiments.run_grid` call."""
+    widths = [M for M, _ in _pairs(widths, [0])]
+    run_grid(early_dot_change_point, [_early_args(M, n, steps, deep, similarity) for M in widths],
+             progress=progress, desc="early NTK change")
+    return {M: early_dot_change(M, n, steps, deep, similarity) for M in widths}
 
 
 @float64
@@ -309,10 +366,30 @@ def cv_drift_point(M: int, seed: int, n_steps: int, n: int, similarity: str, lr:
 def cv_drift(M: int, seed: int, n_steps: int, n: int = 100, similarity: str = "cosine", lr: float = GRASS_LR) -> dict:
     """The recorded drift of :func:`grassmann_run` (A Lemma 16): {"step", "t", "cv_change" ‖C_V(t) − C_V(0)‖_F,
     "cv_relative_change", "w_relative_change"} at the record steps."""
-    point = {"M": check_positive_int(M, "M"), "seed": check_positive_int(seed, "seed", minimum=0),
-             "n_steps": check_positive_int(n_steps, "n_steps"), "n": check_positive_int(n, "n"),
-             "similarity": similarity, "lr": check_positive(lr, "lr")}
+    point = _cv_args(M, seed, n_steps, n, similarity, lr)
     return {k: np.asarray(v) for k, v in run_grid(cv_drift_point, [point])[0].items()}
+
+
+def _cv_args(M, seed, n_steps, n, similarity, lr):
+    return {"M": check_positive_int(M, "M"), "seed": check_positive_int(seed, "seed", minimum=0),
+            "n_steps": check_positive_int(n_steps, "n_steps"), "n": check_positive_int(n, "n"),
+            "similarity": similarity, "lr": check_positive(lr, "lr")}
+
+
+def _lr_of(lr):
+    """``lr`` as a function of the width: a number, or a callable ``M -> lr``."""
+    return lr if callable(lr) else (lambda M: lr)
+
+
+def cv_drifts(widths, seeds, n_steps: int, n: int = 100, similarity: str = "cosine", lr=GRASS_LR, *,
+              progress: bool = False) -> dict:
+    """``{(M, seed): cv_drift(M, seed, n_steps, n, similarity, lr(M))}`` over widths × seeds (A Lemma 16:
+    $\|C_V(t) - C_V(0)\|_F$), in one :func:`~dynamics.experiments.run_grid` call; ``lr`` is a step
+    size or a function of the width."""
+    keys, lr_of = _pairs(widths, seeds), _lr_of(lr)
+    run_grid(cv_drift_point, [_cv_args(M, s, n_steps, n, similarity, lr_of(M)) for M, s in keys],
+             progress=progress, desc="A Lemma 16")
+    return {(M, s): cv_drift(M, s, n_steps, n, similarity, lr_of(M)) for M, s in keys}
 
 
 @float64
@@ -338,11 +415,25 @@ def pca_representation_difference(M: int, seed: int, n_steps: int, n: int, simil
     with (V(0), C_V(0)) and (V(t), C_V(t)) from :func:`grassmann_run`; O from orthogonal Procrustes
     (A Lemma 17).  ``similarity_t`` picks the C_V whose PCA gives the readout at time t (mutation tests:
     "dot", A8).  Also returns the eigengap λ_Z − λ_{Z+1} of C_V(0)."""
-    point = {"M": check_positive_int(M, "M"), "seed": check_positive_int(seed, "seed", minimum=0),
-             "n_steps": check_positive_int(n_steps, "n_steps"), "n": check_positive_int(n, "n"),
-             "similarity_t": similarity_t, "lr": check_positive(lr, "lr")}
-    r = run_grid(pca_difference_point, [point])[0]
+    r = run_grid(pca_difference_point, [_pca_args(M, seed, n_steps, n, similarity_t, lr)])[0]
     return float(r["difference"]), float(r["eigengap"])
+
+
+def _pca_args(M, seed, n_steps, n, similarity_t, lr):
+    return {"M": check_positive_int(M, "M"), "seed": check_positive_int(seed, "seed", minimum=0),
+            "n_steps": check_positive_int(n_steps, "n_steps"), "n": check_positive_int(n, "n"),
+            "similarity_t": similarity_t, "lr": check_positive(lr, "lr")}
+
+
+def pca_representation_differences(widths, seeds, n_steps: int, n: int, similarity_t: str = "cosine_bound",
+                                   lr: float = GRASS_LR, *, progress: bool = False) -> dict:
+    """``{(M, seed): pca_representation_difference(M, seed, n_steps, n, similarity_t, lr)}`` over widths ×
+    seeds (A Lemma 17: $\min_O \|U_t O - U_0\|_F / \|U_0\|_F$), in one
+    :func:`~dynamics.experiments.run_grid` call."""
+    keys = _pairs(widths, seeds)
+    run_grid(pca_difference_point, [_pca_args(M, s, n_steps, n, similarity_t, lr) for M, s in keys],
+             progress=progress, desc="A Lemma 17")
+    return {(M, s): pca_representation_difference(M, s, n_steps, n, similarity_t, lr) for M, s in keys}
 
 
 # ---------------------------------------------------------------------------- A Fig 5
@@ -370,10 +461,22 @@ def deep_cosine_point(M: int, seed: int, n: int, n_steps: int) -> dict:
 def deep_cosine_ntk_change(M: int, seed: int, n: int, n_steps: int) -> tuple:
     """(max |K(T) − K(0)|, max |K(0)|) of the full NTK (20 fixed inputs) of the 3-hidden-layer network after
     ``n_steps`` GD steps at lr 0.2 on the cosine-similarity loss (A Fig 5)."""
-    point = {"M": check_positive_int(M, "M"), "seed": check_positive_int(seed, "seed", minimum=0),
-             "n": check_positive_int(n, "n"), "n_steps": check_positive_int(n_steps, "n_steps")}
-    r = run_grid(deep_cosine_point, [point])[0]
+    r = run_grid(deep_cosine_point, [_deep_cosine_args(M, seed, n, n_steps)])[0]
     return float(r["change"]), float(r["K0max"])
+
+
+def _deep_cosine_args(M, seed, n, n_steps):
+    return {"M": check_positive_int(M, "M"), "seed": check_positive_int(seed, "seed", minimum=0),
+            "n": check_positive_int(n, "n"), "n_steps": check_positive_int(n_steps, "n_steps")}
+
+
+def deep_cosine_ntk_changes(widths, seeds, n: int, n_steps: int, *, progress: bool = False) -> dict:
+    """``{(M, seed): deep_cosine_ntk_change(M, seed, n, n_steps)}`` over widths × seeds (A Fig 5:
+    $(\max|K(T) - K(0)|, \max|K(0)|)$ of the deep network), in one :func:`~dynamics.experiments.run_grid` call."""
+    keys = _pairs(widths, seeds)
+    run_grid(deep_cosine_point, [_deep_cosine_args(M, s, n, n_steps) for M, s in keys], progress=progress,
+             desc="A Fig 5 (deep cosine)")
+    return {(M, s): deep_cosine_ntk_change(M, s, n, n_steps) for M, s in keys}
 
 
 @float64
@@ -393,9 +496,21 @@ def deep_dot_point(M: int, n: int, seed: int, similarity: str) -> dict:
 
 def deep_dot_overflow(M: int, n: int, seed: int = 0, similarity: str = "dot") -> float:
     """First time the weights of the 3-hidden-layer network overflow under GD at lr 0.2 (inf if not by T = 80)."""
-    point = {"M": check_positive_int(M, "M"), "n": check_positive_int(n, "n"),
-             "seed": check_positive_int(seed, "seed", minimum=0), "similarity": similarity}
-    return float(run_grid(deep_dot_point, [point])[0]["t_overflow"])
+    return float(run_grid(deep_dot_point, [_deep_dot_args(M, n, seed, similarity)])[0]["t_overflow"])
+
+
+def _deep_dot_args(M, n, seed, similarity):
+    return {"M": check_positive_int(M, "M"), "n": check_positive_int(n, "n"),
+            "seed": check_positive_int(seed, "seed", minimum=0), "similarity": similarity}
+
+
+def deep_dot_overflows(widths, n: int, seed: int = 0, similarity: str = "dot", *, progress: bool = False) -> dict:
+    """``{M: deep_dot_overflow(M, n, seed, similarity)}`` over ``widths`` (A Fig 5: the first overflow time
+    of the deep network under the dot product), in one :func:`~dynamics.experiments.run_grid` call."""
+    widths = [M for M, _ in _pairs(widths, [seed])]
+    run_grid(deep_dot_point, [_deep_dot_args(M, n, seed, similarity) for M in widths], progress=progress,
+             desc="A Fig 5 (deep dot)")
+    return {M: deep_dot_overflow(M, n, seed, similarity) for M in widths}
 
 
 def downstream_setup(fast: bool = False):
@@ -480,6 +595,8 @@ def drift_setup(fast: bool = False) -> dict:
 
 __all__ = ["Z_OUT", "digit_triplets", "ntk_inputs", "two_layer_full_ntk_fn", "two_layer_full_ntk", "frozen_kernel_flow",
            "LEMMA9_N", "LEMMA9_LR", "LEMMA9_STEPS", "lemma9_widths", "lemma9_gd", "lemma9_point", "lemma9_difference",
+           "lemma9_differences", "ntk_change_runs", "early_dot_changes", "cv_drifts", "pca_representation_differences",
+           "deep_cosine_ntk_changes", "deep_dot_overflows",
            "lemma9_trajectory", "NTK_LR", "NTK_T", "DOT_T_MAX", "DOT_EARLY_T", "ntk_widths", "ntk_change_point",
            "ntk_change_run", "early_dot_change_point", "early_dot_change", "dot_ntk_replay_point", "dot_ntk_replay",
            "GRASS_LR", "LEMMA16_T_FIX", "grass_setup", "grassmann_run", "cv_drift_point", "cv_drift",

@@ -37,21 +37,22 @@ from ..experiments.contrastive import (
     LEMMA16_T_FIX,
     NTK_LR,
     NTK_T,
-    cv_drift,
-    deep_cosine_ntk_change,
-    deep_dot_overflow,
+    cv_drifts,
+    deep_cosine_ntk_changes,
+    deep_dot_overflows,
     deep_setup,
     digit_triplets,
     downstream_accuracies,
     downstream_setup,
-    early_dot_change,
+    early_dot_changes,
     grass_setup,
     grassmann_train,
     lemma9_difference,
+    lemma9_differences,
     lemma9_widths,
-    ntk_change_run,
+    ntk_change_runs,
     ntk_widths,
-    pca_representation_difference,
+    pca_representation_differences,
 )
 from ..linalg import loglog_slope, loo_slopes
 from ._registry import Outcome, register
@@ -77,7 +78,11 @@ LEMMA9_SLOPE_WINDOW = (-1.0, -0.35)  # log–log slope of the GD-vs-Lemma-9 diff
 
 def _check_lemma9(fast: bool, *, kernel_fn=None) -> Outcome:
     widths, seeds = lemma9_widths(fast)
-    per_seed = [[lemma9_difference(M, s, kernel_fn=kernel_fn) for s in seeds] for M in widths]
+    if kernel_fn is None:  # every width × seed point in one sweep (on the executor, if one is set)
+        runs = lemma9_differences(widths, seeds)
+        per_seed = [[runs[M, s] for s in seeds] for M in widths]
+    else:  # a replaced kernel cannot name a stored point: computed here
+        per_seed = [[lemma9_difference(M, s, kernel_fn=kernel_fn) for s in seeds] for M in widths]
     diffs = [float(np.mean(row)) for row in per_seed]
     slope = loglog_slope(widths, diffs)
     loo = loo_slopes(widths, diffs)
@@ -272,12 +277,15 @@ def _check_dot_diverges(fast: bool, *, similarity: str = "dot", kernel_fn=analyt
     growth = dot_growth_rate(n, kernel_fn)
     t_over, early, k0, cos_final = [], [], [], []
     early_steps = round(DOT_EARLY_T / NTK_LR)
+    dot_runs = ntk_change_runs(widths, [0], similarity, n)
+    cos_runs = ntk_change_runs(widths, [0], "cosine", n)
+    early_runs = early_dot_changes(widths, n, early_steps, similarity=similarity)
     for M in widths:
-        _, _, K0max, t_o = ntk_change_run(M, 0, similarity, n)
+        _, _, K0max, t_o = dot_runs[M, 0]
         t_over.append(t_o)
         k0.append(K0max)
-        early.append(early_dot_change(M, n, early_steps, similarity=similarity) / K0max)
-        _, ch, _, _ = ntk_change_run(M, 0, "cosine", n)
+        early.append(early_runs[M] / K0max)
+        _, ch, _, _ = cos_runs[M, 0]
         cos_final.append(float(ch[-1]) / K0max if ch is not None else np.inf)
     overflow = all(t < DOT_T_MAX for t in t_over)
     if overflow:
@@ -307,11 +315,12 @@ def check_theorem13(fast: bool = True) -> Outcome:
     full NTK on 30 fixed inputs after 200 GD steps (lr 0.2, T = 40), averaged over seeds.  Metric: fitted
     log–log slope over >= 4 widths; pass if <= −0.35 (A Fig 3: roughly M^{-1/2})."""
     widths, seeds, n = ntk_widths(fast)
-    change = [float(np.mean([ntk_change_run(M, s, "cosine", n)[1][-1] for s in seeds])) for M in widths]
+    runs = ntk_change_runs(widths, seeds, "cosine", n)
+    change = [float(np.mean([runs[M, s][1][-1] for s in seeds])) for M in widths]
     slope = loglog_slope(widths, change)
     details = {"widths": widths, "seeds": seeds, "n_anchors": n, "steps": int(NTK_T / NTK_LR), "lr": NTK_LR,
                "max_ntk_change": change, "loglog_slope": slope,
-               "max_abs_K0": [ntk_change_run(M, seeds[0], "cosine", n)[2] for M in widths]}
+               "max_abs_K0": [runs[M, seeds[0]][2] for M in widths]}
     return Outcome(slope, details=details)
 
 
@@ -323,9 +332,9 @@ LEMMA16_SLACK = 1.15  # κ̂(M) may grow by at most 15 % from one width to the n
 def _check_lemma16(fast: bool, *, lr_fn=None) -> Outcome:
     widths, seeds, n_steps, n = grass_setup(fast)
     dC, relC, relW, steps = [], [], [], None
+    runs = cv_drifts(widths, seeds, n_steps, n, lr=GRASS_LR if lr_fn is None else (lambda M: float(lr_fn(M))))
     for M in widths:
-        lr = GRASS_LR if lr_fn is None else float(lr_fn(M))
-        hs = [cv_drift(M, s, n_steps, n, lr=lr) for s in seeds]
+        hs = [runs[M, s] for s in seeds]
         steps = hs[0]["step"]
         dC.append(np.mean([h["cv_change"] for h in hs], axis=0))
         relC.append(np.mean([h["cv_relative_change"] for h in hs], axis=0))
@@ -349,8 +358,8 @@ def _check_lemma16(fast: bool, *, lr_fn=None) -> Outcome:
                "cv_relative_change": relC, "w_relative_change": relW, "w_moves_faster": w_faster,
                "cv_moved": moved, "step_sizes": [GRASS_LR if lr_fn is None else float(lr_fn(M)) for M in widths]}
     if not fast and lr_fn is None:
-        bound = np.array([cv_drift(M, seeds[0], n_steps, n, similarity="cosine_bound")["cv_change"]
-                          for M in widths])
+        bound_runs = cv_drifts(widths, seeds[:1], n_steps, n, similarity="cosine_bound")
+        bound = np.array([bound_runs[M, seeds[0]]["cv_change"] for M in widths])
         details["trace_form_loss_cv_change"] = bound
         details["trace_form_loss_M_slope_at_t_fix"] = loglog_slope(widths, bound[:, k_fix])
         details["trace_form_loss_M_slope_at_end"] = loglog_slope(widths, bound[:, -1])
@@ -393,8 +402,9 @@ LEMMA17_SLOPE_WINDOW = (-2.0, -0.5)  # the PCA difference falls at least like �
 def _check_lemma17(fast: bool, *, similarity_t: str = "cosine_bound") -> Outcome:
     widths, seeds, n_steps, n = grass_setup(fast)
     diffs, gaps, per_seed = [], [], []
+    runs = pca_representation_differences(widths, seeds, n_steps, n, similarity_t)
     for M in widths:
-        res = [pca_representation_difference(M, s, n_steps, n, similarity_t) for s in seeds]
+        res = [runs[M, s] for s in seeds]
         per_seed.append([r[0] for r in res])
         diffs.append(float(np.mean([r[0] for r in res])))
         gaps.append(float(np.mean([r[1] for r in res])))
@@ -477,10 +487,12 @@ ITERATIVE_MIN_V_MOVE = 0.05  # iterative scheme (V-step lr 2 M): ‖V_5 − V_0�
 
 def _check_fig5(fast: bool, *, train_fn=grassmann_train) -> Outcome:
     widths, seeds, n_deep, cos_steps, dot_widths = deep_setup(fast)
-    runs = [[deep_cosine_ntk_change(M, s, n_deep, cos_steps) for s in seeds] for M in widths]
+    deep_runs = deep_cosine_ntk_changes(widths, seeds, n_deep, cos_steps)
+    runs = [[deep_runs[M, s] for s in seeds] for M in widths]
     cos_change = [float(np.mean([r[0] for r in row])) for row in runs]
     rel_change = [float(max(r[0] / r[1] for r in row)) for row in runs]
-    t_over = [deep_dot_overflow(M, n_deep) for M in dot_widths]
+    overflows = deep_dot_overflows(dot_widths, n_deep)
+    t_over = [overflows[M] for M in dot_widths]
     slope = loglog_slope(widths, cos_change)
     loo = loo_slopes(widths, cos_change)
     deep_dist = _window_distance(loo, DEEP_SLOPE_WINDOW)
