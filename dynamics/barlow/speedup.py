@@ -314,15 +314,39 @@ def modewise_gd(sbar0, h, modification="none", n_steps=2000, *, eps=0.1, width=0
     return out
 
 
-def _stable(traj, modification, width, tol=1e-4):
-    """GD did not fail: it converged to the set of minima (distance < tol and still shrinking, or at
-    round-off), or its distance to the minima never grew (a slow mode still approaching is not unstable)."""
-    dist = _distance_to_minima(traj, modification, width)
-    end, mid = dist[-1], dist[len(dist) // 2]
+def stable_trajectory(dist, axis=0) -> np.ndarray:
+    r"""Whether a gradient-descent run is stable, from its distances to the set of minima (recorded in order).
+
+    Stable: finite throughout, and either never moving away from the minima (a slow mode still approaching),
+    or at round-off (< 1e-12) at the end, or shrinking — the largest distance over the last quarter of the
+    records below 0.9 × the largest over the second quarter.  A run that diverges, settles on a cycle
+    (S App. G.3's oscillation above the stable learning rate) or wanders chaotically is unstable.  The rule
+    does not depend on how fast a run converges, so the sub-linear convergence of the flat minima
+    (quartic: distance ∝ step^{-1/2}) counts as stable.
+    """
+    dist = np.moveaxis(np.asarray(dist, dtype=float), axis, 0)
+    n = dist.shape[0]
+    if n < 4:
+        raise ValueError(f"dist must hold at least 4 records along axis {axis}, got {n}")
     with np.errstate(invalid="ignore"):
-        converged = np.isfinite(end) & (end < tol) & ((end < 1e-12) | (end < 0.9 * mid))
-        approaching = np.all(np.isfinite(dist), axis=0) & np.all(np.diff(dist, axis=0) <= 0, axis=0)
-    return converged | approaching
+        finite = np.all(np.isfinite(dist), axis=0)
+        approaching = np.all(np.diff(dist, axis=0) <= 0, axis=0)
+        late = np.max(dist[3 * n // 4:], axis=0)
+        early = np.max(dist[n // 4: n // 2], axis=0)
+        shrinking = (dist[-1] < 1e-12) | (late < 0.9 * early)
+    return finite & (approaching | shrinking)
+
+
+def _stable(traj, modification, width):
+    return stable_trajectory(_distance_to_minima(traj, modification, width))
+
+
+def distance_to_minima(sbar, modification="none", *, width=0.25) -> np.ndarray:
+    r"""Distance of $\lambda = \bar s^2$ to the set of minima of ℓ: $|\lambda - 1|$; ``"smooth_min"``
+    $\max(1 - \lambda, 0)$ (every λ >= 1 is a minimum); ``"hinge"`` $\max(|\lambda - 1| - w, 0)$."""
+    modification = _check_modification(modification)
+    width = check_positive(width, "width", allow_zero=True)
+    return _distance_to_minima(as_array(sbar, "sbar", finite=False), modification, width)
 
 
 def _global_stable_step(sbar0, modification, eps, width, n_steps):
@@ -344,8 +368,7 @@ def _global_stable_step(sbar0, modification, eps, width, n_steps):
     return float(lo)
 
 
-def max_stable_lr(gammas, modification="none", *, eps=0.1, width=0.25, s0=None, aligned=True,
-                  n_steps=3000) -> float:
+def max_stable_lr(gammas, modification="none", *, eps=0.1, width=0.25, s0=None, n_steps=3000) -> float:
     r"""Largest stable learning rate η of gradient descent $W \leftarrow W - \eta\nabla_W L$ (S App. G.3).
 
     * ``s0=None``: stability at the minimum.  Mode j has $h = \eta\gamma_j$, so
@@ -353,18 +376,14 @@ def max_stable_lr(gammas, modification="none", *, eps=0.1, width=0.25, s0=None, 
       S App. G.3 for γ_1 = 1), ``"sqr"`` $1/\gamma_1$, ``"smooth_eps"`` $(1 + \varepsilon^{-2})/(8\gamma_1)$, and
       ∞ for the losses with a zero curvature (``"smooth_min"``, ``"quartic"``, ``"hinge"``).
     * ``s0`` given (initial singular values of the aligned modes): the largest η below which gradient
-      descent of every mode from $\bar s_j(0) = \gamma_j^{1/2}s_{0,j}$ within ``n_steps`` steps either converges
-      to the set of minima or is still growing monotonically (:func:`modewise_gd`; η scanned on a grid of
-      $h = \eta\gamma_j$ and refined by bisection: numerical, exact up to the scan).  This is what bounds the flat-minimum losses: from the growth side
+      descent of every mode from $\bar s_j(0) = \gamma_j^{1/2}s_{0,j}$ over ``n_steps`` steps is stable in the
+      sense of :func:`stable_trajectory` (:func:`modewise_gd`; η scanned on a geometric grid of
+      $h = \eta\gamma_j$, 1e-3 … 1e3, and refined by bisection: numerical, exact up to the scan).  This is
+      what bounds the flat-minimum losses: from the growth side
       ($\bar s < 1$) a large step overshoots into the far wall, whose curvature grows away from the
       minimum ($\bar\ell'' = 56\bar s^6 + \dots$ for the quartic; $8(1 + w)$ at the hinge's far edge).
-    * ``aligned=False`` (d >= 2, a general W near the minimum): also the off-diagonal directions
-      $\delta W = a\,e_j v_k^\top + b\,e_k v_j^\top$, which split a degenerate $C = I$ into $1 \pm c$,
-      $c = a\gamma_k^{1/2} + b\gamma_j^{1/2}$, with loss $\tfrac12(\ell''(1^-) + \ell''(1^+))c^2$: Hessian
-      eigenvalue $\tfrac14(k_- + k_+)(\gamma_j + \gamma_k)$ and
-      $\eta < 8/((k_- + k_+)(\gamma_1 + \gamma_2))$.  The spectral smoothing does not flatten these
-      directions (``"smooth_eps"``: $\eta < 1/((1 + \varepsilon^2)(\gamma_1 + \gamma_2))$), so away from aligned
-      init it gains at most a factor 2γ_1/(γ_1 + γ_2) <= 2 over the original's $1/(4\gamma_1)$.
+    For a general (non-aligned) W near the minimum the bound is not derived here; the spectral smoothing
+    leaves the off-diagonal directions of W coupled to the eigenvalues through the kink of ℓ at λ = 1.
 
     Returns
     -------
@@ -381,16 +400,8 @@ def max_stable_lr(gammas, modification="none", *, eps=0.1, width=0.25, s0=None, 
         gammas, s0 = _modes(gammas, s0)
         eta = min(_global_stable_step(np.sqrt(g) * abs(s), modification, eps, width, n_steps) / g
                   for g, s in zip(gammas, s0))
-    if not isinstance(aligned, (bool, np.bool_)):
-        raise TypeError(f"aligned must be True or False, got {type(aligned).__name__}")
-    if not aligned and gammas.size >= 2:
-        k_minus, k_plus = _CURVATURES[modification]
-        k_plus = 8.0 * eps**2 if k_plus is None else k_plus
-        if k_minus + k_plus > 0:
-            top = np.sort(gammas)[::-1]
-            eta = min(eta, 8.0 / ((k_minus + k_plus) * (top[0] + top[1])))
     return float(eta)
 
 
-__all__ = ["MODIFICATIONS", "escape_time", "local_stable_step", "max_stable_lr", "modewise_gd", "modewise_loss",
-           "modified_aligned_singular_values", "modified_modewise_rhs"]
+__all__ = ["MODIFICATIONS", "distance_to_minima", "escape_time", "local_stable_step", "max_stable_lr", "modewise_gd", "modewise_loss",
+           "modified_aligned_singular_values", "modified_modewise_rhs", "stable_trajectory"]
