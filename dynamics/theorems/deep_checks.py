@@ -43,19 +43,33 @@ GATED_LOSSES = ("barlow_twins", "vicreg")
 SMALL_INIT_MIN_SCORE = 0.2  # scores are multiples of 1/d = 0.25: >= 0.2 is one step or more
 
 
-def _check_small_init_steps(fast, *, records=_identity_records) -> Outcome:
-    scores, separated, loss_drop = {}, {}, {}
-    for loss in deep.DEEP_LOSSES:
+def _small_init_spectra(fast, losses, records=_identity_records):
+    """``{loss: (run, t, eigenvalues)}``: the small-init run of each loss and its embedding records, passed
+    through ``records`` (the ingredient the mutation tests replace)."""
+    out = {}
+    for loss in losses:
         run = deep.deep_run(loss, "small", fast=fast)
         t, lam = records(np.asarray(run.t), np.asarray(run.eigenvalues))
-        scores[loss] = deep.stepwise_score(t, lam)
-        separated[loss] = deep.separated_steps(t, lam).tolist()
-        loss_drop[loss] = [float(run.loss[0]), float(run.loss[-1])]
-    margin = min(scores[l] for l in GATED_LOSSES)
-    details = {"gated_losses": GATED_LOSSES, "stepwise_score": scores, "separated_steps": separated, "loss_first_last": loss_drop,
-               "min_score": SMALL_INIT_MIN_SCORE, "setup": deep.deep_setup(fast)}
+        out[loss] = (run, t, lam)
+    return out
+
+
+def _outcome(metric, fast, details, conditions=None, gated=GATED_LOSSES) -> Outcome:
+    """The :class:`Outcome` of a deep check: ``details`` with the ``gated`` losses (those the metric is the
+    minimum over) and the settings of the runs."""
+    return Outcome(float(metric), conditions=dict(conditions or {}),
+                   details={"gated_losses": tuple(gated), **details, "setup": deep.deep_setup(fast)})
+
+
+def _check_small_init_steps(fast, *, records=_identity_records) -> Outcome:
+    spectra = _small_init_spectra(fast, deep.DEEP_LOSSES, records)
+    scores = {loss: deep.stepwise_score(t, lam) for loss, (_, t, lam) in spectra.items()}
+    separated = {loss: deep.separated_steps(t, lam).tolist() for loss, (_, t, lam) in spectra.items()}
+    loss_drop = {loss: [float(run.loss[0]), float(run.loss[-1])] for loss, (run, _, _) in spectra.items()}
+    details = {"stepwise_score": scores, "separated_steps": separated, "loss_first_last": loss_drop,
+               "min_score": SMALL_INIT_MIN_SCORE}
     conditions = {"loss_decreases_for_every_loss": all(b < a for a, b in loss_drop.values())}  # SimCLR included
-    return Outcome(margin, conditions=conditions, details=details)
+    return _outcome(min(scores[l] for l in GATED_LOSSES), fast, details, conditions)
 
 
 @register("deep_small_init_steps", paper="S", reference="S Fig 1 C–D, Fig 2 C–F, App. D.2",
@@ -94,10 +108,10 @@ def _check_alpha_trend(fast, *, records=_identity_records) -> Outcome:
         gaps[loss] = small - scores[loss][float(s["alpha_standard"])]
         sweep = [scores[loss][float(a)] for a in alphas if a >= s["alpha_small"][loss]]
         monotone[loss] = bool(np.all(np.diff(sweep) <= 0))
-    details = {"gated_losses": GATED_LOSSES, "alphas": [float(a) for a in alphas], "stepwise_score": scores, "small_minus_standard": gaps,
+    details = {"alphas": [float(a) for a in alphas], "stepwise_score": scores, "small_minus_standard": gaps,
                "monotone_nonincreasing": monotone, "min_gap": TREND_MIN_GAP}
     conditions = {"barlow_twins_score_nonincreasing_in_alpha": monotone["barlow_twins"]}
-    return Outcome(min(gaps.values()), conditions=conditions, details=details)
+    return _outcome(min(gaps.values()), fast, details, conditions)
 
 
 @register("deep_stepwise_trend_alpha", paper="S", reference="S Fig 2–3, App. D.2 (small vs standard init)",
@@ -124,11 +138,9 @@ HIDDEN_MIN_FRACTION = 0.4  # fractions of d = 4 steps: >= 0.4 is at least two of
 
 def _check_hidden_steps(fast, *, hidden_records=_identity_records) -> Outcome:
     fractions, times = {}, {}
-    for loss in GATED_LOSSES:
-        run = deep.deep_run(loss, "small", fast=fast)
-        t = np.asarray(run.t)
+    for loss, (run, t, lam) in _small_init_spectra(fast, GATED_LOSSES).items():
         _, hid = hidden_records(t, np.asarray(run.hidden_eigenvalues))
-        _, t_e, t_h = deep.step_time_mismatch(t, run.eigenvalues, hid)
+        _, t_e, t_h = deep.step_time_mismatch(t, lam, hid)
         if t_e.size == 0 or t_h.size == 0:
             fractions[loss] = 0.0
         else:
@@ -136,7 +148,7 @@ def _check_hidden_steps(fast, *, hidden_records=_identity_records) -> Outcome:
             fractions[loss] = float(np.mean(dist <= HIDDEN_LOG_TIME_TOL))
         times[loss] = {"embedding_steps": t_e.tolist(), "hidden_steps": t_h.tolist()}
     details = {"matched_fraction": fractions, "step_times": times, "log_time_tolerance": HIDDEN_LOG_TIME_TOL}
-    return Outcome(min(fractions.values()), details=details)
+    return _outcome(min(fractions.values()), fast, details)
 
 
 @register("deep_hidden_steps", paper="S", reference="S Fig 5, App. D.4",
@@ -173,7 +185,7 @@ def _check_table1(fast, *, kernel_fn=_identity_kernel) -> Outcome:
                "chance": chance, "a_exp_th_over_chance": ratios, "a_exp_ntk_over_chance": ntk_ratios,
                "paper_table1": deep.PAPER_TABLE1}
     conditions = {"ntk_alignment_above_twice_chance": min(ntk_ratios.values()) >= 2.0}
-    return Outcome(min(ratios.values()), conditions=conditions, details=details)
+    return _outcome(min(ratios.values()), fast, details, conditions, gated=deep.DEEP_LOSSES)
 
 
 @register("deep_table1_alignment", paper="S", reference="S Table 1, App. E (S49), App. D.5",
