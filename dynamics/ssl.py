@@ -55,10 +55,13 @@ __all__ = [
     "train_ssl",
 ]
 
-LOSSES = ("barlow_twins", "simclr", "vicreg")
+LOSSES = ("barlow_twins", "simclr", "vicreg", "modified_barlow_twins")
 OPTIMIZERS = ("sgd", "lars", "adam")
 
-_LOSS_FUNCTIONS = {"barlow_twins": losses.barlow_twins, "simclr": losses.nt_xent, "vicreg": losses.vicreg}
+_LOSS_FUNCTIONS = {"barlow_twins": losses.barlow_twins, "simclr": losses.nt_xent, "vicreg": losses.vicreg,
+                   "modified_barlow_twins": losses.modified_barlow_twins}
+#: the losses whose recorded spectrum is that of the symmetrised cross-correlation C (S2)
+_CROSS_SPECTRUM = ("barlow_twins", "modified_barlow_twins")
 
 #: the fold_in index of the stream that draws the fixed evaluation views (never reached by a step index)
 _EVAL_STREAM = 2**32 - 1
@@ -86,10 +89,20 @@ def _check_loss_kwargs(loss, loss_kwargs):
 
 
 @functools.lru_cache(maxsize=64)
-def _loss_fn(loss, kw_items):
+def _loss_fn(loss, kw_items, precondition=None):
     fn = _LOSS_FUNCTIONS[loss]
     kw = dict(kw_items)
-    return lambda z_a, z_b: fn(z_a, z_b, **kw)
+    plain = lambda z_a, z_b: fn(z_a, z_b, **kw)  # noqa: E731
+    return plain if precondition is None else losses.preconditioned(plain, precondition)
+
+
+def _check_precondition(precondition):
+    """None, or S52's α as a positive float."""
+    if precondition is None:
+        return None
+    if isinstance(precondition, bool):
+        raise TypeError(f"precondition must be None or a positive number (S52's alpha), got {precondition!r}")
+    return check_positive(precondition, "precondition")
 
 
 def _hashable_items(kw):
@@ -101,20 +114,30 @@ def _hashable_items(kw):
     return items
 
 
-def ssl_loss(loss, **loss_kwargs):
+def ssl_loss(loss, *, precondition=None, **loss_kwargs):
     """The loss ``loss(z_a, z_b) -> scalar`` of two views' embeddings (N, d) named ``loss``.
 
     * ``"barlow_twins"``: :func:`dynamics.losses.barlow_twins` (Zbontar et al. eq. 1; with λ = 1, no batch
       norm and ``symmetrize=True`` it is S1–S2, ‖C − I‖_F²);
     * ``"simclr"``: :func:`dynamics.losses.nt_xent` (Chen et al. eq. 1, NT-Xent);
-    * ``"vicreg"``: :func:`dynamics.losses.vicreg` (Bardes et al. eqs. 1–6).
+    * ``"vicreg"``: :func:`dynamics.losses.vicreg` (Bardes et al. eqs. 1–6);
+    * ``"modified_barlow_twins"``: :func:`dynamics.losses.modified_barlow_twins`, the spectral modifications of
+      S App. G.2–G.3, $L = \sum_j \ell(\lambda_j(C))$ (e.g. ``modification="sqr"``:
+      $\ell = (g_\mathrm{sqr}(\lambda) - 1)^2$, $g_\mathrm{sqr}(\lambda) = \mathrm{sign}(\lambda)|\lambda|^{1/2}$).
 
     ``loss_kwargs`` are passed on (``lambd``, ``batch_norm``, ``symmetrize``; ``temperature``; ``sim_coeff``,
-    ``std_coeff``, ``cov_coeff``, ``eps``).  The same arguments return the same function object (cached).
+    ``std_coeff``, ``cov_coeff``, ``eps``, ``sqrt``; ``modification``, ``eps``, ``width``).  ``precondition``
+    (α > 0) wraps the loss in :func:`dynamics.losses.preconditioned`: the same value, and the gradient with
+    respect to the stacked embeddings $F = [z_a; z_b]$ of S52,
+    $\nabla_F L \to \nabla_F L\,(F^\top F + \alpha I_d)^{-1}$.  The same arguments return the same function
+    object (cached).
     """
     kw = _check_loss_kwargs(loss, loss_kwargs)
+    precondition = _check_precondition(precondition)
     items = _hashable_items(kw)
-    return _loss_fn(loss, items) if items is not None else _loss_fn.__wrapped__(loss, tuple(kw.items()))
+    if items is None:
+        return _loss_fn.__wrapped__(loss, tuple(kw.items()), precondition)
+    return _loss_fn(loss, items, precondition)
 
 
 def covariance_spectrum(h):
@@ -159,8 +182,8 @@ def _batch_norm(z, eps=losses.BATCH_NORM_EPS):
 def embedding_spectrum(loss, z_a, z_b, *, loss_kwargs=None):
     """The embedding eigenvalues Simon et al. record (S App. D.4), descending, (d,).
 
-    * ``"barlow_twins"``: eigenvalues of the symmetrised cross-correlation C = (c + cᵀ)/2 with
-      c = z_aᵀ z_b / N, the matrix of :func:`dynamics.losses.barlow_twins` (S2); with
+    * ``"barlow_twins"``, ``"modified_barlow_twins"``: eigenvalues of the symmetrised cross-correlation
+      C = (c + cᵀ)/2 with c = z_aᵀ z_b / N, the matrix of :func:`dynamics.losses.barlow_twins` (S2); with
       ``loss_kwargs={"batch_norm": True}`` the columns are batch-normalised first, as that loss does;
     * ``"simclr"``, ``"vicreg"``: eigenvalues of the centred covariance of the embeddings of both views, the
       2N rows of [z_a; z_b] (:func:`covariance_spectrum`).
@@ -175,7 +198,7 @@ def embedding_spectrum(loss, z_a, z_b, *, loss_kwargs=None):
     if z_a.dtype != z_b.dtype:
         dt = jnp.result_type(z_a.dtype, z_b.dtype)
         z_a, z_b = z_a.astype(dt), z_b.astype(dt)
-    if loss == "barlow_twins":
+    if loss in _CROSS_SPECTRUM:
         return _cross_spectrum(z_a, z_b, bool(kw.get("batch_norm", False)))
     return _cov_spectrum(jnp.concatenate([z_a, z_b]))
 
@@ -632,7 +655,8 @@ def _check_probe(probe, view_shape):
 
 
 def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimizer="sgd", momentum=0.9,
-              weight_decay=0.0, batch_size=128, loss_kwargs=None, seed=0, record_steps=None, n_records=100,
+              weight_decay=0.0, batch_size=128, loss_kwargs=None, precondition=None, seed=0, record_steps=None,
+              n_records=100,
               eval_size=256, record_hidden=True, probe=None, probe_every=None, probe_ridge=1e-3, checkpoint=None,
               checkpoint_every=None, stop_at=None, progress=False, desc=None) -> SSLRun:
     """Train ``model`` with an SSL loss on mini-batches of augmented views, as in S §6 and App. D.
@@ -654,7 +678,11 @@ def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimiz
 
     Parameters
     ----------
-    loss : "barlow_twins", "simclr" or "vicreg" (:func:`ssl_loss`); ``loss_kwargs`` its keyword arguments.
+    loss : "barlow_twins", "simclr", "vicreg" or "modified_barlow_twins" (:func:`ssl_loss`); ``loss_kwargs`` its
+        keyword arguments.
+    precondition : None, or S52's α > 0: the gradient of the loss with respect to the stacked embeddings of the
+        batch $F = [z_a; z_b]$ (2 ``batch_size`` rows) becomes $\nabla_F L\,(F^\top F + \alpha I_d)^{-1}$
+        (:func:`dynamics.losses.preconditioned`, S App. G.1); the recorded loss is unchanged.
     model : "mlp" (:func:`mlp_on_images`), "resnet" (:func:`dynamics.networks.resnet_apply`) or a callable
         ``apply(params, images, return_hidden=False)`` returning the embeddings (n, d), or (f, h) with
         ``return_hidden=True``.
@@ -692,6 +720,7 @@ def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimiz
     """
     # --- settings
     kw = _check_loss_kwargs(loss, loss_kwargs)
+    precondition = _check_precondition(precondition)
     check_choice(optimizer, "optimizer", set(OPTIMIZERS))
     lr = check_positive(lr, "lr")
     n_steps = check_positive_int(n_steps, "n_steps")
@@ -757,7 +786,7 @@ def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimiz
                          f"reach its optimum; use batch_size >= d")
     if d > m:
         raise ValueError(f"eval_size={m} (evaluated images) must be >= the embedding dimension d={d}")
-    loss_fn = ssl_loss(loss, **kw)
+    loss_fn = ssl_loss(loss, precondition=precondition, **kw)
     try:  # the loss's own checks of its keyword values (shapes only, nothing compiled)
         jax.eval_shape(loss_fn, f_s, f_s)
     except (TypeError, ValueError) as exc:
@@ -801,6 +830,8 @@ def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimiz
               "record_hidden": record_hidden, "probe_steps": probe_steps.tolist(), "probe_ridge": probe_ridge,
               "images": {"shape": list(images.shape), "dtype": str(images.dtype)}, "view_shape": list(view_shape),
               "embedding_dim": int(d)}
+    if precondition is not None:  # only when set: configs of unpreconditioned runs are as before
+        config["precondition"] = precondition
     fingerprint = _fingerprint(params, images, probe_sets) if checkpoint is not None else None
 
     # --- programs

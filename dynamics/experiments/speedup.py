@@ -471,7 +471,8 @@ def growth_rate(steps, eigenvalues, lr: float) -> float:
 def vicreg_conjecture(fast: bool, *, seed: int = 0) -> dict:
     """S App. G.3's conjecture, measured: {loss: {"with": rate, "without": rate, "ratio": with / without,
     "runs": {label: run}}} with :func:`growth_rate` over the first :data:`CONJECTURE_STEPS` steps; "with" is
-    VICReg's square root or Barlow Twins' g_sqr.  The conjecture predicts a ratio > 1 for VICReg, like Barlow
+    VICReg's square root or Barlow Twins' g_sqr; "ratio" is NaN unless both rates are positive (the smallest
+    eigenvalue grows in both runs).  The conjecture predicts a ratio > 1 for VICReg, like Barlow
     Twins'."""
     points = [{"index": i, "fast": bool(fast), "seed": int(seed)} for i in range(len(CONJECTURE_RUNS))]
     res = run_grid(conjecture_run, points, name="speedup.conjecture_run")
@@ -481,8 +482,9 @@ def vicreg_conjecture(fast: bool, *, seed: int = 0) -> dict:
         entry["runs"][label] = r
         entry["with" if label.startswith("with ") else "without"] = growth_rate(r["steps"], r["eigenvalues"],
                                                                                CONJECTURE_LR[loss])
-    for entry in out.values():
-        entry["ratio"] = entry["with"] / entry["without"]
+    for entry in out.values():  # a ratio of rates only when both grow (a shrinking λ_d has no speed-up ratio)
+        both = entry["with"] > 0 and entry["without"] > 0
+        entry["ratio"] = entry["with"] / entry["without"] if both else float("nan")
     return out
 
 
