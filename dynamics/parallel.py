@@ -189,7 +189,8 @@ def batch_size(tree, name: str = "params_batch") -> int:
 
 
 def stack_runs(runs):
-    """A list of B pytrees of equal structure and shapes -> one pytree with a leading axis B (``jnp.stack``)."""
+    """A list of B pytrees of equal structure and shapes -> one pytree with a leading axis B (``np.stack`` for NumPy
+    leaves, which keeps their float64 dtype, ``jnp.stack`` for JAX arrays)."""
     runs = list(runs)
     if not runs:
         raise ValueError("runs must hold at least one pytree (an empty list of runs)")
@@ -201,7 +202,9 @@ def stack_runs(runs):
             if np.shape(a) != np.shape(b):
                 raise ValueError(f"runs must share their shapes: runs[{i}] has a leaf of shape {np.shape(b)} "
                                  f"where runs[0] has {np.shape(a)}")
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *runs)
+    # NumPy leaves stay NumPy (np.stack keeps float64 even where JAX's float64 is off); JAX leaves use jnp.stack.
+    return jax.tree_util.tree_map(
+        lambda *xs: jnp.stack(xs) if any(isinstance(a, jax.Array) for a in xs) else np.stack(xs), *runs)
 
 
 def unstack_runs(tree):
@@ -232,7 +235,7 @@ def init_two_layer_batch(D: int, M: int, Z: int, seeds, *, hidden_scale=1.0, rea
     hs, rs = per_run(hidden_scale, "hidden_scale"), per_run(readout_scale, "readout_scale")
     runs = [networks.init_two_layer(D, M, Z, seed=s, hidden_scale=float(h), readout_scale=float(r))
             for s, h, r in zip(seeds, hs, rs)]
-    stacked = stack_runs([(p["V"], p["W"]) for p in runs])
+    stacked = stack_runs([(np.asarray(p["V"]), np.asarray(p["W"])) for p in runs])  # float64 host arrays
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(runs[0]), list(stacked))
 
 
