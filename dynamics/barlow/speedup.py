@@ -124,7 +124,7 @@ def _modes(gammas, s0):
 
 
 def _sqr_solution(t, gammas, s0):
-    """Exact g_sqr trajectories (T, d): γ > 0: $\bar s = 1 - (1 - \bar s_0)e^{-2\gamma t}$; γ < 0: the modulus
+    r"""Exact g_sqr trajectories (T, d): γ > 0: $\bar s = 1 - (1 - \bar s_0)e^{-2\gamma t}$; γ < 0: the modulus
     $\sigma = |\gamma|^{1/2}|s|$ follows $\sigma = (\sigma_0 + 1)e^{-2|\gamma|t} - 1$ until it reaches 0 and stays."""
     t = t[:, None]
     g = gammas[None, :]
