@@ -159,7 +159,9 @@ def test_bad_input_is_named(pairs):
         trainer.gradient_descent_batched(_bt_loss, pb, data, lr=np.array([True, True, True]), n_steps=2)
     with pytest.raises(ValueError, match=r"data must have one entry per run.*B = 3.*has 24"):
         trainer.gradient_descent_batched(_bt_loss, pb, data, lr=0.1, n_steps=2, batch_data=True)
-    bad = {"V": pb["V"].at[2, 0, 0].set(np.nan), "W": pb["W"]}
+    V_bad = np.array(pb["V"])
+    V_bad[2, 0, 0] = np.nan
+    bad = {"V": V_bad, "W": pb["W"]}
     with pytest.raises(ValueError, match=r"params_batch must be finite at step 0: run 2"):
         trainer.gradient_descent_batched(_bt_loss, bad, data, lr=0.1, n_steps=2)
     with pytest.raises(TypeError, match=r"sharding must be None, a jax.sharding.Mesh"):
