@@ -38,6 +38,7 @@ from ._deep import (
     s_tables_1_2,
     s_tables_1_2_markdown,
 )
+from ._speedup import s_app_g_speedup
 from ._grassmann import e_fig1_half_moons, e_fig2_nonlinear_vs_linear, e_fig3_flow_vs_gd, e_fig4_cost_and_svm
 from ._wide import f_alignment_vs_width, f_ntk_drift_vs_width, s_fig2_wide_stepwise, s_kernel_pca_special_case
 from .. import experiments
@@ -65,6 +66,7 @@ FIGURES = {
     "s_fig5_hidden_steps": s_fig5_hidden_steps,
     "s_fig7_linear_probe": s_fig7_linear_probe,
     "s_tables_1_2": s_tables_1_2,
+    "s_app_g_speedup": s_app_g_speedup,
 }
 # Each figure computes in float64 (scoped: the caller's JAX configuration is left alone).
 FIGURES = {name: _float64(fn) for name, fn in FIGURES.items()}
@@ -141,5 +143,5 @@ __all__ = ["FIGURES", "TABLES", "a_fig1_lemma9", "a_fig2_3_ntk_change", "a_fig4_
            "f_alignment_vs_width", "f_ntk_drift_vs_width", "make_all", "s_fig1_stepwise",
            "s_fig2_wide_stepwise", "s_fig6_appendix_c", "s_fig8_symmetry_breaking", "s_kernel_pca_special_case",
            "s_fig1_2_deep_steps", "s_fig3_4_standard_init", "s_fig5_hidden_steps", "s_fig7_linear_probe",
-           "s_tables_1_2", "s_tables_1_2_markdown",
+           "s_tables_1_2", "s_tables_1_2_markdown", "s_app_g_speedup",
            "save_figure", "update_captions"]
