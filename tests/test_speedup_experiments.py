@@ -123,3 +123,12 @@ def test_growth_rate_of_an_exponential():
     assert sp.growth_rate(t, lam, 0.1) == pytest.approx(0.3, rel=1e-12)
     with pytest.raises(ValueError, match="positive"):
         sp.growth_rate(t, np.zeros((11, 2)), 0.1)
+
+
+def test_runs_reject_unmeasured_methods_and_settings():
+    with pytest.raises(ValueError, match="not measured"):
+        sp.lr_runs("linear", "vicreg", "baseline", fast=True)
+    with pytest.raises(ValueError, match="setting"):
+        sp.lr_runs("huge", "barlow_twins", "baseline", fast=True)
+    with pytest.raises(ValueError, match="setting"):
+        sp.gd_run("deep", "barlow_twins", "baseline", 0.1, True)
