@@ -93,6 +93,15 @@ def _settings(setup: dict) -> str:
     return "; ".join(f"{k} = {show(v)}" for k, v in setup.items() if not callable(v))
 
 
+def _finish(fig, caption: str, setup: dict, fast: bool):
+    """Complete a figure's caption with its settings, what differs from the paper (:func:`differs`) and the mode,
+    attach it to ``fig`` and return (fig, caption): the common ending of every figure of this module."""
+    caption = (caption.rstrip() + f" Settings: {_settings(setup)}. {differs(setup)}"
+               + (" Fast mode: the fast settings of the registered checks." if fast else ""))
+    add_caption(fig, caption)
+    return fig, caption
+
+
 def _run_settings(run) -> str:
     """Data, network, optimiser and sizes of one run from its recorded config."""
     c = run.config
@@ -158,11 +167,8 @@ def plot_deep_steps(runs: dict, setup: dict, *, fast: bool = False, scores=None)
         "verticals: the step time of each eigenvalue that grew (dynamics.experiments.deep.step_times: when it "
         "first reaches half of its largest value). Stepwise score (dynamics.experiments.deep.stepwise_score): the "
         "fraction of eigenvalues taking a step separated from their neighbours' by plateaus. "
-        + " ".join(p + "." for p in parts)
-        + f" Settings: {_settings(setup)}. {differs(setup)}"
-        + (" Fast mode: the fast settings of the registered checks." if fast else ""))
-    add_caption(fig, caption)
-    return fig, caption
+        + " ".join(p + "." for p in parts))
+    return _finish(fig, caption, setup, fast)
 
 
 def s_fig1_2_deep_steps(*, fast: bool = False):
@@ -221,11 +227,8 @@ def plot_standard_init(runs: dict, setup: dict, *, fast: bool = False):
         "threshold between the band of eigenvalues that have not grown and those that have, at the geometric "
         "middle of the widest gap between sorted log-eigenvalues at the end of training (read from the run, not "
         "the paper's hand-drawn thresholds). Bottom: histograms of log10 eigenvalues at a few times, the same "
-        "threshold dashed. " + " ".join(p + "." for p in parts)
-        + f" Settings: {_settings(setup)}. {differs(setup)}"
-        + (" Fast mode: the fast settings of the registered checks." if fast else ""))
-    add_caption(fig, caption)
-    return fig, caption
+        "threshold dashed. " + " ".join(p + "." for p in parts))
+    return _finish(fig, caption, setup, fast)
 
 
 def s_fig3_4_standard_init(*, fast: bool = False):
@@ -279,11 +282,8 @@ def plot_hidden_steps(runs: dict, setup: dict, *, fast: bool = False, n_hidden=N
         "(bottom; centred covariance, S App. D.4) vs t = lr × step from small init (solid; no theory curve, so "
         "nothing is dashed); dotted verticals in both rows: the embedding step times "
         "(dynamics.experiments.deep.step_times; the hidden ones of the top d hidden eigenvalues, matched in log "
-        "time by dynamics.experiments.deep.step_time_mismatch). " + " ".join(p + "." for p in parts)
-        + f" Settings: {_settings(setup)}. {differs(setup)}"
-        + (" Fast mode: the fast settings of the registered checks." if fast else ""))
-    add_caption(fig, caption)
-    return fig, caption
+        "time by dynamics.experiments.deep.step_time_mismatch). " + " ".join(p + "." for p in parts))
+    return _finish(fig, caption, setup, fast)
 
 
 def s_fig5_hidden_steps(*, fast: bool = False):
@@ -322,11 +322,8 @@ def plot_linear_probe(runs: dict, setup: dict, *, fast: bool = False):
     caption = (
         "S Fig 7: held-out accuracy of a linear probe (one-vs-all ridge regression on the standardised hidden "
         "representation, dynamics.ssl.linear_probe) during training vs t = lr × step, small init vs standard init "
-        "(experiment, solid; no theory curve, so nothing is dashed). " + "; ".join(parts) + "."
-        + f" Settings: {_settings(setup)}. {differs(setup)}"
-        + (" Fast mode: the fast settings of the registered checks." if fast else ""))
-    add_caption(fig, caption)
-    return fig, caption
+        "(experiment, solid; no theory curve, so nothing is dashed). " + "; ".join(parts) + ".")
+    return _finish(fig, caption, setup, fast)
 
 
 def s_fig7_linear_probe(*, fast: bool = False):
@@ -394,10 +391,8 @@ def plot_tables(tables: dict, setup: dict, *, paper1=None, paper2=None, fast: bo
         "(S App. D.5; f_th of S49) and with P_NTK, the top-d eigenvectors of K̃; dashed: the chance level d/(2n). "
         f"Ours (solid bars): {rows}. Between the methods (B): {pair_txt}. Hatched: the paper's numbers (ResNet-50 "
         "on STL-10, n = 1000 pairs, d = 50, from moderately small init). t = lr × step as in the other figures; "
-        f"the tables are also written to s_tables_1_2.md. Settings: {_settings(setup)}. {differs(setup)}"
-        + (" Fast mode: the fast settings of the registered checks." if fast else ""))
-    add_caption(fig, caption)
-    return fig, caption
+        "the tables are also written to s_tables_1_2.md.")
+    return _finish(fig, caption, setup, fast)
 
 
 def s_tables_1_2(*, fast: bool = False):
