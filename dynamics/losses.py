@@ -464,7 +464,8 @@ def preconditioned(loss_fn, alpha):
             F = jnp.concatenate([za, zb])
             G = jnp.concatenate([ga, gb])
             P = F.T @ F + alpha * jnp.eye(F.shape[1], dtype=F.dtype)
-            GP = jnp.linalg.solve(P, G.T).T  # G P^{-1}, P symmetric
+            # G P^{-1}: solve against the d x d identity (P symmetric), not the (2N, d) right-hand side
+            GP = G @ jnp.linalg.solve(P, jnp.eye(F.shape[1], dtype=P.dtype))
             n = za.shape[0]
             return GP[:n].astype(za.dtype), GP[n:].astype(zb.dtype)
 

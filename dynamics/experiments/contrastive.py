@@ -145,7 +145,7 @@ def _pairs(widths, seeds):
 
 def lemma9_differences(widths, seeds, n: int = LEMMA9_N, lr: float = LEMMA9_LR, n_steps: int = LEMMA9_STEPS,
                        *, progress: bool = False) -> dict:
-    """``{(M, seed): lemma9_difference(M, seed, n, lr, n_steps)}`` over widths × seeds (A Lemma 9, Fig 1:
+    r"""``{(M, seed): lemma9_difference(M, seed, n, lr, n_steps)}`` over widths × seeds (A Lemma 9, Fig 1:
     $\max|F_{GD}(T) - F_{NTK}(T)| / \max|F_{GD}(T)|$), all points in one
     :func:`~dynamics.experiments.run_grid` call, so they run together on the executor of
     :func:`~dynamics.experiments.use_executor`."""
@@ -245,7 +245,7 @@ def _ntk_change_args(M, seed, similarity, n, deep):
 
 def ntk_change_runs(widths, seeds, similarity: str, n: int = 100, deep: bool = False, *,
                     progress: bool = False) -> dict:
-    """``{(M, seed): ntk_change_run(M, seed, similarity, n, deep)}`` over widths × seeds (A Prop 10,
+    r"""``{(M, seed): ntk_change_run(M, seed, similarity, n, deep)}`` over widths × seeds (A Prop 10,
     Thm 13, Figs 2–3: $\max|K(t) - K(0)|$ along GD), all points in one
     :func:`~dynamics.experiments.run_grid` call (spread over the executor of
     :func:`~dynamics.experiments.use_executor`)."""
@@ -278,7 +278,7 @@ def _early_args(M, n, steps, deep, similarity):
 
 def early_dot_changes(widths, n: int, steps: int, deep: bool = False, similarity: str = "dot", *,
                       progress: bool = False) -> dict:
-    """``{M: early_dot_change(M, n, steps, deep, similarity)}`` over ``widths`` (A Fig 2: the dot-product
+    r"""``{M: early_dot_change(M, n, steps, deep, similarity)}`` over ``widths`` (A Fig 2: the dot-product
     NTK change $\max|K(t) - K(0)|$ at an early time), in one :func:`~dynamics.experiments.run_grid` call."""
     widths = [M for M, _ in _pairs(widths, [0])]
     run_grid(early_dot_change_point, [_early_args(M, n, steps, deep, similarity) for M in widths],
@@ -383,7 +383,7 @@ def _lr_of(lr):
 
 def cv_drifts(widths, seeds, n_steps: int, n: int = 100, similarity: str = "cosine", lr=GRASS_LR, *,
               progress: bool = False) -> dict:
-    """``{(M, seed): cv_drift(M, seed, n_steps, n, similarity, lr(M))}`` over widths × seeds (A Lemma 16:
+    r"""``{(M, seed): cv_drift(M, seed, n_steps, n, similarity, lr(M))}`` over widths × seeds (A Lemma 16:
     $\|C_V(t) - C_V(0)\|_F$), in one :func:`~dynamics.experiments.run_grid` call; ``lr`` is a step
     size or a function of the width."""
     keys, lr_of = _pairs(widths, seeds), _lr_of(lr)
@@ -427,7 +427,7 @@ def _pca_args(M, seed, n_steps, n, similarity_t, lr):
 
 def pca_representation_differences(widths, seeds, n_steps: int, n: int, similarity_t: str = "cosine_bound",
                                    lr: float = GRASS_LR, *, progress: bool = False) -> dict:
-    """``{(M, seed): pca_representation_difference(M, seed, n_steps, n, similarity_t, lr)}`` over widths ×
+    r"""``{(M, seed): pca_representation_difference(M, seed, n_steps, n, similarity_t, lr)}`` over widths ×
     seeds (A Lemma 17: $\min_O \|U_t O - U_0\|_F / \|U_0\|_F$), in one
     :func:`~dynamics.experiments.run_grid` call."""
     keys = _pairs(widths, seeds)
@@ -471,7 +471,7 @@ def _deep_cosine_args(M, seed, n, n_steps):
 
 
 def deep_cosine_ntk_changes(widths, seeds, n: int, n_steps: int, *, progress: bool = False) -> dict:
-    """``{(M, seed): deep_cosine_ntk_change(M, seed, n, n_steps)}`` over widths × seeds (A Fig 5:
+    r"""``{(M, seed): deep_cosine_ntk_change(M, seed, n, n_steps)}`` over widths × seeds (A Fig 5:
     $(\max|K(T) - K(0)|, \max|K(0)|)$ of the deep network), in one :func:`~dynamics.experiments.run_grid` call."""
     keys = _pairs(widths, seeds)
     run_grid(deep_cosine_point, [_deep_cosine_args(M, s, n, n_steps) for M, s in keys], progress=progress,
