@@ -347,6 +347,9 @@ def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=DE
     One call of the :func:`predictor` of ``loss_fn`` and ``K`` (the same validation, field and compiled
     solve): ``predictor(loss_fn, K, ...)(t, F0, k_test_train=K_test, f_test_0=F_test0)``.
 
+    K must be symmetric and positive semi-definite (to 1e-8 relative, :func:`dynamics.linalg.check_psd`):
+    a kernel with a negative eigenvalue would make the flow ascend the loss along it.
+
     Parameters
     ----------
     K : (N, N) scalar kernel, or (N, N, d, d) full kernel of a d-output model.
@@ -360,9 +363,6 @@ def function_space_flow(K, F0, loss_fn, t, *, K_test=None, F_test0=None, rtol=DE
         scale of the initial state, rtol · 1e-3 · max|F0| (:func:`dynamics._integrate.integrate`), so a
         small F0 is resolved.
     max_steps : step budget (an :class:`dynamics._integrate.IntegrationError` names it when exceeded).
-
-    K must be symmetric and positive semi-definite (to 1e-8 relative, :func:`dynamics.linalg.check_psd`):
-    a kernel with a negative eigenvalue would make the flow ascend the loss along it.
 
     Returns
     -------

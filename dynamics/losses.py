@@ -482,7 +482,11 @@ def preconditioned(loss_fn, alpha):
 
 
 def safe_norm(f, axis=-1, *, check=True):
-    """‖f‖ along ``axis`` with gradient 0 (a subgradient) at f = 0 instead of NaN.
+    r"""‖f‖ along ``axis`` with gradient 0 (a subgradient) at f = 0 instead of NaN.
+
+    It is the norm of the cosine similarity $\mathrm{sim}(f, f') = \langle f, f'\rangle / (\lVert
+    f\rVert\,\lVert f'\rVert)$ in A's contrastive loss A1 (and in SimCLR, arXiv:2002.05709), $\lVert f\rVert =
+    (\sum_k f_k^2)^{1/2}$.
 
     With ``check`` (default) a concrete ``f`` with a NaN or inf entry raises ``ValueError``; inside jit a
     NaN propagates to the norm (it is not mapped to 0), so the trainer's non-finite check still sees it.
@@ -723,7 +727,10 @@ def contrastive_function_loss(n_anchors, alpha, *, similarity="dot", loss="linea
 
 
 def mse(outputs, targets):
-    """Supervised squared loss L = (1/2n) Σ_i ‖f(x_i) − y_i‖² of outputs f(x_i) and targets y_i, (n, d) each."""
+    r"""Supervised squared loss L = (1/2n) Σ_i ‖f(x_i) − y_i‖² of outputs f(x_i) and targets y_i, (n, d) each.
+
+    $L = \frac{1}{2n}\sum_{i=1}^n \lVert f(x_i) - y_i\rVert^2$: the supervised baseline of F's NTK-drift
+    comparison (Fleissner et al. 2025; :func:`dynamics.trainer.train_supervised`)."""
     if np.ndim(outputs) == 2 and np.ndim(targets) == 2 and np.shape(outputs) != np.shape(targets):
         raise ValueError(f"targets must have the shape of outputs {tuple(np.shape(outputs))}, got "
                          f"{tuple(np.shape(targets))}")

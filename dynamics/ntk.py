@@ -398,7 +398,10 @@ def analytic_ntk(x1, x2, activation="relu", *, return_nngp=False, method="auto")
 
 
 def analytic_nngp(x1, x2, activation="relu", *, method="auto"):
-    """NNGP kernel Σ(x, x̃) = E_v[φ(v·x) φ(v·x̃)], v ~ N(0, I_D), (n1, n2).
+    r"""NNGP kernel Σ(x, x̃) = E_v[φ(v·x) φ(v·x̃)], v ~ N(0, I_D), (n1, n2).
+
+    $\Sigma(x, \tilde x) = \mathbb{E}_{v \sim N(0, I_D)}[\varphi(v^\top x)\,\varphi(v^\top \tilde x)]$ (Jacot et
+    al. 2018, arXiv:1806.07572), the NNGP part of $\Theta$ for the network A2.
 
     The first term Σ of Θ above (module docstring); same arguments as :func:`analytic_ntk`.
     """

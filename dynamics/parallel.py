@@ -41,7 +41,11 @@ __all__ = ["LeadingAxis", "leading_axis", "stack_runs", "unstack_runs", "init_tw
 
 @dataclass(frozen=True)
 class LeadingAxis:
-    """The leading axis of some arrays split over the mesh axes ``axes`` of ``mesh`` (``size`` shards).
+    r"""The leading axis of some arrays split over the mesh axes ``axes`` of ``mesh`` (``size`` shards).
+
+    The padding is $x_{n+k} = x_0$ for $0 \le k < S\lceil n/S\rceil - n$, cut off again from the results; the
+    axis is one of the rows of the NTKs (Jacot et al. 2018, arXiv:1806.07572), the members of a batched kernel
+    flow (S40–S42) and the runs of the batched trainer (the wide Barlow Twins runs of S §6 / App. D.1).
 
     Built by :func:`leading_axis` from the ``sharding=`` argument of the NTKs and the batched trainer.
     """
@@ -115,6 +119,9 @@ def _place(a, sharding):
 def leading_axis(sharding, name: str = "sharding"):
     """The :class:`LeadingAxis` described by a ``sharding=`` argument, or None for None (one device, as before).
 
+    Used for the rows of the NTKs (Jacot et al. 2018, arXiv:1806.07572), the members of a batched kernel flow
+    (S40–S42) and the runs of the batched trainer (the wide Barlow Twins runs of S §6 / App. D.1).
+
     Accepted forms:
 
     * a ``jax.sharding.Mesh``: axis 0 split over all the mesh's axes (S = number of devices of the mesh);
@@ -167,7 +174,9 @@ def _checked(mesh, axes, name):
 
 def batch_size(tree, name: str = "params_batch") -> int:
     """The common length B >= 1 of axis 0 of every leaf of ``tree`` (a stack of runs); errors name ``name``
-    and the first leaf that disagrees."""
+    and the first leaf that disagrees.
+
+    B is the number of runs of a stack (e.g. seeds of the wide Barlow Twins runs of S §6 / App. D.1)."""
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
     if not leaves:
         raise ValueError(f"{name} must contain at least one array")
@@ -190,7 +199,10 @@ def batch_size(tree, name: str = "params_batch") -> int:
 
 def stack_runs(runs):
     """A list of B pytrees of equal structure and shapes -> one pytree with a leading axis B (``np.stack`` for NumPy
-    leaves, which keeps their float64 dtype, ``jnp.stack`` for JAX arrays)."""
+    leaves, which keeps their float64 dtype, ``jnp.stack`` for JAX arrays).
+
+    The stacks hold the seeds (or learning rates) of runs trained together by ``jax.vmap``, e.g. the wide Barlow
+    Twins runs of S §6 / App. D.1."""
     runs = list(runs)
     if not runs:
         raise ValueError("runs must hold at least one pytree (an empty list of runs)")
@@ -208,7 +220,9 @@ def stack_runs(runs):
 
 
 def unstack_runs(tree):
-    """The inverse of :func:`stack_runs`: a pytree with a leading axis B -> a list of B pytrees."""
+    """The inverse of :func:`stack_runs`: a pytree with a leading axis B -> a list of B pytrees.
+
+    (the stacked runs of the batched trainer, e.g. the wide Barlow Twins runs of S §6 / App. D.1)."""
     B = batch_size(tree, "tree")
     return [jax.tree_util.tree_map(lambda a, b=b: a[b], tree) for b in range(B)]
 
@@ -241,7 +255,11 @@ def init_two_layer_batch(D: int, M: int, Z: int, seeds, *, hidden_scale=1.0, rea
 
 def to_host(tree):
     """Every JAX array of ``tree`` as a NumPy array; arrays spread over several hosts are gathered first
-    (``jax.experimental.multihost_utils.process_allgather``)."""
+    (``jax.experimental.multihost_utils.process_allgather``).
+
+    Used for the sharded results of the rows of the NTKs (Jacot et al. 2018, arXiv:1806.07572), the members of a
+    batched kernel flow (S40–S42) and the runs of the batched trainer (the wide Barlow Twins runs of S §6 / App.
+    D.1)."""
     def one(a):
         if isinstance(a, jax.Array) and not a.is_fully_addressable:
             from jax.experimental import multihost_utils

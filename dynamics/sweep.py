@@ -73,12 +73,18 @@ import numpy as np
 
 
 class SweepCacheWarning(UserWarning):
-    """A stored result could not be used and is being recomputed."""
+    """A stored result could not be used and is being recomputed.
+
+    Raised while resuming a sweep, e.g. one of the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs
+    3–4, S Fig 2 and F Thm 1."""
 
 
 def grid(**axes) -> list[dict]:
     """Cartesian product of named axes (any finite iterables: lists, ranges, generators), as a list of
-    dicts in row-major order: $\\{(a_1, \\dots, a_k) : a_i \\in A_i\\} = A_1 \\times \\dots \\times A_k$."""
+    dicts in row-major order: $\\{(a_1, \\dots, a_k) : a_i \\in A_i\\} = A_1 \\times \\dots \\times A_k$.
+
+    The grids of the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs 3–4, S Fig 2 and F Thm 1 are
+    built with it (e.g. widths × seeds)."""
     materialised = {}
     for name, values in axes.items():
         if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
@@ -99,7 +105,10 @@ def _point_json(point: dict) -> str:
 
 
 def point_key(point: dict) -> str:
-    """Stable file stem of a grid point: readable settings plus a short hash of their JSON."""
+    """Stable file stem of a grid point: readable settings plus a short hash of their JSON.
+
+    It names the stored points of the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs 3–4, S Fig 2
+    and F Thm 1."""
     digest = hashlib.sha1(_point_json(point).encode()).hexdigest()[:10]
     readable = "_".join(f"{k}-{v}" for k, v in sorted(point.items()))
     readable = "".join(c if c.isalnum() or c in "-_." else "" for c in readable)[:80]
@@ -107,7 +116,10 @@ def point_key(point: dict) -> str:
 
 
 def validate_result(result, point: dict) -> dict:
-    """Numeric arrays only: what ``np.load(allow_pickle=False)`` can read back exactly."""
+    """Numeric arrays only: what ``np.load(allow_pickle=False)`` can read back exactly.
+
+    Every per-point measurement of the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs 3–4, S Fig 2
+    and F Thm 1 passes through it, so a stored number reads back bit for bit."""
     if not isinstance(result, collections.abc.Mapping):
         raise TypeError(f"fn must return a dict of arrays, got {type(result).__name__} at point {point!r}")
     out = {}
@@ -164,6 +176,8 @@ def _load(path: Path, point: dict) -> dict:
 
 def compute_point(fn, point: dict, path: str, recompute: bool = False):
     """Compute one grid point where it runs (in the driver or on a worker) and store it.
+
+    One grid point of the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs 3–4, S Fig 2 and F Thm 1.
 
     Returns ``(result, written)``: the validated result (a dict of NumPy arrays) and whether this
     call wrote (or found) a valid file at ``path``.  Unless ``recompute``, a valid file already at
@@ -234,6 +248,9 @@ def _check_cache_dir(cache_dir) -> Path:
 def run_sweep(fn, points, cache_dir, *, executor=None, progress: bool = True, desc: str = "sweep",
               recompute: bool = False):
     """Evaluate $r_p = \\mathrm{fn}(**p)$ for every grid point $p$, storing each result in ``cache_dir``.
+
+    The engine under :func:`dynamics.experiments.run_grid`, i.e. under the width × seed sweeps of A Lemma 9 (Fig
+    1), A Figs 2–5, E Figs 3–4, S Fig 2 and F Thm 1.
 
     Parameters
     ----------

@@ -39,7 +39,10 @@ from ._validation import as_matrix, check_callable, check_pairs, check_positive,
 
 
 class NonFiniteError(FloatingPointError):
-    """Training produced a non-finite loss or parameter; ``step`` is the first bad step."""
+    """Training produced a non-finite loss or parameter; ``step`` is the first bad step.
+
+    The guard of every gradient-descent result (S5, A1, ...): an overflow stops the run instead of filling the
+    records with NaN; the overflow time of the dot-product blow-up (A Prop 10) is the ``step`` it reports."""
 
     def __init__(self, step: int, what: str, run: int | None = None):
         self.step = step
@@ -56,7 +59,11 @@ class NonFiniteError(FloatingPointError):
 
 @dataclass
 class History:
-    """What a training run recorded.
+    r"""What a training run recorded.
+
+    Time is gradient-flow time $t = \eta \cdot \text{step}$ (S §4: gradient descent with step $\eta$ follows the
+    flow $\dot W = -\nabla_W L$ as $\eta \to 0$), the axis on which runs are compared with S10 and the kernel
+    flows.
 
     Attributes
     ----------
@@ -83,7 +90,10 @@ class History:
 
 
 def record_schedule(n_steps: int, n_records: int = 200, *, log: bool = True) -> np.ndarray:
-    """Steps at which to record: 0, n_steps and ``n_records`` points log- (or linearly) spaced between."""
+    r"""Steps at which to record: 0, n_steps and ``n_records`` points log- (or linearly) spaced between.
+
+    Recorded steps become gradient-flow times $t = \eta \cdot \text{step}$ (S §4); log spacing resolves both the
+    plateaus and the fast drops of the stepwise loss (S20)."""
     n_steps = check_positive_int(n_steps, "n_steps")
     n_records = check_positive_int(n_records, "n_records", minimum=2)
     if log:
@@ -298,7 +308,9 @@ def _eval_shape(fn, args, what, expected, with_data=False):
 
 def check_apply(apply_fn, params, x, name="x"):
     """``apply_fn(params, x)`` evaluates (shapes only, nothing compiled) to an (n, d) array; returns its shape
-    struct.  Errors name ``apply_fn`` and the inputs ``name``; used by every model trainer."""
+    struct.  Errors name ``apply_fn`` and the inputs ``name``; used by every model trainer.
+
+    It serves the trainers of the gradient-descent results (S5, A1, F Thm 1, ...)."""
     check_callable(apply_fn, "apply_fn", "apply_fn(params, x) -> (n, d)")
     try:
         out = jax.eval_shape(apply_fn, params, x if isinstance(x, jax.Array) else np.asarray(x))
@@ -418,7 +430,9 @@ def _raise_first_bad_step(step_one, observe, state, start, stop):
 
 @dataclass
 class BatchedHistory:
-    """What B runs trained together recorded (:func:`gradient_descent_batched`); run b is :meth:`run` (b).
+    r"""What B runs trained together recorded (:func:`gradient_descent_batched`); run b is :meth:`run` (b).
+
+    Times follow S §4's convention, $t_b = \eta_b \cdot \text{step}$ for run b.
 
     Attributes
     ----------
@@ -727,6 +741,9 @@ def _train_model(loss_fn, params, data, obs, ntk_fn, *, lr, n_steps, record_step
 def cached(builder, *fns):
     """``builder(*fns)`` from the builder's ``functools`` cache, or built afresh when a function is not hashable.
 
+    An engineering helper with no equation of its own: it serves the repeated runs of the width × seed sweeps (A
+    Lemma 9, F Thm 1, S Fig 2).
+
     The paper trainers build their losses and observers ``(params, data) -> ...`` with cached module-level
     builders keyed on the model functions: the same model gives the same loss object, and so the compiled
     programs of :func:`gradient_descent` are reused.
@@ -773,13 +790,17 @@ def _params_observer(fn):
 def params_observer(fn):
     """The observer ``(params, data) -> fn(params)`` of the data form of :func:`gradient_descent`, one object
     per ``fn`` (cached), so that a trainer taking observers of the parameters alone keeps its compiled
-    programs from run to run."""
+    programs from run to run.
+
+    Used for the observers of the contrastive trainer (A1) and the Grassmannian one (E11)."""
     check_callable(fn, "fn", "fn(params) -> array")
     return cached(_params_observer, fn)
 
 
 def params_observers(observers):
-    """:func:`params_observer` for each entry of a dict name -> ``fn(params)`` (None: no observers)."""
+    """:func:`params_observer` for each entry of a dict name -> ``fn(params)`` (None: no observers).
+
+    Used by the contrastive (A1) and Grassmannian (E11) trainers."""
     if observers is not None and not isinstance(observers, dict):
         raise TypeError(f"observers must be a dict name -> callable(params), got {type(observers).__name__}")
     out = {}
@@ -791,7 +812,10 @@ def params_observers(observers):
 
 def train_supervised(apply_fn, params, x, y, *, lr, n_steps, record_steps=None, n_records=200, observers=None,
                      ntk_fn=None, progress=False):
-    """Supervised baseline: GD on the squared loss (1/2n) Σ_i ||f(x_i) − y_i||², same recorder as :func:`train_barlow`."""
+    r"""Supervised baseline: GD on the squared loss (1/2n) Σ_i ||f(x_i) − y_i||², same recorder as :func:`train_barlow`.
+
+    $L = \frac{1}{2n}\sum_i \lVert f(x_i) - y_i\rVert^2$, the baseline of F's NTK-drift comparison (Fleissner et
+    al. 2025: the NTK stays constant under Barlow Twins as it does under the squared loss)."""
     x = as_matrix(x, "x")
     y = as_matrix(y, "y")
     if x.shape[0] != y.shape[0]:

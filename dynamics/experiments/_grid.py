@@ -45,7 +45,10 @@ _FROM_ENV: dict = {}  # spec string of DYNAMICS_EXECUTOR -> the executor made fo
 
 
 def current_cache_dir():
-    """The folder runs are stored in, or ``None`` (in memory only)."""
+    """The folder runs are stored in, or ``None`` (in memory only).
+
+    Where the points of the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs 3–4, S Fig 2 and F Thm
+    1 are stored."""
     value = getattr(_STATE, "cache_dir", _UNSET)
     if value is _UNSET:
         value = os.environ.get("DYNAMICS_CACHE_DIR") or None
@@ -55,7 +58,9 @@ def current_cache_dir():
 @contextlib.contextmanager
 def cache_dir(path):
     """Store the grid runs made inside the ``with`` block under ``path`` (one sub-folder per run
-    function); ``None`` turns storing off inside the block."""
+    function); ``None`` turns storing off inside the block.
+
+    Used to resume the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs 3–4, S Fig 2 and F Thm 1."""
     old = getattr(_STATE, "cache_dir", _UNSET)
     _STATE.cache_dir = None if path is None else str(Path(path))
     try:
@@ -66,7 +71,9 @@ def cache_dir(path):
 
 def parse_executor_spec(spec: str):
     """``(kind, argument)`` of an executor spec: ``("none", None)``, ``("processes", N)`` or
-    ``("dask", address)``; ``ValueError`` naming the spec otherwise (checked before anything starts)."""
+    ``("dask", address)``; ``ValueError`` naming the spec otherwise (checked before anything starts).
+
+    The executors run the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs 3–4, S Fig 2 and F Thm 1."""
     if not isinstance(spec, str):
         raise TypeError(f"executor spec must be a string, got {type(spec).__name__}")
     text = spec.strip()
@@ -90,6 +97,8 @@ def parse_executor_spec(spec: str):
 def make_executor(spec: str):
     """A new executor for ``spec`` (see :func:`parse_executor_spec`), ``None`` for in-process.
 
+    The executors run the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs 3–4, S Fig 2 and F Thm 1.
+
     ``processes:N`` gives ``ProcessPoolExecutor(N)`` with the ``spawn`` start method (a forked JAX
     process can deadlock); ``dask:ADDRESS`` connects ``distributed.Client(ADDRESS)`` and returns its
     ``get_executor()`` (the client is closed with :func:`close_executor`).
@@ -110,7 +119,9 @@ def make_executor(spec: str):
 
 
 def close_executor(executor):
-    """Shut down an executor made by :func:`make_executor` (and its Dask client)."""
+    """Shut down an executor made by :func:`make_executor` (and its Dask client).
+
+    The executors run the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs 3–4, S Fig 2 and F Thm 1."""
     if executor is None:
         return
     executor.shutdown(wait=True)
@@ -121,7 +132,9 @@ def close_executor(executor):
 
 def current_executor():
     """The executor grid points run on now: the innermost :func:`use_executor` block's, else the one
-    made (once per process) for ``DYNAMICS_EXECUTOR``, else ``None`` (in this process)."""
+    made (once per process) for ``DYNAMICS_EXECUTOR``, else ``None`` (in this process).
+
+    The executor of the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs 3–4, S Fig 2 and F Thm 1."""
     value = getattr(_STATE, "executor", _UNSET)
     if value is not _UNSET:
         return value
@@ -137,6 +150,8 @@ def current_executor():
 @contextlib.contextmanager
 def use_executor(executor):
     """Run the grid points of the ``with`` block on ``executor``.
+
+    The executors run the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs 3–4, S Fig 2 and F Thm 1.
 
     ``executor``: a :class:`concurrent.futures.Executor` (used, not shut down), ``None`` (in this
     process, whatever ``DYNAMICS_EXECUTOR`` says), or a spec string (``"processes:2"``,
@@ -179,7 +194,10 @@ class _OnWorker:
 def clear_memory(name=None) -> int:
     """Forget the in-memory results of the run ``name`` (a run function or its name; ``None``: all
     runs), so the next :func:`run_grid` computes (or reads from disk) them again.  Returns how many
-    points were forgotten."""
+    points were forgotten.
+
+    The in-memory results are the points of the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs
+    3–4, S Fig 2 and F Thm 1."""
     if name is not None and not isinstance(name, str):
         if not callable(name):
             raise TypeError(f"name must be a run name, a run function or None, got {type(name).__name__}")
@@ -193,18 +211,20 @@ def clear_memory(name=None) -> int:
 def run_grid(fn, points, *, name=None, progress=False, desc=None):
     """``[fn(**point) for point in points]`` as a list of result dicts, each point computed once.
 
-    Parameters
-    ----------
-    fn : module-level function ``fn(**point) -> {name: number or array}``.
-    points : list of dicts (e.g. :func:`dynamics.sweep.grid` of widths and seeds).
-    name : the run's name, the sub-folder of the cache directory (default: ``fn``'s qualified name).
-    progress, desc : tqdm progress bar over the points.
+    It runs the width × seed sweeps of A Lemma 9 (Fig 1), A Figs 2–5, E Figs 3–4, S Fig 2 and F Thm 1.
 
     The points missing from memory are computed with :func:`dynamics.sweep.run_sweep` on
     :func:`current_executor` (stored under :func:`current_cache_dir` ``/ name`` when one is set), or
     one after the other in this process when neither is set.  Results are the same whether
     computed here or on a worker, taken from memory or read back from disk (arrays of the stored
     dtype; a stored number comes back as a Python number).
+
+    Parameters
+    ----------
+    fn : module-level function ``fn(**point) -> {name: number or array}``.
+    points : list of dicts (e.g. :func:`dynamics.sweep.grid` of widths and seeds).
+    name : the run's name, the sub-folder of the cache directory (default: ``fn``'s qualified name).
+    progress, desc : tqdm progress bar over the points.
     """
     name = name or f"{fn.__module__}.{fn.__qualname__}"
     points = list(points)
