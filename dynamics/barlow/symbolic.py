@@ -94,7 +94,10 @@ def s10():
 
 
 class ModewiseSolution(NamedTuple):
-    """Result of :func:`modewise_solution` (all sympy objects)."""
+    r"""Result of :func:`modewise_solution` (all sympy objects).
+
+    The derivation S12 ⇒ S10 (substitution $u = s^{-2}$): $s(t)$ with $\dot s = -\partial L/\partial s$ for the
+    modewise loss S14."""
 
     u_rhs: sp.Expr
     """u' as a function of ``u`` for u = s^{-2}: −8γ(u − γ)."""
@@ -189,13 +192,17 @@ def critical_time():
 
 
 def weight_matrix(d: int, m: int) -> sp.Matrix:
-    """Symbolic W ∈ R^{d×m} with independent real entries w_ij (1-based names ``w_i_j``)."""
+    r"""Symbolic W ∈ R^{d×m} with independent real entries w_ij (1-based names ``w_i_j``).
+
+    The W of the loss S5, $L = \lVert W \Gamma W^\top - I_d\rVert_F^2$."""
     d, m = check_positive_int(d, "d"), check_positive_int(m, "m")
     return sp.Matrix(d, m, lambda i, j: sp.Symbol(f"w_{i + 1}_{j + 1}", real=True))
 
 
 def feature_correlation_matrix(m: int) -> sp.Matrix:
-    """Symbolic symmetric Γ ∈ R^{m×m}: entry (i, j) and (j, i) are the same symbol g_ij, i <= j."""
+    r"""Symbolic symmetric Γ ∈ R^{m×m}: entry (i, j) and (j, i) are the same symbol g_ij, i <= j.
+
+    The Γ of the loss S5, $L = \lVert W \Gamma W^\top - I_d\rVert_F^2$."""
     m = check_positive_int(m, "m")
     return sp.Matrix(m, m, lambda i, j: sp.Symbol(f"g_{min(i, j) + 1}_{max(i, j) + 1}", real=True))
 
@@ -242,13 +249,18 @@ def coefficient_matrix(d: int, m: int) -> sp.Matrix:
 
 
 def eigenvalue_symbols(m: int) -> tuple:
-    """Symbols γ_1, ..., γ_m (real) for Λ = diag(γ_1, ..., γ_m)."""
+    r"""Symbols γ_1, ..., γ_m (real) for Λ = diag(γ_1, ..., γ_m).
+
+    The eigenvalues of Γ in S §4 and S App. C, $\Gamma = V^\top \Lambda V$."""
     m = check_positive_int(m, "m")
     return sp.symbols(f"gamma_1:{m + 1}", real=True)
 
 
 class AppendixCSystem(NamedTuple):
-    """Result of :func:`appendix_c_system`."""
+    r"""Result of :func:`appendix_c_system`.
+
+    The S6 flow in the eigenbasis, S45: $\dot A = -\nabla_A \lVert A \Lambda A^\top - I\rVert_F^2$ for $W = U A
+    V$ (S App. C)."""
 
     A: sp.Matrix
     gammas: tuple
@@ -326,7 +338,9 @@ def _check_d_le_m(d, m):
 
 
 class AppendixCSolution(NamedTuple):
-    """Result of :func:`appendix_c_approximate_solution` (generic row j, column k > j)."""
+    """Result of :func:`appendix_c_approximate_solution` (generic row j, column k > j).
+
+    The approximate solution S47–S48 of the upper-triangular system S46 (S App. C, S Fig 6)."""
 
     t: sp.Symbol
     gamma_j: sp.Symbol
@@ -569,6 +583,8 @@ def _region_points(modification):
 def modified_loss_branches(modification: str) -> dict:
     r"""ℓ(λ) on each region as one expression, derived from :func:`modified_spectral_loss`.
 
+    The landscapes of S App. G.2–G.3 (S Fig 9).
+
     The definition is evaluated at a point λ(u) of the region with u > 0 (e.g. λ = 1 − u below 1), so
     sympy resolves sign, Abs, Min and Max itself; then u is eliminated (u = λ(u)⁻¹).  Returns region ->
     expression in :data:`lam`: e.g. ``"smooth_eps"`` gives below (λ − 1)², above ε²(λ − 1)²; ``"sqr"`` on
@@ -619,7 +635,10 @@ def modified_sqr_solution():
 
 
 def verify_modified_sqr_solution() -> bool:
-    """The dsolve solution solves the ODE, starts at s0, and equals γ^{-1/2} − (γ^{-1/2} − s0) e^{−2γt}."""
+    r"""The dsolve solution solves the ODE, starts at s0, and equals γ^{-1/2} − (γ^{-1/2} − s0) e^{−2γt}.
+
+    The $g_{\rm sqr}$ closed form of S App. G.2 (footnote 26), the analogue of S10: $s(t) = \gamma^{-1/2} -
+    (\gamma^{-1/2} - s_0)\,e^{-2\gamma t}$."""
     sol = modified_sqr_solution()
     rhs = modified_modewise_ode("sqr")["positive"]
     typed = gamma_pos ** sp.Rational(-1, 2) - (gamma_pos ** sp.Rational(-1, 2) - s0) * sp.exp(-2 * gamma_pos * t)
@@ -631,7 +650,9 @@ def verify_modified_sqr_solution() -> bool:
 def modified_escape_time(modification: str):
     r"""Flow time from λ0 to θ < 1 (below the minimum): $T = \int_{\lambda_0}^{\theta} d\lambda / \dot\lambda$ with
     $\dot\lambda = 2\gamma s\dot s$ expressed in λ = γ s² (``integrate``).  Returns an expression in
-    :data:`theta`, ``lambda_0`` (positive) and :data:`gamma_pos`.  ``"hinge"`` needs θ < 1 − w."""
+    :data:`theta`, ``lambda_0`` (positive) and :data:`gamma_pos`.  ``"hinge"`` needs θ < 1 − w.
+
+    The analogue of S16 for the modifications of S App. G.2 (S App. F for the baseline)."""
     region = {"none": "all", "sqr": "positive", "smooth_min": "below", "smooth_eps": "below",
               "quartic": "all", "hinge": "below"}[modification]
     rhs = modified_modewise_ode(modification)[region]
@@ -649,7 +670,9 @@ def modified_escape_time(modification: str):
 @functools.lru_cache(maxsize=None)
 def modified_curvatures(modification: str) -> tuple:
     r"""One-sided curvatures $(\bar\ell''(1^-), \bar\ell''(1^+))$ of the landscape at $\bar s = 1$ (the minimum;
-    for the hinge, the edges of its basin carry the curvature instead, and at $\bar s = 1$ it is 0)."""
+    for the hinge, the edges of its basin carry the curvature instead, and at $\bar s = 1$ it is 0).
+
+    They set the stable step of S App. G.3 (:func:`modified_local_stable_step`)."""
     sb = sp.Symbol("sbar", positive=True)
     branches = modified_loss_branches(modification)
     names = {"none": ("all", "all"), "sqr": ("positive", "positive"), "smooth_min": ("below", "above"),
@@ -661,7 +684,9 @@ def modified_curvatures(modification: str) -> tuple:
 def modified_local_stable_step(modification: str):
     r"""Largest stable $h = \eta\gamma$ at the minimum: the non-zero root of $(1 - hk_-)(1 - hk_+) = 1$ (the
     two-step multiplier of the piecewise-linear step map reaching −1 … +1 at the boundary; for $k_- = k_+ = k$
-    it is $h = 2/k$, i.e. η < 2/ℓ''), ``sympy.oo`` when a curvature is 0."""
+    it is $h = 2/k$, i.e. η < 2/ℓ''), ``sympy.oo`` when a curvature is 0.
+
+    S App. G.3 (the η < 1/4 example, S Fig 9 C–D)."""
     k_minus, k_plus = modified_curvatures(modification)
     if k_minus == 0 or k_plus == 0:
         return sp.oo
@@ -740,8 +765,11 @@ def verify_modified_matrix_gradient(modification: str, region: str | None = None
 
 @functools.lru_cache(maxsize=None)
 def lambdified_modified_modewise_rhs(modification: str):
-    """NumPy ``f(s, gamma, epsilon, w)`` of the derived modewise ODE, the region chosen per entry by λ = γ s²
-    (s > 0, γ > 0)."""
+    r"""NumPy ``f(s, gamma, epsilon, w)`` of the derived modewise ODE, the region chosen per entry by λ = γ s²
+    (s > 0, γ > 0).
+
+    The modewise ODE of a modification of S App. G.2–G.3, the analogue of S12: $\dot s = -\partial \ell(\gamma
+    s^2)/\partial s$."""
     ode = modified_modewise_ode(modification)
     fns = {k: sp.lambdify((_s_pos, gamma_pos, epsilon, width), v, modules="numpy") for k, v in ode.items()}
 
