@@ -294,3 +294,19 @@ def test_traced_apply_checks_shapes_not_values():
     with pytest.raises(ValueError, match="x must have 3 features"):
         jax.jit(N.mlp_apply)(MLP, np.ones((4, 5)))
     assert np.all(np.isnan(jax.jit(N.mlp_apply)(MLP, np.full((4, 3), np.nan))))
+
+
+def test_resnet_alpha_scope_last_scales_only_the_last_head_layer():
+    import jax.numpy as jnp
+    from dynamics import networks as nets
+
+    full = nets.init_resnet((6, 6, 1), 3, widths=(4,), seed=2, alpha=1.0)
+    last = nets.init_resnet((6, 6, 1), 3, widths=(4,), seed=2, alpha=0.1, alpha_scope="last")
+    np.testing.assert_allclose(last["head"]["W2"], 0.1 * full["head"]["W2"], rtol=1e-12)
+    np.testing.assert_array_equal(last["stem"]["w"], full["stem"]["w"])
+    np.testing.assert_array_equal(last["head"]["W1"], full["head"]["W1"])
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(5, 6, 6, 1)))
+    # zero biases: the output is exactly linear in the scale of the last layer
+    np.testing.assert_allclose(nets.resnet_apply(last, x), 0.1 * nets.resnet_apply(full, x), rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="alpha_scope"):
+        nets.init_resnet((6, 6, 1), 3, widths=(4,), alpha_scope="head")
