@@ -106,10 +106,7 @@ def notebook_title(path: pathlib.Path) -> str:
 #: warnings are reported at INFO level instead of failing the strict build.  Every other module's
 #: docstring warnings fail it.  tests/test_docs.py checks that each entry still has an issue (a fixed
 #: docstring must be removed from here).
-KNOWN_DOCSTRING_ISSUES = {
-    "dynamics/flows.py": "function_space_flow: a paragraph inside its Parameters section",
-    "dynamics/experiments/_grid.py": "run_grid: a paragraph inside its Parameters section",
-}
+KNOWN_DOCSTRING_ISSUES: dict[str, str] = {}
 
 #: The griffe messages demoted by :data:`KNOWN_DOCSTRING_ISSUES`, with their file (the test reads them).
 DEMOTED: list[str] = []

@@ -116,6 +116,13 @@ def _add_executor_options(p):
 
 
 def main(argv=None) -> int:
+    """Run ``python -m dynamics verify`` or ``python -m dynamics figures`` with the arguments ``argv``.
+
+    ``verify`` runs the registered checks of the four papers (S, E, A and F; each names the equation it
+    tests, e.g. S10, E Thm 2, A Lemma 9, F Thm 1) and prints a table; ``figures`` regenerates the figures
+    (S Figs 1–8, E Figs 1–4, A Figs 1–5, the F NTK-drift and alignment figures, S App. G).  Returns the exit
+    status.
+    """
     parser = argparse.ArgumentParser(prog="python -m dynamics", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("verify", help="run the registered theorem checks and print a table")

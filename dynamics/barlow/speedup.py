@@ -343,7 +343,10 @@ def _stable(traj, modification, width):
 
 def distance_to_minima(sbar, modification="none", *, width=0.25) -> np.ndarray:
     r"""Distance of $\lambda = \bar s^2$ to the set of minima of ℓ: $|\lambda - 1|$; ``"smooth_min"``
-    $\max(1 - \lambda, 0)$ (every λ >= 1 is a minimum); ``"hinge"`` $\max(|\lambda - 1| - w, 0)$."""
+    $\max(1 - \lambda, 0)$ (every λ >= 1 is a minimum); ``"hinge"`` $\max(|\lambda - 1| - w, 0)$.
+
+    The stability criterion of the learning rates of S App. G.3 (S Fig 9 C–D) is read from it
+    (:func:`stable_trajectory` judges a run from these distances)."""
     modification = _check_modification(modification)
     width = check_positive(width, "width", allow_zero=True)
     return _distance_to_minima(as_array(sbar, "sbar", finite=False), modification, width)

@@ -52,19 +52,27 @@ Z_OUT = 10  # output dimension (A: Z = 10)
 @functools.cache
 def digit_triplets(n: int):
     """:func:`dynamics.contrastive.contrastive_digits` ``(n)``: ``n`` digit anchors, one positive and one
-    negative crop each (α = (+1, −1)), the other images held out with labels.  Cached."""
+    negative crop each (α = (+1, −1)), the other images held out with labels.  Cached.
+
+    The data of A's contrastive loss A1 (anchor $x$, positive $x^+$, negative $x^-$, A's MNIST setup made
+    smaller), shared by every A check and figure."""
     return contrastive.contrastive_digits(n)
 
 
 def ntk_inputs(d, n_points=30):
-    """A fixed spread of ``n_points`` anchors, positives and negatives of ``d`` for the recorded NTK."""
+    r"""A fixed spread of ``n_points`` anchors, positives and negatives of ``d`` for the recorded NTK.
+
+    The inputs on which the NTK change $\max|K(t) - K(0)|$ of A Prop 10, Thm 13 and Figs 2–3 is recorded."""
     X = d.inputs
     return X[:: max(1, X.shape[0] // n_points)][:n_points]
 
 
 def two_layer_full_ntk_fn(X):
-    """``params -> `` the full (n, n, Z, Z) empirical NTK of the two-layer ReLU network on ``X``
-    (:func:`dynamics.ntk.two_layer_ntk_fn`)."""
+    r"""``params -> `` the full (n, n, Z, Z) empirical NTK of the two-layer ReLU network on ``X``
+    (:func:`dynamics.ntk.two_layer_ntk_fn`).
+
+    The NTK of the network A2, $K_{ij}(x, \tilde x) = \partial_\theta f_i(x)^\top \partial_\theta f_j(\tilde
+    x)$, the kernel of A Lemma 9 and of the NTK change of A Thm 13."""
     return ntk.two_layer_ntk_fn(X, X, "relu", output="full")
 
 
@@ -109,7 +117,9 @@ def lemma9_gd(M: int, seed: int, n: int, lr: float, n_steps: int):
 
 
 def lemma9_point(M: int, seed: int, n: int, lr: float, n_steps: int) -> dict:
-    """One grid point of :func:`lemma9_difference` with the NTK at init: {"difference": ...}."""
+    r"""One grid point of :func:`lemma9_difference` with the NTK at init: {"difference": ...}.
+
+    A Lemma 9, Fig 1: $\max|F_{GD}(T) - F_{NTK}(T)| / \max|F_{GD}(T)|$."""
     return {"difference": _lemma9_difference(M, seed, n, lr, n_steps, None)}
 
 
@@ -193,7 +203,9 @@ DOT_EARLY_T = 4.0  # the early time at which the dot-product NTK change is recor
 
 def ntk_widths(fast: bool):
     """(widths, seeds, anchors) of the NTK-change runs: 128–1024, seed 0, 100 anchors (fast);
-    128–8192, seeds 0–2, 200 anchors (full)."""
+    128–8192, seeds 0–2, 200 anchors (full).
+
+    The sweep of A Prop 10, Thm 13 and Figs 2–3."""
     return ([128, 256, 512, 1024], (0,), 100) if fast else ([128, 256, 512, 1024, 2048, 4096, 8192], (0, 1, 2), 200)
 
 
@@ -209,8 +221,10 @@ def _ntk_setup(M, seed, n, deep):
 
 @float64
 def ntk_change_point(M: int, seed: int, similarity: str, n: int, deep: bool) -> dict:
-    """One grid point of :func:`ntk_change_run`: {"t", "change", "K0max", "t_overflow"} ("t" and "change"
-    empty when the weights overflowed)."""
+    r"""One grid point of :func:`ntk_change_run`: {"t", "change", "K0max", "t_overflow"} ("t" and "change"
+    empty when the weights overflowed).
+
+    A Prop 10, Thm 13, Figs 2–3: $\max|K(t) - K(0)|$ along GD."""
     d, params, ntk_fn, apply_fn = _ntk_setup(M, seed, n, deep)
     n_steps = round((DOT_T_MAX if similarity == "dot" else NTK_T) / NTK_LR)
     steps = np.unique(np.linspace(0, n_steps, 11).astype(int))
@@ -257,7 +271,9 @@ def ntk_change_runs(widths, seeds, similarity: str, n: int = 100, deep: bool = F
 
 @float64
 def early_dot_change_point(M: int, n: int, steps: int, deep: bool, similarity: str) -> dict:
-    """One grid point of :func:`early_dot_change`: {"change": max |K(t) − K(0)| after ``steps`` steps}."""
+    """One grid point of :func:`early_dot_change`: {"change": max |K(t) − K(0)| after ``steps`` steps}.
+
+    A Fig 2 (the dot-product NTK starts nearly constant, A Prop 10)."""
     d, params, ntk_fn, apply_fn = _ntk_setup(M, 0, n, deep)
     _, hist = contrastive.train_contrastive(params, d, lr=NTK_LR, n_steps=steps, similarity=similarity,
                                             apply_fn=apply_fn, record_steps=np.array([0, steps]),
@@ -288,7 +304,9 @@ def early_dot_changes(widths, n: int, steps: int, deep: bool = False, similarity
 
 @float64
 def dot_ntk_replay_point(M: int, n: int) -> dict:
-    """One grid point of :func:`dot_ntk_replay`: {"t", "change"} (empty if the run does not overflow)."""
+    r"""One grid point of :func:`dot_ntk_replay`: {"t", "change"} (empty if the run does not overflow).
+
+    A Fig 2: $\max|K(t) - K(0)|$ of the dot-product run up to its overflow (A Prop 10)."""
     t_overflow = ntk_change_run(M, 0, "dot", n)[3]
     if not np.isfinite(t_overflow):
         return {"t": np.zeros(0), "change": np.zeros(0)}
@@ -325,7 +343,9 @@ LEMMA16_T_FIX = 0.1  # 10 steps at lr 0.01: a fixed O(1) number of iterations, w
 
 def grass_setup(fast: bool):
     """(widths, seeds, steps, anchors) of the Grassmannian runs: 256–2048, seeds 0, 1, 50 steps (fast);
-    128–8192, seeds 0–2, 500 steps (full); 100 anchors."""
+    128–8192, seeds 0–2, 500 steps (full); 100 anchors.
+
+    The sweep of A Lemmas 16–17 and Fig 4."""
     if fast:
         return [256, 512, 1024, 2048], (0, 1), 50, 100
     return [128, 256, 512, 1024, 2048, 4096, 8192], (0, 1, 2), 500, 100
@@ -357,7 +377,9 @@ def _grassmann_run(M, seed, n_steps, n, similarity, lr):
 
 @float64
 def cv_drift_point(M: int, seed: int, n_steps: int, n: int, similarity: str, lr: float) -> dict:
-    """One grid point of :func:`cv_drift`."""
+    r"""One grid point of :func:`cv_drift`.
+
+    A Lemma 16, Fig 4 (left, middle): the drift $\lVert C_V(t) - C_V(0)\rVert_F$."""
     hist = grassmann_run(M, seed, n_steps, n, similarity, lr)[2]
     return {"step": hist.step, "t": hist.t, "cv_change": hist["cv_change"],
             "cv_relative_change": hist["cv_relative_change"], "w_relative_change": hist["w_relative_change"]}
@@ -394,7 +416,10 @@ def cv_drifts(widths, seeds, n_steps: int, n: int = 100, similarity: str = "cosi
 
 @float64
 def pca_difference_point(M: int, seed: int, n_steps: int, n: int, similarity_t: str, lr: float) -> dict:
-    """One grid point of :func:`pca_representation_difference`: {"difference", "eigengap"}."""
+    r"""One grid point of :func:`pca_representation_difference`: {"difference", "eigengap"}.
+
+    A Lemma 17, Fig 4 (right): $\min_O \lVert U_t O - U_0\rVert_F / \lVert U_0\rVert_F$ with $W^*$ the PCA of
+    $C_V$ (A10)."""
     from scipy.linalg import orthogonal_procrustes
 
     d = digit_triplets(n)
@@ -450,7 +475,9 @@ def deep_setup(fast: bool):
 
 @float64
 def deep_cosine_point(M: int, seed: int, n: int, n_steps: int) -> dict:
-    """One grid point of :func:`deep_cosine_ntk_change`: {"change", "K0max"}."""
+    r"""One grid point of :func:`deep_cosine_ntk_change`: {"change", "K0max"}.
+
+    A Fig 5: $(\max|K(T) - K(0)|, \max|K(0)|)$ of the 3-hidden-layer network."""
     d, params, ntk_fn, apply_fn = _ntk_setup(M, seed, n, True)
     _, hist = contrastive.train_contrastive(params, d, lr=NTK_LR, n_steps=n_steps, similarity="cosine",
                                             apply_fn=apply_fn, record_steps=np.array([0, n_steps]),
@@ -481,7 +508,9 @@ def deep_cosine_ntk_changes(widths, seeds, n: int, n_steps: int, *, progress: bo
 
 @float64
 def deep_dot_point(M: int, n: int, seed: int, similarity: str) -> dict:
-    """One grid point of :func:`deep_dot_overflow`: {"t_overflow"}."""
+    """One grid point of :func:`deep_dot_overflow`: {"t_overflow"}.
+
+    A Fig 5 and A Prop 10 (the dot-product blow-up) for the 3-hidden-layer network."""
     d = digit_triplets(n)
     params = contrastive.init_deep(d.dim, M, Z_OUT, seed=seed)
     n_steps = round(DOT_T_MAX / NTK_LR)
@@ -495,7 +524,9 @@ def deep_dot_point(M: int, n: int, seed: int, similarity: str) -> dict:
 
 
 def deep_dot_overflow(M: int, n: int, seed: int = 0, similarity: str = "dot") -> float:
-    """First time the weights of the 3-hidden-layer network overflow under GD at lr 0.2 (inf if not by T = 80)."""
+    """First time the weights of the 3-hidden-layer network overflow under GD at lr 0.2 (inf if not by T = 80).
+
+    The dot-product blow-up of A Prop 10 for the deep network of A Fig 5."""
     return float(run_grid(deep_dot_point, [_deep_dot_args(M, n, seed, similarity)])[0]["t_overflow"])
 
 

@@ -28,14 +28,18 @@ from .stepwise import D, digits_setup
 
 
 def n_pairs(fast: bool) -> int:
-    """Training pairs of the kernel experiments: 200 in fast mode, 500 (all of :func:`digits_setup`) in full."""
+    """Training pairs of the kernel experiments: 200 in fast mode, 500 (all of :func:`digits_setup`) in full.
+
+    The pairs of the kernel checks of S §5 (S Prop 5.1, S22–S25) and S App. E."""
     return 200 if fast else 500
 
 
 @float64
 @functools.lru_cache(maxsize=None)
 def held_out_digits(n: int = 200):
-    """Held-out points: first views of other random crops (seed 1), centred like the training pairs."""
+    r"""Held-out points: first views of other random crops (seed 1), centred like the training pairs.
+
+    The held-out inputs of the out-of-sample embeddings S24 (S Prop 5.1(b))."""
     return data.digits_pairs(n=n, crop_size=7, center=True, seed=1)[0]
 
 
@@ -52,7 +56,9 @@ def two_pathway_kernel(a, b):
 
 
 def pathway_flag(v, pathway):
-    """Append the pathway column of :func:`two_pathway_kernel` (0 or 1) to the points ``v``."""
+    r"""Append the pathway column of :func:`two_pathway_kernel` (0 or 1) to the points ``v``.
+
+    The two-pathway special case of S §5.2, $K_{\mathcal{X}\mathcal{X}'} = 0$."""
     return np.concatenate([v, np.full((v.shape[0], 1), float(pathway))], axis=1)
 
 

@@ -70,6 +70,8 @@ N_PAIRS = 100
 def wide_data(n: int = N_PAIRS, seed: int = 0):
     """Built-in pairs for the wide networks: centred 7x7 digit crops scaled to mean squared norm 1.
 
+    The data of the wide-network runs of S §6 / App. D.1 and of F (Fleissner et al. 2025).
+
     Returns ``(x, x_prime, labels)``; the scaling keeps NTK entries O(1).  Cached.
     """
     x, xp, labels = data.digits_pairs(n=n, crop_size=7, center=True, seed=seed, return_labels=True)
@@ -78,7 +80,10 @@ def wide_data(n: int = N_PAIRS, seed: int = 0):
 
 
 def relu_network_apply(params, inp):
-    """The network of these experiments: two-layer, NTK parametrisation, :data:`ACTIVATION` (``networks``)."""
+    r"""The network of these experiments: two-layer, NTK parametrisation, :data:`ACTIVATION` (``networks``).
+
+    $f(x) = M^{-1/2} W^\top \mathrm{relu}(V x)$ (the two-layer network of A2 and S App. D.1; the network of F
+    Thm 1)."""
     return networks.two_layer_apply(params, inp, ACTIVATION)
 
 
@@ -91,7 +96,10 @@ def stepwise_widths(fast: bool):
 
 
 def own_initial_ntk(params, X):
-    """The network's own empirical NTK at initialisation on X ("trace" over outputs)."""
+    r"""The network's own empirical NTK at initialisation on X ("trace" over outputs).
+
+    The kernel $K(0)$ of the stepwise prediction S40–S42 (S Fig 2 A–B, App. D.1), $K = \frac{1}{d}\sum_i
+    K_{ii}$."""
     return np.asarray(ntk.two_layer_ntk(params, X, X, ACTIVATION, output="trace"))
 
 
@@ -258,7 +266,9 @@ def stepwise_measurement(M: int, seed: int = STEPWISE_SEED, readout_scale: float
 @float64
 def stepwise_records(fast: bool, *, progress: bool = False) -> dict:
     """``{M: stepwise_measurement(M)}`` over :func:`stepwise_widths` (through :func:`run_grid`), readout init
-    :func:`stepwise_readout_scale` (M) and lr = :data:`STEPWISE_LR_SCALE` / (8 γ_1)."""
+    :func:`stepwise_readout_scale` (M) and lr = :data:`STEPWISE_LR_SCALE` / (8 γ_1).
+
+    S Fig 2 A–B, App. D.1: the wide network's stepwise learning against the kernel prediction S40–S42."""
     widths = stepwise_widths(fast)
     points = [{"M": M, "seed": STEPWISE_SEED, "readout_scale": stepwise_readout_scale(M), "lr_scale": STEPWISE_LR_SCALE}
               for M in widths]
@@ -283,7 +293,10 @@ PREDICTOR_SETTINGS = {"simclr": {"readout_scale": 1e-2, "lr": 0.5e-4, "T": 200e-
 
 
 def predictor_widths(fast: bool):
-    """Widths of ``s_predictor_simclr_vicreg_width``."""
+    r"""Widths of ``s_predictor_simclr_vicreg_width``.
+
+    S40–S42 and S Fig 2 C, extended to SimCLR (arXiv:2002.05709) and VICReg (arXiv:2105.04906): the network
+    against the frozen-kernel flow $\dot F = -K\,\nabla_F L(F)$."""
     return [128, 256, 512, 1024] if fast else [128, 256, 512, 1024, 2048, 4096]
 
 
@@ -295,8 +308,12 @@ def _view_loss(name, a, b):
 
 @functools.lru_cache(maxsize=None)
 def predictor_function_loss(name: str, n: int):
-    """The loss ``name`` of the stacked outputs F = [f(𝒳); f(𝒳')] (2n, d), for :func:`dynamics.flows.predictor`
-    (one function object per (name, n), so the compiled programs are reused)."""
+    r"""The loss ``name`` of the stacked outputs F = [f(𝒳); f(𝒳')] (2n, d), for :func:`dynamics.flows.predictor`
+    (one function object per (name, n), so the compiled programs are reused).
+
+    S40–S42 and S Fig 2 C, extended to SimCLR (arXiv:2002.05709) and VICReg (arXiv:2105.04906): the network
+    against the frozen-kernel flow $\dot F = -K\,\nabla_F L(F)$; the losses follow SimCLR arXiv:2002.05709 and
+    VICReg arXiv:2105.04906."""
     if name not in PREDICTOR_LOSSES:
         raise ValueError(f"name must be one of {list(PREDICTOR_LOSSES)}, got {name!r}")
     return lambda F: _view_loss(name, F[:n], F[n:])
@@ -312,7 +329,10 @@ def _stacked_outputs(p, data):
 
 
 def initial_full_ntk(params, X):
-    """The network's own empirical NTK at initialisation on X, full (N, N, d, d) (``ntk.two_layer_ntk``)."""
+    r"""The network's own empirical NTK at initialisation on X, full (N, N, d, d) (``ntk.two_layer_ntk``).
+
+    The kernel $K(0)$ of the frozen-kernel flow $\dot F = -K\,\nabla_F L(F)$ of S40–S42 in the predictor runs (S
+    Fig 2 C)."""
     return np.asarray(ntk.two_layer_ntk(params, X, X, ACTIVATION, output="full"))
 
 
@@ -368,13 +388,19 @@ def predictor_run(loss: str, M: int, *, seed: int = PREDICTOR_SEED, readout_scal
 
 @float64
 def predictor_measurement(loss: str, M: int) -> dict:
-    """One grid point of :func:`predictor_records`: :func:`predictor_run` ``(loss, M)`` with the defaults."""
+    r"""One grid point of :func:`predictor_records`: :func:`predictor_run` ``(loss, M)`` with the defaults.
+
+    S40–S42 and S Fig 2 C, extended to SimCLR (arXiv:2002.05709) and VICReg (arXiv:2105.04906): the network
+    against the frozen-kernel flow $\dot F = -K\,\nabla_F L(F)$."""
     return predictor_run(loss, M)
 
 
 @float64
 def predictor_records(fast: bool, *, progress: bool = False) -> dict:
-    """``{(loss, M): predictor_measurement(loss, M)}`` over :data:`PREDICTOR_LOSSES` × :func:`predictor_widths`."""
+    r"""``{(loss, M): predictor_measurement(loss, M)}`` over :data:`PREDICTOR_LOSSES` × :func:`predictor_widths`.
+
+    S40–S42 and S Fig 2 C, extended to SimCLR (arXiv:2002.05709) and VICReg (arXiv:2105.04906): the network
+    against the frozen-kernel flow $\dot F = -K\,\nabla_F L(F)$."""
     points = [{"loss": name, "M": M} for name in PREDICTOR_LOSSES for M in predictor_widths(fast)]
     recs = run_grid(predictor_measurement, points, name="wide.predictor_measurement", progress=progress)
     return {(p["loss"], p["M"]): r for p, r in zip(points, recs)}
@@ -386,7 +412,10 @@ def predictor_records(fast: bool, *, progress: bool = False) -> dict:
 @float64
 def standard_init_run(M: int, seed: int, supervised: bool = False, d: int = STANDARD_INIT_D, n: int = N_PAIRS,
                       T: float = STANDARD_INIT_T, lr: float = STANDARD_INIT_LR):
-    """Standard-init (all entries N(0, 1)) network trained to time T; NTK drift recorded.
+    r"""Standard-init (all entries N(0, 1)) network trained to time T; NTK drift recorded.
+
+    F Thm 1 (Fleissner et al. 2025): the NTK drift $\lVert K(T) - K(0)\rVert_F / \lVert K(0)\rVert_F$ falls with
+    width under Barlow Twins.
 
     Barlow Twins on the pairs, or (``supervised``) the squared loss to the first d one-hot label
     coordinates of the digits — the familiar baseline.  Returns (history, F(0), F(T)) on [𝒳; 𝒳'].
@@ -414,21 +443,27 @@ def _standard_init_run(M, seed, supervised, d, n, T, lr):
 
 
 def fleissner_widths(fast: bool):
-    """Widths and init seeds of ``fleissner_ntk_constancy`` (and of the NTK-drift figure)."""
+    r"""Widths and init seeds of ``fleissner_ntk_constancy`` (and of the NTK-drift figure).
+
+    The width grid of F Thm 1 (Fleissner et al. 2025): NTK drift $\to 0$ as $M \to \infty$."""
     return ([128, 256, 512, 1024], [1, 2]) if fast else ([128, 256, 512, 1024, 2048, 4096], [1, 2, 3])
 
 
 @float64
 def ntk_drift_measurement(M: int, seed: int, supervised: bool = False) -> dict:
     """One grid point of :func:`ntk_drift_records`: "t", "ntk_drift" ‖K(t) − K(0)‖_F / ‖K(0)‖_F and "loss"
-    of :func:`standard_init_run` ``(M, seed, supervised)``."""
+    of :func:`standard_init_run` ``(M, seed, supervised)``.
+
+    F Thm 1: the drift falls with width M under Barlow Twins (Fleissner et al. 2025)."""
     hist = standard_init_run(M, seed, supervised)[0]
     return {"t": hist.t, "ntk_drift": hist["ntk_drift"], "loss": hist.loss}
 
 
 @float64
 def ntk_drift_records(widths, seeds, supervised: bool = False, *, progress: bool = False) -> dict:
-    """``{(M, seed): ntk_drift_measurement(M, seed, supervised)}`` over widths × seeds (:func:`run_grid`)."""
+    r"""``{(M, seed): ntk_drift_measurement(M, seed, supervised)}`` over widths × seeds (:func:`run_grid`).
+
+    F Thm 1 (Fleissner et al. 2025): $\lVert K(t) - K(0)\rVert_F / \lVert K(0)\rVert_F \to 0$ as $M \to \infty$."""
     points = [{"M": int(M), "seed": int(s), "supervised": bool(supervised)} for M in widths for s in seeds]
     recs = run_grid(ntk_drift_measurement, points, name="wide.ntk_drift_measurement", progress=progress)
     return {(p["M"], p["seed"]): r for p, r in zip(points, recs)}
@@ -436,12 +471,17 @@ def ntk_drift_records(widths, seeds, supervised: bool = False, *, progress: bool
 
 def kernel_limit_widths_seeds(fast: bool):
     """Widths and init seeds of ``fleissner_kernel_limit`` (>= 3 seeds; the widths above 64 are those of the
-    NTK-drift check, so the two checks share their training runs)."""
+    NTK-drift check, so the two checks share their training runs).
+
+    The width × seed grid of F Thm 1 (Fleissner et al. 2025), kernel-limit part."""
     return ([64, 128, 256, 512, 1024], [1, 2, 3]) if fast else ([64, 128, 256, 512, 1024, 2048, 4096], [1, 2, 3])
 
 
 def relu_ntk(X):
-    """The infinite-width ReLU NTK Θ on X (``analytic_ntk``): the kernel of the kernel model."""
+    r"""The infinite-width ReLU NTK Θ on X (``analytic_ntk``): the kernel of the kernel model.
+
+    $\Theta(x, \tilde x) = \Sigma(x, \tilde x) + (x^\top \tilde x)\,\mathbb{E}_v[\varphi'(v^\top
+    x)\varphi'(v^\top \tilde x)]$ (Jacot et al. 2018, arXiv:1806.07572), the limit kernel of F Thm 1."""
     return ntk.analytic_ntk(X, X, ACTIVATION)
 
 
@@ -474,13 +514,18 @@ def kernel_limit_run(M: int, seed: int, theta_fn=relu_ntk, n: int = N_PAIRS) -> 
 
 @float64
 def kernel_limit_measurement(M: int, seed: int) -> dict:
-    """One grid point of :func:`kernel_limit_records`: :func:`kernel_limit_run` ``(M, seed)``, Θ = :func:`relu_ntk`."""
+    """One grid point of :func:`kernel_limit_records`: :func:`kernel_limit_run` ``(M, seed)``, Θ = :func:`relu_ntk`.
+
+    F Thm 1 (Fleissner et al. 2025): the width-M network approaches the kernel model with the limit kernel Θ (S
+    App. E alignment)."""
     return kernel_limit_run(M, seed)
 
 
 @float64
 def kernel_limit_records(widths, seeds, theta_fn=relu_ntk, *, progress: bool = False) -> dict:
     """``{(M, seed): kernel_limit_run(M, seed, theta_fn)}`` over widths × seeds.
+
+    F Thm 1 (Fleissner et al. 2025): the network approaches the kernel model with Θ as M grows.
 
     With the registered kernel (:func:`relu_ntk`) the points go through :func:`run_grid` (stored on disk
     when a cache directory is set); another ``theta_fn`` (a function cannot name a stored point) is run

@@ -132,7 +132,10 @@ def check_closed_form_stability(fast: bool = True) -> Outcome:
                "compared_solutions_zero_loss) and a larger norm (top_spectral_norm_smallest); log–log slope "
                "of the distance in ε > 0.5 (distance_falls_with_eps)")
 def check_min_norm(fast: bool = True) -> Outcome:
-    """Compare ||W_top||_F with (a) other zero-loss families and (b) a lightly regularised minimiser.
+    r"""Compare ||W_top||_F with (a) other zero-loss families and (b) a lightly regularised minimiser.
+
+    S Prop 4.3 (S15): the top-spectral $W$ minimises $\lVert W\rVert_F$ among all $W$ with $W \Gamma W^\top =
+    I_d$.
 
     (a) Every W with W Γ W^T = I restricted to Γ's positive eigenspace is
     W = O Γ_+^{-1/2} with O having orthonormal rows; sample O at random, and as

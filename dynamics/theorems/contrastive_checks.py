@@ -220,7 +220,10 @@ REL_CHANGE_MAX = 0.1  # max |K(t) − K(0)| / max |K(0)|: cosine at T = 40 and d
 
 
 def analytic_relu_ntk(X):
-    """The infinite-width NTK Θ (n, n) of the two-layer ReLU network (the full NTK is Θ ⊗ I_Z)."""
+    r"""The infinite-width NTK Θ (n, n) of the two-layer ReLU network (the full NTK is Θ ⊗ I_Z).
+
+    $\Theta(x, \tilde x)$ of Jacot et al. 2018 (arXiv:1806.07572) for the network A2: the kernel of the lazy
+    growth rate of A Prop 10."""
     return ntk.analytic_ntk(X, X, "relu")
 
 
@@ -255,7 +258,7 @@ def dot_growth_rate(n: int, kernel_fn=analytic_relu_ntk, lr: float = NTK_LR) -> 
                "time vs log M within ×1.5 of 1/(2r), r the lazy growth rate (metric < log 1.5); NTK changes "
                "< 0.1·max|K0| (dot_ntk_lazy_at_t4, cosine_ntk_lazy_at_T)")
 def check_dot_diverges(fast: bool = True, **ingredients) -> Outcome:
-    """Two-layer ReLU network (Z = 10), 100 digits triplets (full: 200), linear l, dot product, GD at lr 0.2
+    r"""Two-layer ReLU network (Z = 10), 100 digits triplets (full: 200), linear l, dot product, GD at lr 0.2
     up to T = 80 (400 steps), widths 128–1024 (full: to 8192), seed 0.  Pass if at every width (i) the
     weights overflow float64 before T; (ii) the fitted slope of the overflow time against log M, with each
     width left out in turn, lies within a factor 1.5 of the prediction 1/(2r) of the lazy growth rate r
@@ -264,6 +267,9 @@ def check_dot_diverges(fast: bool = True, **ingredients) -> Outcome:
     starts lazy, then diverges); (iv) with the cosine similarity the same network reaches t = 40 with
     max |K(40) − K(0)| < 0.1 max |K(0)| (measured 0.064 → 0.011).  Metric: the largest
     |log(slope / predicted slope)| over the left-out fits, tolerance log 1.5.
+
+    A Prop 10, Fig 2: under the dot product the NTK of the wide network diverges (overflow time $\approx \log M
+    / (2r)$).
 
     Can detect: no divergence (the cosine similarity swapped in fails (i)), a divergence time that does
     not grow like log M at the NTK's rate (a kernel off by a factor 2 fails (ii)), an NTK that moves
@@ -455,7 +461,9 @@ def check_prop18(fast: bool = True) -> Outcome:
     contrastive loss (dot product and cosine similarity) for 300 (fast) / 2000 steps at lr 0.05 (dot
     product: 100 / 300 steps, before its blow-up); outputs recorded at every record step.  Metric: max over
     records, inputs and both similarities of |f_0(x) − f_2(x)|; pass if exactly 0 while the outputs
-    moved and output 1 differs from output 0."""
+    moved and output 1 differs from output 0.
+
+    A Prop 18: identical columns of W at init stay identical under GD, $f_0(x) = f_2(x)$ for all t."""
     d = digit_triplets(100)
     params = networks.init_two_layer(d.dim, 256, 4, seed=7)
     W = np.array(params["W"])

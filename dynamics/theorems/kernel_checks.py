@@ -106,7 +106,9 @@ def _gram_rel_err(F1, F2):
                    "held-out points",
           tolerance=1e-8, sense="<", gate="largest relative Gram-matrix error < 1e-8")
 def check_linear_equivalence(fast: bool = True) -> Outcome:
-    """``KernelBarlowTwins(kernel="linear")`` vs x @ top_spectral_solution(Γ, d)^T, digits pairs, d = 10.
+    r"""``KernelBarlowTwins(kernel="linear")`` vs x @ top_spectral_solution(Γ, d)^T, digits pairs, d = 10.
+
+    S Prop 5.1(b): S24 with the linear kernel equals the linear solution of S Def 4.2, $F F^\top$ compared.
 
     Compared through Gram matrices F F^T (free of the rotation U) on the 2n training points, on
     200 held-out crops, and on both together (which also checks that train and test share one U).

@@ -43,7 +43,10 @@ def mixed_norm_digits(n: int = 100, lo: float = 0.5, hi: float = 2.0, seed: int 
 
 
 def width_errors(x, activation, widths, n_seeds, z_out=Z_OUT, *, analytic_fn=ntk.analytic_ntk):
-    """Mean over seeds of ‖K_M − Θ‖_F / ‖Θ‖_F for each width M ("trace" NTK, each seed a fresh network).
+    r"""Mean over seeds of ‖K_M − Θ‖_F / ‖Θ‖_F for each width M ("trace" NTK, each seed a fresh network).
+
+    The error $\lVert K_M - \Theta\rVert_F / \lVert\Theta\rVert_F = O(M^{-1/2})$ of the NTK at init (Jacot et
+    al. 2018, arXiv:1806.07572; A Lemma 9, S App. D.5).
 
     Θ = ``analytic_fn(x, x, activation)``.
     """
@@ -68,7 +71,11 @@ def _phi_dphi(activation):
 
 
 def clt_constant(x, activation, z_out=Z_OUT, n_neurons=100_000, chunk=10_000, seed=12345):
-    """Predicted lim √M · ‖K_M − Θ‖_F / ‖Θ‖_F from independent one-neuron samples (no analytic kernel).
+    r"""Predicted lim √M · ‖K_M − Θ‖_F / ‖Θ‖_F from independent one-neuron samples (no analytic kernel).
+
+    $c = \sqrt{\sum_{ab}\mathrm{Var}\,k(a, b)} / \lVert\Theta\rVert_F$, so that $\sqrt{M}\,\lVert K_M -
+    \Theta\rVert_F / \lVert\Theta\rVert_F \to c$ (central limit theorem for the NTK of Jacot et al. 2018,
+    arXiv:1806.07572; A Lemma 9's kernel).
 
     One neuron contributes k(a, b) = φ(v·a)φ(v·b) + r (a·b) φ'(v·a)φ'(v·b), r = ‖w‖²/Z (E r = 1,
     E r² = 1 + 2/Z), v ~ N(0, I).  Then M · E‖K_M − Θ‖² = E‖k‖_F² − ‖E k‖_F², with
@@ -145,7 +152,10 @@ def _check_ntk_init(fast, *, analytic_fn=ntk.analytic_ntk) -> Outcome:
                "at every width (*_within_band_at_every_width); every leave-one-out log–log slope in "
                "[−0.65, −0.35] (*_loo_slopes_in_window)")
 def check_ntk_init_convergence(fast: bool = True, **ingredients) -> Outcome:
-    """Relative Frobenius error of the width-M two-layer NTK ("trace", Z = 10) vs ``analytic_ntk``, seed mean.
+    r"""Relative Frobenius error of the width-M two-layer NTK ("trace", Z = 10) vs ``analytic_ntk``, seed mean.
+
+    The NTK at init of A Lemma 9 and S App. D.5 (Jacot et al. 2018, arXiv:1806.07572): $\mathbb{E}\lVert K_M -
+    \Theta\rVert_F^2 = \sum_{ab} \mathrm{Var}\,k(a, b) / M$.
 
     Inputs: 100 digit crops (D = 49) with row norms log-uniform in [0.5, 2] (not 1: the erf kernel
     depends on the norms).  Since K_M is an average of M i.i.d. one-neuron terms with mean Θ, err·√M
