@@ -3,7 +3,8 @@
     python -m benchmarks [--quick] [--json FILE] [NAME ...]      (from the repository root)
     python path/to/repo/benchmarks [--quick] [--json FILE] [NAME ...]   (from any directory)
 
-NAME is one of: theory_vs_training, integrator, ntk, kernel_fit, grassmann, deep_entk.
+NAME is one of: theory_vs_training, integrator, ntk, kernel_fit, grassmann, deep_entk, vmap_seeds,
+sweep_executors, ssl_speedup.
 
 The benchmarks live at the repository root, not in the installed ``dynamics`` package, so
 ``python -m benchmarks`` finds them only when the current directory is the repository root
@@ -36,6 +37,9 @@ BENCHMARKS = {
     "kernel_fit": "benchmarks.kernel_fit",
     "grassmann": "benchmarks.grassmann_flow",
     "deep_entk": "benchmarks.deep_entk",
+    "vmap_seeds": "benchmarks.vmap_seeds",
+    "sweep_executors": "benchmarks.sweep_executors",
+    "ssl_speedup": "benchmarks.ssl_speedup",
 }
 
 
