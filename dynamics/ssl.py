@@ -115,7 +115,7 @@ def _hashable_items(kw):
 
 
 def ssl_loss(loss, *, precondition=None, **loss_kwargs):
-    """The loss ``loss(z_a, z_b) -> scalar`` of two views' embeddings (N, d) named ``loss``.
+    r"""The loss ``loss(z_a, z_b) -> scalar`` of two views' embeddings (N, d) named ``loss``.
 
     * ``"barlow_twins"``: :func:`dynamics.losses.barlow_twins` (Zbontar et al. eq. 1; with λ = 1, no batch
       norm and ``symmetrize=True`` it is S1–S2, ‖C − I‖_F²);
@@ -659,7 +659,7 @@ def train_ssl(loss, model, params, images, *, lr, n_steps, augment=None, optimiz
               n_records=100,
               eval_size=256, record_hidden=True, probe=None, probe_every=None, probe_ridge=1e-3, checkpoint=None,
               checkpoint_every=None, stop_at=None, progress=False, desc=None) -> SSLRun:
-    """Train ``model`` with an SSL loss on mini-batches of augmented views, as in S §6 and App. D.
+    r"""Train ``model`` with an SSL loss on mini-batches of augmented views, as in S §6 and App. D.
 
     Step k (k = 0 … n_steps − 1), from the key κ_k = ``jax.random.fold_in(jax.random.key(seed), k)`` split
     into (κ_batch, κ_views): draw ``batch_size`` distinct images (``jax.random.choice`` without replacement,
