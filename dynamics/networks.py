@@ -94,7 +94,7 @@ PARAMETRIZATIONS = ("ntk", "standard")
 
 
 def activation(name: str):
-    """(φ, φ') for a named activation: one of ``ACTIVATIONS`` ("relu", "erf", "tanh", "linear", "sigmoid")."""
+    """(φ, φ') for a named activation: one of ``ACTIVATIONS`` ("relu", "erf", "tanh", "linear", "sigmoid"). φ of A2 and its derivative."""
     check_choice(name, "activation", set(ACTIVATIONS))
     return ACTIVATIONS[name]
 
@@ -121,6 +121,7 @@ def _as_leaf(a):
 def check_weights(params, keys, x=None, *, x_name="x", model="two-layer network", in_key="V", in_axis=1,
                   batch_ndim=0):
     """The weight matrices ``keys`` of ``params`` (a dict or :class:`TwoLayerParams`), in the order of ``keys``.
+    The network of A2.
 
     Each must be 2-D after ``batch_ndim`` leading batch axes (a stack of independent networks); with ``x``,
     its last axis must match ``params[in_key].shape[batch_ndim + in_axis]`` (the input dimension).
@@ -149,6 +150,7 @@ def check_weights(params, keys, x=None, *, x_name="x", model="two-layer network"
 
 def check_two_layer(params, x=None, *, x_name="x", batch_ndim=0):
     """(V, W) of the two-layer network: V (M, D), W (M, Z) sharing the width M (the one validator).
+    The network of A2.
 
     ``params``: a :class:`TwoLayerParams` or a dict with "V" and "W" (extra entries are ignored).  With
     ``x``, its last axis must have D features.  ``batch_ndim`` leading axes (equal on V and W) allow a stack
@@ -169,6 +171,7 @@ def check_two_layer(params, x=None, *, x_name="x", batch_ndim=0):
 @jax.tree_util.register_pytree_with_keys_class
 class TwoLayerParams(dict):
     """Parameters {"V": (M, D), "W": (M, Z)} of the two-layer network, validated once when built.
+    The network of A2.
 
     A read-only ``dict`` (so ``params["V"]``, ``dict(params, W=W1)``, ``{**params}`` and code written for
     plain dicts keep working) registered as a JAX pytree with the leaves V, W.  ``TwoLayerParams(V, W)`` and
@@ -297,7 +300,7 @@ def two_layer_apply(params, x, activation="relu", *, parametrization="ntk", scal
 
 def hidden_features(params, x, activation="relu", *, parametrization="ntk", scaled=False):
     """Hidden representation c_M φ(x Vᵀ), (n, M): the random features of the readout (c_M as in
-    :func:`two_layer_apply`)."""
+    :func:`two_layer_apply`). The hidden layer of A2."""
     check_choice(parametrization, "parametrization", set(PARAMETRIZATIONS))
     phi = _phi(activation, scaled)
     (V,) = check_weights(params, ("V",), x)
@@ -407,6 +410,7 @@ def init_mlp(D: int, M: int, d: int, *, seed: int = 0, alpha: float = 1.0, init:
 
 def check_mlp(params, x=None, *, x_name="x"):
     """(W1, b1, W2, b2) of the MLP of :func:`init_mlp`: W1 (D, M), b1 (M,), W2 (M, d), b2 (d,).
+    The MLP of S App. D.1.
 
     With ``x``, its last axis must have D features.  JAX-traceable: shapes always, values (finite, real) only
     for concrete arrays.
@@ -544,6 +548,7 @@ def _check_conv(p, name, k, cin, bias=True):
 
 def check_resnet(params, images=None, *, images_name="images"):
     """Validate the parameters of :func:`init_resnet` (and ``images`` (n, H, W, C) against them).
+    The residual network of S §6 at CPU scale.
 
     Checks the structure (stem, stages of blocks, head), the kernel shapes and the chain of channels (a block
     without "proj" must keep its channels; the first block of a stage s > 0 must have "proj", it downsamples)

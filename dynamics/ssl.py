@@ -366,6 +366,7 @@ class ProbeData:
 @dataclass
 class SSLRun:
     """What :func:`train_ssl` recorded.
+    The quantities of S App. D.4.
 
     Attributes
     ----------

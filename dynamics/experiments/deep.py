@@ -113,7 +113,7 @@ def deep_setup(fast: bool) -> dict:
 
 @functools.lru_cache(maxsize=1)
 def deep_images():
-    """(images (1797, 8, 8, 1), labels): digits / 16 with the mean image removed, divided by the pixel std."""
+    """(images (1797, 8, 8, 1), labels): digits / 16 with the mean image removed, divided by the pixel std. The data of the S §6 reproduction."""
     imgs, labels = data.digits_images()
     x = np.asarray(imgs, dtype=np.float64)[:, :, :, None] / 16.0
     x = (x - x.mean(axis=0)) / x.std()
@@ -122,7 +122,7 @@ def deep_images():
 
 
 def deep_augment(fast: bool):
-    """The views: random crops of side ``crop`` (no flip, no jitter: grey digits)."""
+    """The views: random crops of side ``crop`` (no flip, no jitter: grey digits). The views of S App. D.1, reduced to crops."""
     return _augment_module.make_augment(deep_setup(fast)["crop"], resized=False, flip=False, brightness=0.0,
                                         contrast=0.0, saturation=0.0)
 
@@ -133,7 +133,7 @@ def _center_crop(x, size):
 
 
 def deep_probe(fast: bool):
-    """:class:`dynamics.ssl.ProbeData`: centre crops of the last images (train) and those before (test)."""
+    """:class:`dynamics.ssl.ProbeData`: centre crops of the last images (train) and those before (test). The probe data of S Fig 7."""
     s = deep_setup(fast)
     x, y = deep_images()
     x = _center_crop(x, s["crop"]).astype(np.float32)
@@ -217,6 +217,7 @@ def _alpha_run(loss, alpha, fast, seed, key):
 
 def alpha_run(loss: str, alpha: float, *, fast: bool, seed: int = 0):
     """:func:`dynamics.ssl.train_ssl` of the deep setup with the initial weights scaled by ``alpha``.
+    Small init as in S App. D.2.
 
     Cached in memory, and on disk (``SSLRun.save``) under ``<cache dir>/deep.runs`` when a cache directory is
     set (:func:`dynamics.experiments.cache_dir`), so checks, figures and the notebook share the runs.  Both
@@ -228,14 +229,14 @@ def alpha_run(loss: str, alpha: float, *, fast: bool, seed: int = 0):
 
 
 def deep_run(loss: str, init: str, *, fast: bool, seed: int = 0):
-    """The run of ``loss`` from ``init`` "small" (α = :data:`ALPHA_SMALL`) or "standard" (α = 1): an SSLRun."""
+    """The run of ``loss`` from ``init`` "small" (α = :data:`ALPHA_SMALL`) or "standard" (α = 1): an SSLRun. The runs of S Figs 1–5 and 7."""
     check_choice(init, "init", set(INITS))
     s = deep_setup(fast)
     return alpha_run(loss, s["alpha_small"][loss] if init == "small" else s["alpha_standard"], fast=fast, seed=seed)
 
 
 def deep_runs(fast: bool) -> dict:
-    """``{(loss, init): SSLRun}`` for the three losses and both inits."""
+    """``{(loss, init): SSLRun}`` for the three losses and both inits. The runs of S Figs 1–5 and 7."""
     return {(loss, init): deep_run(loss, init, fast=fast) for loss in DEEP_LOSSES for init in INITS}
 
 
@@ -258,6 +259,7 @@ def _eigen_records(t, eigenvalues, name="eigenvalues"):
 def step_crossings(t, eigenvalues, *, low: float = LOW, high: float = HIGH):
     """For each eigenvalue (sorted descending per record): its largest value over the run λ_j^max and the
     indices of the first records at which it reaches ``low`` · λ_j^max and ``high`` · λ_j^max.
+    The steps of S Fig 1 C–D and Fig 2 C–F.
 
     Returns (first_low (d,), first_high (d,), grows (d,) bool: λ_j^max > 0, it starts below ``low`` · λ_j^max
     and, once above ``high`` · λ_j^max, it never falls back below ``low`` · λ_j^max — a step, not a
@@ -307,7 +309,7 @@ def stepwise_score(t, eigenvalues, *, low: float = LOW, high: float = HIGH) -> f
 
 def step_times(t, eigenvalues, *, level: float = 0.5, only_growing: bool = True):
     """The time at which each eigenvalue (sorted) first reaches ``level`` × its largest value over the run,
-    for those that start below :data:`LOW` × that value (``only_growing``): (k,) times, ascending."""
+    for those that start below :data:`LOW` × that value (``only_growing``): (k,) times, ascending. The step times compared in S Fig 5."""
     t, lam = _eigen_records(t, eigenvalues)
     top = lam.max(axis=0)
     keep = (top > 0) & ((lam[0] < LOW * top) if only_growing else True)
@@ -379,7 +381,7 @@ def table_key(loss: str, fast: bool, seed: int = 0) -> str:
 
 
 def table_records(fast: bool, seed: int = 0) -> dict:
-    """``{loss: table_measurement(loss, fast)}`` through :func:`run_grid` (stored with a cache directory)."""
+    """``{loss: table_measurement(loss, fast)}`` through :func:`run_grid` (stored with a cache directory). The measurements of S Table 1 (S49)."""
     points = [{"loss": loss, "fast": bool(fast), "seed": int(seed), "key": table_key(loss, fast, seed)}
               for loss in DEEP_LOSSES]
     recs = run_grid(table_measurement, points, name="deep.table_measurement")

@@ -160,7 +160,7 @@ def loss_spec(loss: str, modification: str, pairs: int) -> tuple[str, dict, floa
 
 
 def embedding_loss(loss: str, modification: str, pairs: int):
-    """The loss ``L(z_a, z_b)`` of (loss, modification) (:func:`loss_spec`, :func:`dynamics.ssl.ssl_loss`)."""
+    """The loss ``L(z_a, z_b)`` of (loss, modification) (:func:`loss_spec`, :func:`dynamics.ssl.ssl_loss`). S App. G."""
     name, kw, alpha = loss_spec(loss, modification, pairs)
     return ssl.ssl_loss(name, precondition=alpha, **kw)
 
@@ -168,7 +168,7 @@ def embedding_loss(loss: str, modification: str, pairs: int):
 def learned(loss: str, eigenvalues) -> np.ndarray:
     """(R,) bool: record r has learned all d modes (module docstring): every eigenvalue above LEARNED_LEVEL
     (Barlow Twins: λ(C); VICReg: λ(C̃)); SimCLR: λ_d/λ_1 > SIMCLR_RATIO with λ_1 > SIMCLR_GROWTH · λ_1 at the
-    first record.  ``eigenvalues`` (R, d), any order per row."""
+    first record.  ``eigenvalues`` (R, d), any order per row. S App. G."""
     check_choice(loss, "loss", set(LOSSES))
     lam = np.sort(np.asarray(eigenvalues, dtype=float), axis=1)[:, ::-1]
     if lam.ndim != 2 or lam.shape[0] < 1:
@@ -182,7 +182,7 @@ def learned(loss: str, eigenvalues) -> np.ndarray:
 
 def time_to_learn(steps, loss: str, eigenvalues):
     """The first recorded step from which every later record is :func:`learned`, or None (not learned by the
-    end of the run)."""
+    end of the run). S App. G."""
     steps = np.asarray(steps)
     ok = learned(loss, eigenvalues)
     if steps.shape != ok.shape:
@@ -253,6 +253,7 @@ def _probe_embeddings(features, labels):
 def gd_run(setting: str, loss: str, modification: str, lr: float, fast: bool, seed: int = 0) -> dict:
     """One full-batch run of (a) ``"linear"`` or (b) ``"wide"`` at learning rate ``lr``
     (:func:`dynamics.trainer.gradient_descent` on the embedding loss of the pairs, float64).
+    S App. G.
 
     Returns {"steps" (R,), "loss" (R,), "eigenvalues" (R, d) (descending; Barlow Twins: λ(C)), "diverged" (0/1),
     "diverged_step", "probe" (linear-probe accuracy of the final embeddings of the first views: labels of the
@@ -320,7 +321,7 @@ def _point_run(setting, loss, modification, lr, fast, seed):
 
 
 def lr_runs(setting: str, loss: str, modification: str, *, fast: bool, seed: int = 0, progress: bool = False):
-    """The runs of (loss, modification) at every rate of :func:`lr_grid`: a list of (lr, result dict)."""
+    """The runs of (loss, modification) at every rate of :func:`lr_grid`: a list of (lr, result dict). S App. G."""
     check_choice(setting, "setting", set(SETTINGS))
     if (loss, modification) not in methods(setting):
         raise ValueError(f"(loss, modification) = ({loss!r}, {modification!r}) is not measured in setting "
@@ -335,13 +336,14 @@ def lr_runs(setting: str, loss: str, modification: str, *, fast: bool, seed: int
 
 def stable(result) -> bool:
     """A run is stable when it did not diverge, its losses are finite and its final loss is not above its
-    initial one."""
+    initial one. S App. G."""
     loss = np.asarray(result["loss"], dtype=float)
     return bool(int(result["diverged"]) == 0 and np.all(np.isfinite(loss)) and loss[-1] <= loss[0])
 
 
 def measure(setting: str, loss: str, modification: str, *, fast: bool, seed: int = 0, progress: bool = False) -> dict:
     """The row of (loss, modification) in ``setting``: the largest stable rate of the grid and what its run did.
+    S App. G.
 
     Keys: setting, loss, modification, lrs, stable (per rate), steps (per rate: steps to learn, None where not
     learned or unstable), best_lr (the largest stable rate, None if none is), at_grid_edge (it is the top of the
@@ -381,7 +383,7 @@ def _ratio(base, k):
 def speedup_table(setting: str, *, fast: bool, seed: int = 0, progress: bool = False) -> list[dict]:
     """:func:`measure` of every method of ``setting`` (:func:`methods`), with "ratio" = the same loss's
     baseline steps to learn over this row's, both at the largest stable rate (> 1: faster), and
-    "fastest_ratio" the same at each one's fastest stable rate (None where either did not learn)."""
+    "fastest_ratio" the same at each one's fastest stable rate (None where either did not learn). S App. G."""
     rows = [measure(setting, loss, m, fast=fast, seed=seed, progress=progress) for loss, m in methods(setting)]
     base = {r["loss"]: r for r in rows if r["modification"] == "baseline"}
     for r in rows:
@@ -392,7 +394,7 @@ def speedup_table(setting: str, *, fast: bool, seed: int = 0, progress: bool = F
 
 
 def speedup_tables(fast: bool, *, seed: int = 0, progress: bool = False) -> dict:
-    """{setting: :func:`speedup_table`} for the three settings."""
+    """{setting: :func:`speedup_table`} for the three settings. S App. G."""
     return {s: speedup_table(s, fast=fast, seed=seed, progress=progress) for s in SETTINGS}
 
 
@@ -401,7 +403,7 @@ def _fmt(x, spec):
 
 
 def format_table(rows) -> str:
-    """The rows of :func:`speedup_table` (of one or several settings) as a markdown table."""
+    """The rows of :func:`speedup_table` (of one or several settings) as a markdown table. S App. G."""
     head = ("| setting | loss | modification | largest stable lr | steps to learn | t = lr × step | speed-up | "
             "fastest stable lr | its steps | its speed-up | probe accuracy | status |")
     lines = [head, "|" + "---|" * 12]
@@ -445,7 +447,7 @@ def _conjecture_spectrum(name):
 def conjecture_run(index: int, fast: bool, seed: int = 0) -> dict:
     """Run ``CONJECTURE_RUNS[index]`` on the linear model of (a) (same data, d and init) for
     :data:`CONJECTURE_STEPS` steps at :data:`CONJECTURE_LR`; {"steps", "eigenvalues" (R, d) descending: λ(C) for
-    Barlow Twins, λ(C̃) for VICReg, "loss"}."""
+    Barlow Twins, λ(C̃) for VICReg, "loss"}. S App. G."""
     loss, _, name, kw = CONJECTURE_RUNS[int(index)]
     s = speedup_setup(fast)["linear"]
     x, xp, _ = _gd_data("linear")

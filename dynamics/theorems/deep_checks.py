@@ -79,6 +79,7 @@ def _check_small_init_steps(fast, *, records=_identity_records) -> Outcome:
                "falls for all three (loss_decreases_for_every_loss)")
 def check_small_init_steps(fast: bool = True, **ingredients) -> Outcome:
     """Stepwise score (:func:`dynamics.experiments.deep.stepwise_score`) of each loss from small init.
+    S Fig 1 C–D, Fig 2 C–F.
 
     Metric: min over the three losses of the score (a multiple of 1/4); passes if >= 0.2 and the loss decreased.  Can detect:
     eigenvalues that rise together or start grown, a time axis scrambled (records shuffled in time).
@@ -120,6 +121,7 @@ def _check_alpha_trend(fast, *, records=_identity_records) -> Outcome:
                "(barlow_twins_score_nonincreasing_in_alpha; the others' reported)")
 def check_alpha_trend(fast: bool = True, **ingredients) -> Outcome:
     """Stepwise score vs the init scale α for each loss.
+    S Figs 1–4.
 
     Metric: min over the three losses of score(α_small) − score(α = 1); passes if >= 0.2 and the score is
     non-increasing in α from α_small up.  Can detect: a measure that does not see the init scale, runs that
@@ -158,6 +160,7 @@ def _check_hidden_steps(fast, *, hidden_records=_identity_records) -> Outcome:
                "factor e^0.5 in t")
 def check_hidden_steps(fast: bool = True, **ingredients) -> Outcome:
     """Fraction of embedding steps (time at half their final value) with a hidden step within |Δ log t| <= 0.5.
+    S Fig 5.
 
     Metric: min over the three losses; passes if >= 0.4 (two of four).  Barlow Twins' first step (the mean of the embeddings,
     learned through the output bias) leaves the hidden layer unchanged and has no hidden counterpart.

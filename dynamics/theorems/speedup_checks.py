@@ -90,7 +90,7 @@ def _derived_rhs(modification):
           gate="ODE relative error < 1e-8; GD relative error < 0.02 at lr 0.02 (gd_close) and first order in lr: "
                "error(0.02)/error(0.01) in [1.7, 2.3] (gd_first_order)")
 def check_sqr_closed_form(fast: bool = True, **ingredients) -> Outcome:
-    """The g_sqr closed form against diffrax on the derived ODE and against trainer GD."""
+    """The g_sqr closed form against diffrax on the derived ODE and against trainer GD. S App. G.2."""
     return _check_sqr_closed_form(fast, **ingredients)
 
 
@@ -130,7 +130,7 @@ def _check_sqr_closed_form(fast=True, *, closed_form=speedup.modified_aligned_si
                "first order in lr (ratio in [1.6, 2.4] for every modification, gd_first_order); closed forms "
                "within 1e-7 of the ODE (closed_forms_match)")
 def check_modified_aligned_odes(fast: bool = True, **ingredients) -> Outcome:
-    """Derived modewise ODE of each modification against trainer GD on the matrix loss."""
+    """Derived modewise ODE of each modification against trainer GD on the matrix loss. S App. G.2–G.3."""
     return _check_modified_aligned_odes(fast, **ingredients)
 
 
@@ -186,7 +186,7 @@ def _gd_stable(modification, s0, lr, n_steps, gamma):
                "for the example is exactly 1/4 (example_is_quarter); smooth_min converges at h = ηγ = 50 from small "
                "init (smooth_min_unbounded)")
 def check_stable_lr(fast: bool = True, **ingredients) -> Outcome:
-    """GD on either side of each predicted stable learning rate."""
+    """GD on either side of each predicted stable learning rate. S App. G.3."""
     return _check_stable_lr(fast, **ingredients)
 
 
@@ -253,7 +253,7 @@ def _check_stable_lr(fast=True, *, stable_lr=speedup.max_stable_lr, margin=0.02)
                "1/(4γ(1 − w)) (hinge) (log_slopes); sqr's times stay below their s̄0 → 0 limit log(1/(1 − 2^{-1/2}))/(2γ) "
                "and differ by < 1 % of it for s̄0 <= 1e-3, while none's grow by > 3x (sqr_bounded)")
 def check_escape_time(fast: bool = True, **ingredients) -> Outcome:
-    """Escape times: closed forms against integrated ODEs over a sweep of initial values."""
+    """Escape times: closed forms against integrated ODEs over a sweep of initial values. S16, S App. G.2."""
     return _check_escape_time(fast, **ingredients)
 
 
@@ -303,7 +303,7 @@ def _check_escape_time(fast=True, *, escape_time=speedup.escape_time):
           gate="largest relative difference < 1e-10; every symbolic verification holds (matrix_gradient_reduces, "
                "sqr_solution_verified)")
 def check_symbolic(fast: bool = True, **ingredients) -> Outcome:
-    """Derived expressions against the numerical implementations."""
+    """Derived expressions against the numerical implementations. S App. G."""
     return _check_symbolic(fast, **ingredients)
 
 
