@@ -15,12 +15,15 @@ Dask cluster) set with :func:`use_executor` or the environment variable ``DYNAMI
 * :mod:`~dynamics.experiments.wide` — Simon et al. §6 and Fleissner et al.: wide two-layer networks.
 * :mod:`~dynamics.experiments.grassmann` — Esser et al.: orthogonality-constrained SSL.
 * :mod:`~dynamics.experiments.contrastive` — Anil et al.: wide contrastive networks.
+* :mod:`~dynamics.experiments.speedup` — Simon et al. App. G: can self-supervised training be sped up
+  (S52's preconditioner, the spectral modifications of Barlow Twins), measured on linear, wide and deep models.
 """
 
 from ._grid import (cache_dir, clear_memory, close_executor, current_cache_dir, current_executor, make_executor,
                     parse_executor_spec, run_grid, use_executor)
 from . import kernels, stepwise, wide
-from . import contrastive, grassmann
+from . import contrastive, grassmann, speedup
 
 __all__ = ["cache_dir", "clear_memory", "close_executor", "current_cache_dir", "current_executor", "make_executor",
-           "parse_executor_spec", "run_grid", "use_executor", "kernels", "stepwise", "wide", "contrastive", "grassmann"]
+           "parse_executor_spec", "run_grid", "use_executor", "kernels", "stepwise", "wide", "contrastive", "grassmann",
+           "speedup"]
