@@ -49,7 +49,8 @@ def lemma9_runs(fast: bool = False) -> dict:
     widths, seeds = ([64, 256, 1024], (0,)) if fast else ([64, 256, 1024, 4096, 16384], (0, 1, 2))
     M_show = 256 if fast else 4096
     traj = ex.lemma9_trajectory(M_show)
-    diffs = [float(np.mean([ex.lemma9_difference(M, s) for s in seeds])) for M in widths]
+    runs = ex.lemma9_differences(widths, seeds)
+    diffs = [float(np.mean([runs[M, s] for s in seeds])) for M in widths]
     return {"widths": widths, "seeds": seeds, "M_show": M_show, "t": traj["t"], "F_gd": traj["F_gd"],
             "F_ntk": traj["F_ntk"], "diffs": np.array(diffs), "n": ex.LEMMA9_N, "n_inputs": traj["n_inputs"]}
 
@@ -111,11 +112,13 @@ def ntk_change_runs(fast: bool = False) -> dict:
     if fast:
         widths = widths[:3]  # the check's fast sweep without its largest width (time)
     cos_t, cos_ch, dot_over, dot_curves = None, [], [], {}
+    cos_runs = ex.ntk_change_runs(widths, seeds, "cosine", n)
+    dot_runs = ex.ntk_change_runs(widths, (0,), "dot", n)
     for M in widths:
-        hs = [ex.ntk_change_run(M, s, "cosine", n) for s in seeds]
+        hs = [cos_runs[M, s] for s in seeds]
         cos_t = hs[0][0]
         cos_ch.append(np.mean([h[1] for h in hs], axis=0))
-        dot_over.append(ex.ntk_change_run(M, 0, "dot", n)[3])
+        dot_over.append(dot_runs[M, 0][3])
     dot_widths = [widths[0]] if fast else widths[::2]
     for M in dot_widths:
         t_o = dot_over[widths.index(M)]
@@ -189,14 +192,15 @@ def cv_runs(fast: bool = False) -> dict:
     if fast:
         widths = widths[:3]  # the check's fast sweep without its largest width (time)
     dC, relC, relW, t = [], [], [], None
+    drifts = ex.cv_drifts(widths, seeds, n_steps, n)
+    pca = ex.pca_representation_differences(widths, seeds, n_steps, n)
     for M in widths:
-        hs = [ex.cv_drift(M, s, n_steps, n) for s in seeds]
+        hs = [drifts[M, s] for s in seeds]
         t = hs[0]["t"]
         dC.append(np.mean([h["cv_change"] for h in hs], axis=0))
         relC.append(np.mean([h["cv_relative_change"] for h in hs], axis=0))
         relW.append(np.mean([h["w_relative_change"] for h in hs], axis=0))
-    procrustes = [float(np.mean([ex.pca_representation_difference(M, s, n_steps, n)[0] for s in seeds]))
-                  for M in widths]
+    procrustes = [float(np.mean([pca[M, s][0] for s in seeds])) for M in widths]
     return {"widths": widths, "seeds": seeds, "n_steps": n_steps, "n": n, "t": t, "cv_change": np.array(dC),
             "cv_rel": np.array(relC), "w_rel": np.array(relW), "procrustes": np.array(procrustes)}
 
