@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import barlow, data, flows, kernel, losses, networks, ntk, trainer
-from .._validation import check_positive_int
+from .._validation import check_choice, check_positive_int
 from .._x64 import float64
 from ..losses import barlow_twins_function_loss
 from ._grid import run_grid
@@ -539,6 +539,57 @@ def kernel_limit_records(widths, seeds, theta_fn=relu_ntk, *, progress: bool = F
     return dict(zip(keys, recs))
 
 
+
+# ---------------------------------------------------------------------------- NTK at initialisation
+
+NTK_INIT_INPUTS = ("unit_norm", "mixed_norm")
+
+
+@functools.lru_cache(maxsize=None)
+def ntk_init_digits(inputs: str = "mixed_norm", n: int = 100, seed: int = 0, crop_size: int = 7,
+                    lo: float = 0.5, hi: float = 2.0) -> np.ndarray:
+    r"""The inputs of the NTK-at-initialisation check, rebuilt from their name, size and seed.
+
+    ``"unit_norm"``: centred ``crop_size``² crops of scikit-learn digits (the first view of each pair of
+    :func:`dynamics.data.digits_pairs`), rows scaled to unit norm.  ``"mixed_norm"``: the same rows scaled
+    by $r_i = e^{u_i}$, $u_i \sim U[\log lo, \log hi]$ (NumPy seed 3), since the erf kernel depends on the
+    norms and not only on the angles.  The inputs on which the empirical NTK is compared with the
+    infinite-width kernel $\Theta$ (Jacot et al. 2018, arXiv:1806.07572; A Lemma 9's kernel; S App. D.5).
+    Cached.
+    """
+    check_choice(inputs, "inputs", NTK_INIT_INPUTS)
+    n = check_positive_int(n, "n")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    x, _ = data.digits_pairs(n=n, crop_size=crop_size, center=True, seed=seed)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    x = x / np.where(norms > 0, norms, 1.0)
+    if inputs == "unit_norm":
+        return x
+    if not (0 < lo <= hi and np.isfinite(hi)):
+        raise ValueError(f"lo and hi must satisfy 0 < lo <= hi < inf, got lo={lo!r}, hi={hi!r}")
+    r = np.exp(np.random.default_rng(3).uniform(np.log(lo), np.log(hi), size=(x.shape[0], 1)))
+    return x * r
+
+
+@float64
+def ntk_init_point(M: int, seed: int, activation: str, inputs: str, n: int, data_seed: int, z_out: int) -> dict:
+    r"""One (width, seed) point of the NTK-at-init sweep: {"K": the empirical "trace" NTK $K_M(x, x)$}.
+
+    $K_M(a, b) = \frac{1}{M}\sum_{m=1}^M \big[\phi(v_m\cdot a)\phi(v_m\cdot b) + \tfrac{\lVert w_m\rVert^2}{Z}
+    (a\cdot b)\,\phi'(v_m\cdot a)\phi'(v_m\cdot b)\big]$ of a width-``M`` two-layer network
+    (:func:`dynamics.networks.init_two_layer` with ``seed``, output dimension ``z_out``) on
+    :func:`ntk_init_digits` ``(inputs, n, data_seed)``, from :func:`dynamics.ntk.two_layer_ntk` (the NTK at
+    init of Jacot et al. 2018, arXiv:1806.07572; A Lemma 9, S App. D.5).  Every argument is a JSON value,
+    so the point can be stored and run on a worker by :func:`~dynamics.experiments.run_grid`.
+    """
+    M = check_positive_int(M, "M")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    z_out = check_positive_int(z_out, "z_out")
+    x = ntk_init_digits(inputs, n, data_seed)
+    params = networks.init_two_layer(x.shape[1], M, z_out, seed=seed)
+    return {"K": np.asarray(ntk.two_layer_ntk(params, x, x, activation, output="trace"))}
+
+
 __all__ = ["ACTIVATION", "N_PAIRS", "PREDICTOR_D", "PREDICTOR_LOSSES", "PREDICTOR_N", "PREDICTOR_RECORDS",
            "PREDICTOR_SEED", "PREDICTOR_SETTINGS", "PREDICTOR_TEMPERATURE", "initial_full_ntk", "predictor_function_loss",
            "predictor_measurement", "predictor_records", "predictor_run", "predictor_widths", "STANDARD_INIT_D", "STANDARD_INIT_LR", "STANDARD_INIT_RECORDS", "STANDARD_INIT_T",
@@ -548,3 +599,4 @@ __all__ = ["ACTIVATION", "N_PAIRS", "PREDICTOR_D", "PREDICTOR_LOSSES", "PREDICTO
            "ntk_drift_measurement", "ntk_drift_records", "own_initial_ntk", "relu_ntk", "standard_init_run",
            "stepwise_kernel_descent", "stepwise_measurement", "stepwise_prediction", "stepwise_readout_scale",
            "stepwise_records", "stepwise_run", "stepwise_training", "stepwise_widths", "wide_data"]
+__all__ += ["NTK_INIT_INPUTS", "ntk_init_digits", "ntk_init_point"]

@@ -15,7 +15,10 @@ import functools
 
 import numpy as np
 
-from .. import data, networks, ntk
+from .. import ntk
+from .._validation import check_positive_int
+from ..experiments import run_grid
+from ..experiments import wide as wide_setup
 from ..linalg import loo_slopes
 from ._registry import Outcome, register
 
@@ -25,9 +28,7 @@ Z_OUT = 10  # output dimension (embedding size of the S / A experiments)
 @functools.lru_cache(maxsize=None)
 def unit_norm_digits(n: int = 100, crop_size: int = 7, seed: int = 0) -> np.ndarray:
     """Centred 7×7 crops of scikit-learn digits (one view of each pair), rows scaled to unit norm."""
-    x, _ = data.digits_pairs(n=n, crop_size=crop_size, center=True, seed=seed)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1.0)
+    return wide_setup.ntk_init_digits("unit_norm", n, seed, crop_size)
 
 
 @functools.lru_cache(maxsize=None)
@@ -37,28 +38,31 @@ def mixed_norm_digits(n: int = 100, lo: float = 0.5, hi: float = 2.0, seed: int 
     The erf kernel depends on the norms, not only on the angles (and relu is homogeneous of degree
     one in each argument): unit-norm inputs alone would leave those parts of the closed forms untested.
     """
-    x = unit_norm_digits(n, seed=seed)
-    r = np.exp(np.random.default_rng(3).uniform(np.log(lo), np.log(hi), size=(x.shape[0], 1)))
-    return x * r
+    return wide_setup.ntk_init_digits("mixed_norm", n, seed, lo=lo, hi=hi)
 
 
-def width_errors(x, activation, widths, n_seeds, z_out=Z_OUT, *, analytic_fn=ntk.analytic_ntk):
+def width_errors(inputs, activation, widths, n_seeds, z_out=Z_OUT, *, analytic_fn=ntk.analytic_ntk, n=100,
+                 data_seed=0, progress=False):
     r"""Mean over seeds of ‖K_M − Θ‖_F / ‖Θ‖_F for each width M ("trace" NTK, each seed a fresh network).
 
     The error $\lVert K_M - \Theta\rVert_F / \lVert\Theta\rVert_F = O(M^{-1/2})$ of the NTK at init (Jacot et
     al. 2018, arXiv:1806.07572; A Lemma 9, S App. D.5).
 
-    Θ = ``analytic_fn(x, x, activation)``.
+    Θ = ``analytic_fn(x, x, activation)`` on x = :func:`dynamics.experiments.wide.ntk_init_digits`
+    ``(inputs, n, data_seed)`` (``inputs``: a name, ``"mixed_norm"`` or ``"unit_norm"``).  Each (width, seed)
+    network is one point of :func:`dynamics.experiments.wide.ntk_init_point`, all run by one
+    :func:`dynamics.experiments.run_grid` call (stored and spread over the executor like every sweep).
     """
+    x = wide_setup.ntk_init_digits(inputs, n, data_seed)
+    widths = [check_positive_int(M, "widths") for M in widths]
+    n_seeds = check_positive_int(n_seeds, "n_seeds")
     K_inf = np.asarray(analytic_fn(x, x, activation))
     norm_inf = np.linalg.norm(K_inf)
-    errs = np.empty((len(widths), n_seeds))
-    for i, M in enumerate(widths):
-        for s in range(n_seeds):
-            params = networks.init_two_layer(x.shape[1], M, z_out, seed=10_000 * s + M)
-            K = np.asarray(ntk.two_layer_ntk(params, x, x, activation, output="trace"))
-            errs[i, s] = np.linalg.norm(K - K_inf) / norm_inf
-    return errs.mean(axis=1)
+    points = [{"M": M, "seed": 10_000 * s + M, "activation": activation, "inputs": inputs, "n": n,
+               "data_seed": data_seed, "z_out": z_out} for M in widths for s in range(n_seeds)]
+    runs = run_grid(wide_setup.ntk_init_point, points, progress=progress, desc=f"NTK at init ({activation})")
+    errs = np.array([np.linalg.norm(np.asarray(r["K"]) - K_inf) / norm_inf for r in runs])
+    return errs.reshape(len(widths), n_seeds).mean(axis=1)
 
 
 def _phi_dphi(activation):
@@ -127,7 +131,7 @@ def _check_ntk_init(fast, *, analytic_fn=ntk.analytic_ntk) -> Outcome:
     for act in ("relu", "erf"):
         for name, x in inputs.items():
             key = f"{act}_{name}"
-            err = width_errors(x, act, widths, n_seeds, analytic_fn=analytic_fn)
+            err = width_errors(name, act, widths, n_seeds, analytic_fn=analytic_fn)
             c = clt_constant(x, act, n_neurons=n_neurons)
             ratio = err * np.sqrt(widths) / c
             loo = loo_slopes(widths, err)
