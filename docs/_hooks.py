@@ -22,6 +22,7 @@ import inspect
 import logging
 import os
 import pathlib
+import posixpath
 import re
 
 from mkdocs.structure.files import File
@@ -249,13 +250,42 @@ def _checks_markdown(paper: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _slug(title: str) -> str:
+    """GitHub's anchor of a README heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+def _readme_section_pages() -> dict:
+    """Anchor of each README section included in a docs page -> that page (relative to docs/)."""
+    pages = {}
+    for path in sorted((ROOT / "docs").rglob("*.md")):
+        for title in re.findall(r"<!-- readme:(.+?) -->", path.read_text(encoding="utf-8")):
+            pages.setdefault(_slug(title), path.relative_to(ROOT / "docs").as_posix())
+    return pages
+
+
+def _readme_links(body: str, src_path: str) -> str:
+    """README links to its own sections (``](#scaling-out)``) point to the page that includes the section,
+    when that is another page (on the including page itself the section's heading is not carried over)."""
+    pages = _readme_section_pages()
+    here = posixpath.dirname(src_path)
+
+    def repl(m):
+        target = pages.get(m.group(1))
+        if target is None or target == src_path:
+            return m.group(0)
+        return f"]({posixpath.relpath(target, here or '.')})"
+
+    return re.sub(r"\]\(#([\w\-]+)\)", repl, body)
+
+
 def on_page_markdown(markdown, page, config, files):
     def readme(m):
         body = readme_section(m.group(1))
         if body is None:
             log.info("README.md has no section %r (yet)", m.group(1))
             return f"*The README has no section \u201c{m.group(1)}\u201d yet.*"
-        return body
+        return _readme_links(body, page.file.src_path)
 
     markdown = re.sub(r"<!-- readme:(.+?) -->", readme, markdown)
     markdown = re.sub(r"<!-- checks:([SEAF]) -->", lambda m: _checks_markdown(m.group(1)), markdown)

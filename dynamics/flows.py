@@ -313,15 +313,15 @@ def predictor(loss_fn, K_train, *, rtol=DEFAULT_RTOL, atol=None, backend=DEFAULT
       VICReg's hinge, where an adaptive solver crawls along the kink: it costs exactly t[-1] / lr
       field evaluations and refuses, before stepping, more than ``max_steps`` of them.
 
+    ``predict_fn.batch(t, f_train_0, ..., sharding=None)`` runs B initial states (B, N, d) at once (one
+    ``vmap``-ped program in the gradient-descent mode, splittable across devices with ``sharding``).
+
     Parameters
     ----------
     loss_fn : callable F -> scalar, written with ``jax.numpy`` (reuse the same function object, e.g.
         :func:`barlow_twins_function_loss`, to reuse the compiled program).
     K_train : (N, N) scalar kernel, or (N, N, d, d) full kernel of a d-output model.
     rtol, atol, backend, solver, max_steps : integrator options as in :func:`function_space_flow`.
-
-    ``predict_fn.batch(t, f_train_0, ..., sharding=None)`` runs B initial states (B, N, d) at once (one
-    ``vmap``-ped program in the gradient-descent mode, splittable across devices with ``sharding``).
 
     Returns
     -------
