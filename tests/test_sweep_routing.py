@@ -144,3 +144,95 @@ def test_fig4_cv_and_pca_sweeps_through_run_grid(tmp_path, fakes):
     np.testing.assert_array_equal(r["cv_change"], [np.mean([(M + s) * t for s in seeds], axis=0) for M in widths])
     np.testing.assert_array_equal(r["w_rel"], [M + t for M in widths])
     np.testing.assert_array_equal(r["procrustes"], [np.mean([M * (s + 1) for s in seeds]) for M in widths])
+
+
+# ---------------------------------------------------------------------------- E Thm 1 at init (grassmann_checks)
+
+
+def test_theorem1_init_one_stored_point_per_width_and_own_stream_per_width(tmp_path):
+    from dynamics import grassmann
+    from dynamics.experiments import grassmann as eg
+
+    kw = {"n_nets": 8, "n": 20, "z": 2, "seed": 0}
+    experiments.clear_memory(eg.theorem1_init_point)
+    with experiments.cache_dir(tmp_path):
+        mean, rms = eg.theorem1_init_differences([16, 32], **kw)
+    assert len(_stored(tmp_path, eg.theorem1_init_point)) == 2
+    experiments.clear_memory(eg.theorem1_init_point)
+    # each width draws from its own stream: width 32 alone gives the same numbers as in the sweep
+    mean32, rms32 = eg.theorem1_init_differences([32], **kw)
+    for a in eg.THEOREM1_ACTIVATIONS:
+        assert mean32[a] == [mean[a][1]] and rms32[a] == [rms[a][1]]
+    # the in-memory route (models given as functions, here the default ones) equals the run_grid route
+    given = {a: grassmann.network_apply(a) for a in (*eg.THEOREM1_ACTIVATIONS, "linear")}
+    mean_m, rms_m = eg.theorem1_init_differences([16, 32], apply_fns=given, **kw)
+    for a in eg.THEOREM1_ACTIVATIONS:
+        np.testing.assert_allclose(mean_m[a], mean[a], rtol=1e-12)
+        np.testing.assert_allclose(rms_m[a], rms[a], rtol=1e-12)
+    experiments.clear_memory(eg.theorem1_init_point)
+
+
+def test_theorem1_init_bad_input():
+    from dynamics.experiments import grassmann as eg
+
+    with pytest.raises(ValueError, match="h must be >= d"):
+        eg.theorem1_init_width(8, 4, 20, 2)
+    with pytest.raises(ValueError, match="n_nets"):
+        eg.theorem1_init_width(16, 0, 20, 2)
+    with pytest.raises(ValueError, match="widths"):
+        eg.theorem1_init_differences([], 4, 20)
+    with pytest.raises(ValueError, match="rows"):
+        eg.haar_stack(2, 0, 3, np.random.default_rng(0))
+
+
+def test_theorem1_training_one_stored_point_per_width_and_equal_to_the_in_memory_route(tmp_path):
+    from dynamics import grassmann
+    from dynamics.experiments import grassmann as eg
+
+    kw = {"n_init": 2, "n": 20, "lr": 0.05, "steps": 3, "z": 2}
+    experiments.clear_memory(eg.theorem1_training_point)
+    with experiments.cache_dir(tmp_path):
+        init, trained = eg.theorem1_training_differences([16, 32], **kw)
+    assert len(_stored(tmp_path, eg.theorem1_training_point)) == 2
+    given = {a: grassmann.network_apply(a) for a in (*eg.THEOREM1_ACTIVATIONS, "linear")}
+    init_m, trained_m = eg.theorem1_training_differences([16, 32], apply_fns=given, **kw)
+    for a in eg.THEOREM1_ACTIVATIONS:
+        np.testing.assert_allclose(init_m[a], init[a], rtol=1e-12)
+        np.testing.assert_allclose(trained_m[a], trained[a], rtol=1e-12)
+        assert trained[a] != init[a]  # the nets moved
+    experiments.clear_memory(eg.theorem1_training_point)
+
+
+def test_theorem2_check_runs_its_widths_and_steps_through_run_grid(tmp_path):
+    from dynamics import grassmann
+    from dynamics.experiments import grassmann as eg
+    from dynamics.theorems import grassmann_checks as gc
+
+    experiments.clear_memory(eg.theorem2_gd_point)
+    with experiments.cache_dir(tmp_path):
+        out = gc._check_theorem2(True, widths=[4, 8])
+    # 2 widths x 3 step sizes, and the free-tangent run of the widest net
+    assert len(_stored(tmp_path, eg.theorem2_gd_point)) == 2 * 3 + 1
+    assert set(out.details["rel_output_error_by_width"]) == {4, 8}
+    r = experiments.run_grid(eg.theorem2_gd_point, [{"h": 4, "lr": 0.005, "horizon": 2.0, "n_records": 11,
+                                                     "tangent": "grassmann"}])[0]
+    np.testing.assert_allclose(r["theta"][0], eg.theorem2_setup()[4], atol=1e-12)  # Θ(0) = VᵀW at init
+    # the stored run is the trainer's: the width-4 net from the same init, trained here directly
+    x, xp, xn, _, theta0 = eg.theorem2_setup()
+    p = grassmann.init_network(16, 4, 3, theta0=theta0, seed=4)
+    steps = np.round(np.linspace(0.0, 2.0, 11) / 0.005).astype(int)
+    _, hist = grassmann.train_projected(grassmann.network_apply("linear"), p, x, xp, xn, lr=0.005,
+                                        n_steps=int(steps[-1]), record_steps=steps,
+                                        observers={"theta": grassmann.network_theta})
+    np.testing.assert_allclose(r["theta"], np.asarray(hist["theta"]), rtol=1e-10, atol=1e-12)
+    experiments.clear_memory(eg.theorem2_gd_point)
+
+
+def test_theorem2_point_bad_input():
+    from dynamics.experiments import grassmann as eg
+
+    for kwargs, word in [({"h": 0}, "h"), ({"lr": -1.0}, "lr"), ({"horizon": np.inf}, "horizon"),
+                         ({"n_records": 1}, "n_records")]:
+        args = {"h": 4, "lr": 0.02, "horizon": 2.0, "n_records": 11, "tangent": "grassmann", **kwargs}
+        with pytest.raises(ValueError, match=word):
+            eg.theorem2_gd_point(**args)

@@ -241,7 +241,223 @@ def flow_vs_gd_runs(fast: bool = False, widths=None) -> dict:
             "loss_flow": ref["loss"], "gd": gd, "widths": widths, "optimum": ref["optimum"]}
 
 
+
+# ---------------------------------------------------------------------------- E Thm 1 at initialisation
+
+THEOREM1_ACTIVATIONS = ("tanh", "relu", "sigmoid")
+
+
+def haar_stack(n: int, rows: int, cols: int, rng) -> np.ndarray:
+    r"""``n`` independent Haar-random semi-orthogonal ``(rows, cols)`` matrices, shape ``(n, rows, cols)``.
+
+    The same law as :func:`dynamics.grassmann.random_semi_orthogonal` ($Q$ of a Gaussian's QR with
+    $\mathrm{diag}(R) > 0$), batched: Cholesky QR done twice ($Q = G R^{-1}$, $R = L^\top$ with
+    $G^\top G = L L^\top$).  The uniformly random $V$, $W$ of E Thm 1."""
+    n, rows, cols = (check_positive_int(v, k) for v, k in ((n, "n"), (rows, "rows"), (cols, "cols")))
+    tall = (max(rows, cols), min(rows, cols))
+    Q = rng.standard_normal((n, *tall))
+    for _ in range(2):
+        L = np.linalg.cholesky(np.swapaxes(Q, 1, 2) @ Q)  # Q^T Q = L L^T, R = L^T
+        Q = np.swapaxes(np.linalg.solve(L, np.swapaxes(Q, 1, 2)), 1, 2)  # Q L^{-T}
+    return Q if rows >= cols else np.swapaxes(Q, 1, 2)
+
+
+def theorem1_init_width(h: int, n_nets: int, n: int, z: int, seed: int = 0, apply_fns=None,
+                        budget: int = 2**22) -> dict:
+    r"""E Thm 1 at one width: $\|f_\phi(x) - f_\mathrm{lin}(x)\|$ over ``n_nets`` Haar $(V, W)$ (V (h, d),
+    $V^\top V = I_d$, W (h, z)) on :func:`theorem1_digits` ``(n)``.
+
+    Returns {"mean_<act>": mean over nets and x, "rms_<act>": root mean square over nets and x} for each
+    activation of :data:`THEOREM1_ACTIVATIONS`.  The draws come from ``np.random.default_rng([seed, h])``:
+    each width has its own stream, so a width's numbers do not depend on the other widths of a sweep.
+    ``apply_fns`` maps activation names and "linear" to ``apply(params, X)`` (default
+    :func:`dynamics.grassmann.network_apply`; entries given replace those).  Nets are evaluated in chunks of
+    a power of two with about ``budget`` hidden activations each."""
+    h, n_nets, z = check_positive_int(h, "h"), check_positive_int(n_nets, "n_nets"), check_positive_int(z, "z")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    X = theorem1_digits(n)[0]
+    d = X.shape[1]
+    if h < d:
+        raise ValueError(f"h must be >= d = {d} (V^T V = I_d), got {h}")
+    applies = {a: grassmann.network_apply(a) for a in (*THEOREM1_ACTIVATIONS, "linear")}
+    applies.update(apply_fns or {})
+    rng = np.random.default_rng([seed, h])
+    Xj = jnp.asarray(X)
+
+    @jax.jit
+    def norms(V, W):
+        q = {"V": V, "W": W}
+        lin = jax.vmap(applies["linear"], in_axes=(0, None))(q, Xj)
+        return {a: jnp.linalg.norm(jax.vmap(applies[a], in_axes=(0, None))(q, Xj) - lin, axis=-1)
+                for a in THEOREM1_ACTIVATIONS}
+
+    parts = {a: [] for a in THEOREM1_ACTIVATIONS}
+    chunk = 2 ** int(np.clip(np.floor(np.log2(budget / (len(X) * h))), 0, 6))
+    for start in range(0, n_nets, chunk):
+        m = min(chunk, n_nets - start)
+        V = np.swapaxes(haar_stack(m, d, h, rng), 1, 2)  # E's (d, h) draw, in the networks layout (h, d)
+        out = norms(jnp.asarray(V), jnp.asarray(haar_stack(m, h, z, rng)))
+        for a in THEOREM1_ACTIVATIONS:
+            parts[a].append(np.asarray(out[a]))
+    res = {}
+    for a in THEOREM1_ACTIVATIONS:
+        v = np.concatenate(parts[a])  # (n_nets, N)
+        res[f"mean_{a}"], res[f"rms_{a}"] = float(np.mean(v)), float(np.sqrt(np.mean(v**2)))
+    return res
+
+
+@float64
+def theorem1_init_point(h: int, n_nets: int, n: int, z: int, seed: int) -> dict:
+    r"""One width of :func:`theorem1_init_differences` with the default models (JSON settings only, so
+    :func:`~dynamics.experiments.run_grid` can store it and run it on a worker): E Thm 1,
+    $\|f_\phi(x) - f_\mathrm{lin}(x)\|$ at init (:func:`theorem1_init_width`)."""
+    return theorem1_init_width(h, n_nets, n, z, seed)
+
+
+@float64
+def theorem1_init_differences(widths, n_nets: int, n: int, z: int = 2, seed: int = 0, apply_fns=None, *,
+                              progress: bool = False) -> tuple:
+    r"""E Thm 1 at init over ``widths``: ``(mean, rms)``, each ``{activation: [value per width]}`` of
+    $\|f_\phi(x) - f_\mathrm{lin}(x)\|$ (:func:`theorem1_init_width`, one random stream per (seed, width)).
+
+    With the default models all widths are points of one :func:`~dynamics.experiments.run_grid` call
+    (:func:`theorem1_init_point`); other ``apply_fns`` (functions cannot name a stored point) are run in
+    memory, width by width, with the same draws."""
+    widths = [check_positive_int(h, "widths") for h in widths]
+    if not widths:
+        raise ValueError("widths must not be empty")
+    if apply_fns:
+        runs = [theorem1_init_width(h, n_nets, n, z, seed, apply_fns) for h in widths]
+    else:
+        runs = run_grid(theorem1_init_point, [{"h": h, "n_nets": int(n_nets), "n": int(n), "z": int(z),
+                                               "seed": int(seed)} for h in widths],
+                        progress=progress, desc="E Thm 1 at init")
+    mean = {a: [float(r[f"mean_{a}"]) for r in runs] for a in THEOREM1_ACTIVATIONS}
+    rms = {a: [float(r[f"rms_{a}"]) for r in runs] for a in THEOREM1_ACTIVATIONS}
+    return mean, rms
+
+
+
+# ---------------------------------------------------------------------------- E Thm 2: width-independent flow
+
+THEOREM2_D, THEOREM2_Z, THEOREM2_N = 16, 3, 400
+
+
+@float64
+@functools.cache
+def theorem2_setup():
+    r"""E Thm 2 data: ``(x, x⁺, x⁻, C, Θ(0))``, 400 Gaussian triplets in d = 16 (:func:`gaussian_triplets`, seed 3,
+    spectrum 2 … 0.2) scaled so that $\|C\|_2 = 1$ for the data matrix $C$ of E7
+    (:func:`dynamics.grassmann.data_matrix`), and $\Theta(0)$ a random semi-orthogonal (16, 3) matrix (seed 11)."""
+    d = THEOREM2_D
+    x, xp, xn = gaussian_triplets(THEOREM2_N, d, seed=3, spectrum=np.linspace(2.0, 0.2, d))
+    scale = np.linalg.norm(grassmann.data_matrix(x, xp, xn), 2)
+    x, xp, xn = x / np.sqrt(scale), xp / np.sqrt(scale), xn / np.sqrt(scale)
+    return x, xp, xn, grassmann.data_matrix(x, xp, xn), grassmann.random_semi_orthogonal(d, THEOREM2_Z, 11)
+
+
+@float64
+def theorem2_gd_point(h: int, lr: float, horizon: float, n_records: int, tangent: str) -> dict:
+    r"""One (width, step size) run of E Thm 2: projected GD (E11) of the width-``h`` linear net from
+    $\Theta(0)$ of :func:`theorem2_setup` (init seed ``h``) on E1, recorded at ``n_records`` evenly spaced
+    times in $[0, \mathrm{horizon}]$ (steps ``round(t / lr)``).
+
+    Returns {"theta": $\Theta = V^\top W$ at the records, "V_change": $\max|V(T) - V(0)|$}; ``tangent`` is
+    the trainer's (``"grassmann"``, the Grassmannian gradient, or ``"free"``, the Euclidean one).  JSON settings,
+    so :func:`~dynamics.experiments.run_grid` stores it and runs it on a worker."""
+    h = check_positive_int(h, "h")
+    n_records = check_positive_int(n_records, "n_records", minimum=2)
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if not (np.isfinite(horizon) and horizon > 0):
+        raise ValueError(f"horizon must be a positive finite number, got {horizon!r}")
+    x, xp, xn, _, theta0 = theorem2_setup()
+    params = grassmann.init_network(THEOREM2_D, h, THEOREM2_Z, theta0=theta0, seed=h)
+    steps = np.round(np.linspace(0.0, horizon, n_records) / lr).astype(int)
+    p_end, hist = grassmann.train_projected(grassmann.network_apply("linear"), params, x, xp, xn, lr=lr,
+                                            n_steps=int(steps[-1]), record_steps=steps, tangent=tangent,
+                                            observers={"theta": grassmann.network_theta})
+    return {"theta": np.asarray(hist["theta"]),
+            "V_change": float(np.abs(np.asarray(p_end["V"]) - np.asarray(params["V"])).max())}
+
+
+
+def theorem1_training_width(h: int, n_init: int, n: int, lr: float, steps: int, z: int = 2, apply_fns=None) -> dict:
+    r"""E Conj 1 / Fig 2 at one width: $\operatorname{mean}_x \|f_\phi(x) - f_\mathrm{lin}(x)\|$ at init and
+    after training, seed mean over ``n_init`` inits (seeds ``1000 h + s``) of the nets of
+    :data:`THEOREM1_ACTIVATIONS` and the linear net, each trained from the same $(V, W)$ by Grassmannian
+    projected GD (E11) on E1 (:func:`dynamics.losses.triplet_contrastive`) on :func:`theorem1_digits`
+    ``(n)``, ``steps`` steps at ``lr``.
+
+    Returns {"init_<act>", "trained_<act>"}.  The four nets and their inits are independent: one E11 run
+    on the sum of their E1 losses gives each exactly its own Grassmannian gradient step.  ``apply_fns``
+    as in :func:`theorem1_init_width`."""
+    h, n_init, steps, z = (check_positive_int(v, k) for v, k in ((h, "h"), (n_init, "n_init"), (steps, "steps"),
+                                                                  (z, "z")))
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    X, Xp, Xn = theorem1_digits(n)
+    d = X.shape[1]
+    models = (*THEOREM1_ACTIVATIONS, "linear")
+    applies = {a: grassmann.network_apply(a) for a in models}
+    applies.update(apply_fns or {})
+    batched = {a: jax.vmap(applies[a], in_axes=(0, None)) for a in models}
+    xj, xpj, xnj = (jnp.asarray(a) for a in (X, Xp, Xn))
+
+    def loss_fn(q):
+        def one(a, net):
+            net = jax.tree_util.tree_map(grassmann.horizontal, net)
+            return losses.triplet_contrastive(*(applies[a](net, x) for x in (xj, xpj, xnj)))
+        return sum(jnp.sum(jax.vmap(functools.partial(one, a))(q[a])) for a in models)
+
+    project = jax.vmap(grassmann.project_params)
+    params = grassmann.stack_params([grassmann.init_network(d, h, z, seed=1000 * h + s) for s in range(n_init)])
+    trained, _ = trainer.gradient_descent(loss_fn, {a: params for a in models}, lr=lr, n_steps=steps,
+                                          record_steps=[0, steps],
+                                          project=lambda q: {a: project(v) for a, v in q.items()})
+    f_lin0, f_linT = batched["linear"](params, X), batched["linear"](trained["linear"], X)
+    res = {}
+    for a in THEOREM1_ACTIVATIONS:
+        res[f"init_{a}"] = float(np.mean(np.linalg.norm(batched[a](params, X) - f_lin0, axis=-1)))
+        res[f"trained_{a}"] = float(np.mean(np.linalg.norm(batched[a](trained[a], X) - f_linT, axis=-1)))
+    return res
+
+
+@float64
+def theorem1_training_point(h: int, n_init: int, n: int, lr: float, steps: int, z: int) -> dict:
+    r"""One width of :func:`theorem1_training_differences` with the default models (JSON settings only, for
+    :func:`~dynamics.experiments.run_grid`): E Conj 1, $\|f_\phi - f_\mathrm{lin}\|$ after E11 training
+    (:func:`theorem1_training_width`)."""
+    return theorem1_training_width(h, n_init, n, lr, steps, z)
+
+
+@float64
+def theorem1_training_differences(widths, n_init: int, n: int, lr: float, steps: int, z: int = 2, apply_fns=None,
+                                  *, progress: bool = False) -> tuple:
+    r"""E Conj 1 / Fig 2 over ``widths``: ``(at_init, trained)``, each ``{activation: [value per width]}`` of
+    $\operatorname{mean}_x\|f_\phi(x) - f_\mathrm{lin}(x)\|$ (:func:`theorem1_training_width`).
+
+    With the default models all widths are points of one :func:`~dynamics.experiments.run_grid` call
+    (:func:`theorem1_training_point`); other ``apply_fns`` are run in memory, width by width."""
+    widths = [check_positive_int(h, "widths") for h in widths]
+    if not widths:
+        raise ValueError("widths must not be empty")
+    if apply_fns:
+        runs = [theorem1_training_width(h, n_init, n, lr, steps, z, apply_fns) for h in widths]
+    else:
+        runs = run_grid(theorem1_training_point, [{"h": h, "n_init": int(n_init), "n": int(n), "lr": float(lr),
+                                                  "steps": int(steps), "z": int(z)} for h in widths],
+                        progress=progress, desc="E Conj 1 (training)")
+    init = {a: [float(r[f"init_{a}"]) for r in runs] for a in THEOREM1_ACTIVATIONS}
+    trained = {a: [float(r[f"trained_{a}"]) for r in runs] for a in THEOREM1_ACTIVATIONS}
+    return init, trained
+
+
 __all__ = ["gaussian_triplets", "half_moons", "digits_two_classes", "theorem1_digits", "digits_steps",
            "digits_record_steps", "half_moons_runs", "flow_vs_gd_widths", "discretised_flow_run", "flow_vs_gd_run",
            "flow_vs_gd_runs", "MOONS_N", "MOONS_H", "MOONS_SEED0", "DIGITS_CLASSES", "DIGITS_PER_CLASS", "DIGITS_Z",
            "DIGITS_LR_SCALE"]
+__all__ += ["THEOREM1_ACTIVATIONS", "haar_stack", "theorem1_init_width", "theorem1_init_point",
+            "theorem1_init_differences"]
+__all__ += ["THEOREM2_D", "THEOREM2_Z", "THEOREM2_N", "theorem2_setup", "theorem2_gd_point"]
+__all__ += ["theorem1_training_width", "theorem1_training_point", "theorem1_training_differences"]

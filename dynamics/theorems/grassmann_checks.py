@@ -29,7 +29,15 @@ from ..experiments.grassmann import (
     gaussian_triplets,
     half_moons,
     theorem1_digits,
+    theorem1_init_differences,
+    theorem1_training_differences,
+    theorem2_gd_point,
+    theorem2_setup,
+    THEOREM2_D,
+    THEOREM2_N,
+    THEOREM2_Z,
 )
+from ..experiments import run_grid
 from ..linalg import loglog_slope, loo_slopes
 from ._registry import Outcome, register
 
@@ -89,12 +97,8 @@ def _check_theorem2(fast: bool = True, *, flow=grassmann.trajectory, widths=None
     """:func:`check_theorem2` with the reference flow as a parameter: ``flow(C, theta0, ts)`` -> (T, d, z),
     E9 integrated (:func:`grassmann.trajectory`).  ``widths`` overrides the widths (cheap tests); at
     least two must be below d = 16 for a pass."""
-    d, z, n = 16, 3, 400
-    x, xp, xn = gaussian_triplets(n, d, seed=3, spectrum=np.linspace(2.0, 0.2, d))
-    scale = np.linalg.norm(grassmann.data_matrix(x, xp, xn), 2)
-    x, xp, xn = x / np.sqrt(scale), xp / np.sqrt(scale), xn / np.sqrt(scale)
-    C = grassmann.data_matrix(x, xp, xn)
-    theta0 = grassmann.random_semi_orthogonal(d, z, 11)
+    d, z, n = THEOREM2_D, THEOREM2_Z, THEOREM2_N
+    x, xp, xn, C, theta0 = theorem2_setup()
     if widths is None:
         widths = [4, 8, 16, 64] if fast else [4, 8, 12, 16, 64, 256]
     widths = sorted(widths)
@@ -110,31 +114,31 @@ def _check_theorem2(fast: bool = True, *, flow=grassmann.trajectory, widths=None
     if not fast:
         sp = grassmann.trajectory(C, theta0, ts, backend="scipy")
         details["diffrax_vs_scipy_max_abs"] = float(np.abs(sp - grassmann.trajectory(C, theta0, ts)).max())
-    apply = grassmann.network_apply("linear")
+    # every (width, step size) run, and the free-tangent run at the smallest step (fast: widest net only),
+    # are points of one run_grid call
+    free_widths = widths[-1:] if fast else widths
+    points = ([{"h": int(h), "lr": lr, "horizon": horizon, "n_records": len(ts), "tangent": "grassmann"}
+               for h in widths for lr in lrs]
+              + [{"h": int(h), "lr": lrs[-1], "horizon": horizon, "n_records": len(ts), "tangent": "free"}
+                 for h in free_widths])
+    runs = iter(run_grid(theorem2_gd_point, points, desc="E Thm 2"))
+
+    def rel_err(theta):
+        F = grassmann.outputs(x, np.asarray(theta))
+        return float(np.max(np.linalg.norm(F - F_flow, axis=(1, 2)) / norms))
+
     errors, slopes, finals, free_err, v_moved = {}, {}, {}, {}, {}
     for h in widths:
         errs = []
         for lr in lrs:
-            params = grassmann.init_network(d, h, z, theta0=theta0, seed=h)
-            steps = np.round(ts / lr).astype(int)
-            p_end, hist = grassmann.train_projected(apply, params, x, xp, xn, lr=lr, n_steps=int(steps[-1]),
-                                                    record_steps=steps,
-                                                    observers={"theta": grassmann.network_theta})
-            F = grassmann.outputs(x, hist["theta"])
-            errs.append(float(np.max(np.linalg.norm(F - F_flow, axis=(1, 2)) / norms)))
+            r = next(runs)
+            errs.append(rel_err(r["theta"]))
             if lr == lrs[-1]:
-                finals[h] = hist["theta"]
-                v_moved[h] = float(np.abs(np.asarray(p_end["V"]) - np.asarray(params["V"])).max())
+                finals[h] = np.asarray(r["theta"])
+                v_moved[h] = float(r["V_change"])
         errors[h], slopes[h] = errs, loo_slopes(lrs, errs)
-        if fast and h != widths[-1]:
-            continue
-        params = grassmann.init_network(d, h, z, theta0=theta0, seed=h)
-        steps = np.round(ts / lrs[-1]).astype(int)
-        _, hist = grassmann.train_projected(apply, params, x, xp, xn, lr=lrs[-1], n_steps=int(steps[-1]),
-                                            record_steps=steps, tangent="free",
-                                            observers={"theta": grassmann.network_theta})
-        F = grassmann.outputs(x, hist["theta"])
-        free_err[h] = float(np.max(np.linalg.norm(F - F_flow, axis=(1, 2)) / norms))
+    for h in free_widths:
+        free_err[h] = rel_err(next(runs)["theta"])
     ref = widths[-1]
     spread = max(_rel(finals[a], finals[ref]) for a in widths)
     at_least_d = [h for h in widths if h >= d]
@@ -435,50 +439,6 @@ THEOREM1_RATES = {"tanh": -1.5, "relu": -0.5, "sigmoid": 0.0}
 THEOREM1_RATE_WINDOWS = {"tanh": 0.25, "relu": 0.15, "sigmoid": 0.15}
 
 
-def _haar_stack(n: int, rows: int, cols: int, rng) -> np.ndarray:
-    """n independent uniformly (Haar) random semi-orthogonal (rows, cols) matrices, as
-    :func:`grassmann.random_semi_orthogonal` (the Q of a Gaussian's QR with diag(R) > 0), batched:
-    Cholesky QR done twice (Q = G R^{-1}, R upper triangular with a positive diagonal, is that Q)."""
-    tall = (max(rows, cols), min(rows, cols))
-    Q = rng.standard_normal((n, *tall))
-    for _ in range(2):
-        L = np.linalg.cholesky(np.swapaxes(Q, 1, 2) @ Q)  # Q^T Q = L L^T, R = L^T
-        Q = np.swapaxes(np.linalg.solve(L, np.swapaxes(Q, 1, 2)), 1, 2)  # Q L^{-T}
-    return Q if rows >= cols else np.swapaxes(Q, 1, 2)
-
-
-def _differences_at_init(apply_fns, acts, X, z, widths, n_nets, seed=0, budget=2**22):
-    """Per width: mean over nets of mean_x ‖f_φ(x) − f_lin(x)‖, and the root mean square over nets and x,
-    for n_nets independent Haar (V, W) (V (h, d), VᵀV = I_d: h >= d).  Nets are evaluated in chunks of a power
-    of two with about ``budget`` hidden activations each."""
-    d = X.shape[1]
-    rng = np.random.default_rng(seed)
-    Xj = jnp.asarray(X)
-
-    @jax.jit
-    def norms(V, W):
-        q = {"V": V, "W": W}
-        lin = jax.vmap(apply_fns["linear"], in_axes=(0, None))(q, Xj)
-        return {a: jnp.linalg.norm(jax.vmap(apply_fns[a], in_axes=(0, None))(q, Xj) - lin, axis=-1) for a in acts}
-
-    mean = {a: [] for a in acts}
-    rms = {a: [] for a in acts}
-    for h in widths:
-        parts = {a: [] for a in acts}
-        chunk = 2 ** int(np.clip(np.floor(np.log2(budget / (len(X) * h))), 0, 6))
-        for start in range(0, n_nets, chunk):
-            m = min(chunk, n_nets - start)
-            V = np.swapaxes(_haar_stack(m, d, h, rng), 1, 2)  # E's (d, h) draw, in the networks layout (h, d)
-            out = norms(jnp.asarray(V), jnp.asarray(_haar_stack(m, h, z, rng)))
-            for a in acts:
-                parts[a].append(np.asarray(out[a]))
-        for a in acts:
-            v = np.concatenate(parts[a])  # (n_nets, N)
-            mean[a].append(float(np.mean(v)))
-            rms[a].append(float(np.sqrt(np.mean(v**2))))
-    return mean, rms
-
-
 @register("e_theorem1_nonlinear_vs_linear", paper="E", reference="Thm 1, Conj 1, Fig 2",
           description="‖f_φ − f_lin‖ vs width h at init: slopes −3/2 tanh, −1/2 relu, 0 sigmoid; order after training",
           compares="‖f_nonlinear − f_linear‖ vs hidden width at init (7 widths, 128 nets each) and after training",
@@ -538,7 +498,7 @@ def _check_theorem1(fast: bool = True, *, apply_fns=None, train: bool = True) ->
     # Thm 1 at init: rates from many independent nets
     rate_widths = [16, 32, 64, 128, 256, 512, 1024] if fast else [16, 32, 64, 128, 256, 512, 1024, 2048]
     n_nets = 128 if fast else 512
-    mean0, rms0 = _differences_at_init(applies, acts, X, z, rate_widths, n_nets)
+    mean0, rms0 = theorem1_init_differences(rate_widths, n_nets, n, z, apply_fns=apply_fns)
     loo = {a: loo_slopes(rate_widths, mean0[a]) for a in acts}
     dev = {a: max(abs(s - THEOREM1_RATES[a]) for s in loo[a]) / THEOREM1_RATE_WINDOWS[a] for a in acts}
     hs = np.asarray(rate_widths, float)
@@ -556,40 +516,19 @@ def _check_theorem1(fast: bool = True, *, apply_fns=None, train: bool = True) ->
                "trained": train}
     conditions = {"relu_sigmoid_sizes_within_20_percent": values_ok}
     if train:
-        conditions["order_after_training"] = _theorem1_training(applies, acts, models, X, Xp, Xn, fast, details)
+        conditions["order_after_training"] = _theorem1_training(apply_fns, acts, models, X, Xp, Xn, fast, details)
     return Outcome(metric, conditions=conditions, details=details)
 
 
-def _theorem1_training(applies, acts, models, X, Xp, Xn, fast, details) -> bool:
+def _theorem1_training(apply_fns, acts, models, X, Xp, Xn, fast, details) -> bool:
     """Conj 1 part of :func:`check_theorem1`: the four nets trained together, differences at init and after
-    training for 4 / 10 inits per width; returns whether the order gates hold (details filled in)."""
-    d, z = X.shape[1], 2
+    training for 4 / 10 inits per width (one run_grid point per width with the default models; ``apply_fns``
+    replaces models); returns whether the order gates hold (details filled in)."""
+    z = 2
     widths = [16, 128, 1024] if fast else [16, 32, 64, 128, 256, 512, 1024, 2048]
     n_init = 4 if fast else 10
     lr, steps = 0.05, 40
-    batched = {a: jax.vmap(applies[a], in_axes=(0, None)) for a in models}
-    xj, xpj, xnj = (jnp.asarray(a) for a in (X, Xp, Xn))
-
-    # the four nets (and the n_init inits of each) are independent: one E11 run on the sum of their E1
-    # losses gives each exactly its own Grassmannian gradient step (what train_projected does for one net)
-    def loss_fn(q):
-        def one(a, net):
-            net = jax.tree_util.tree_map(grassmann.horizontal, net)
-            return losses.triplet_contrastive(*(applies[a](net, x) for x in (xj, xpj, xnj)))
-        return sum(jnp.sum(jax.vmap(functools.partial(one, a))(q[a])) for a in models)
-
-    project = jax.vmap(grassmann.project_params)
-    diff0 = {a: [] for a in acts}
-    diffT = {a: [] for a in acts}
-    for h in widths:
-        params = grassmann.stack_params([grassmann.init_network(d, h, z, seed=1000 * h + s) for s in range(n_init)])
-        trained, _ = trainer.gradient_descent(loss_fn, {a: params for a in models}, lr=lr, n_steps=steps,
-                                              record_steps=[0, steps],
-                                              project=lambda q: {a: project(v) for a, v in q.items()})
-        f_lin0, f_linT = batched["linear"](params, X), batched["linear"](trained["linear"], X)
-        for a in acts:
-            diff0[a].append(float(np.mean(np.linalg.norm(batched[a](params, X) - f_lin0, axis=-1))))
-            diffT[a].append(float(np.mean(np.linalg.norm(batched[a](trained[a], X) - f_linT, axis=-1))))
+    diff0, diffT = theorem1_training_differences(widths, n_init, len(X), lr, steps, z, apply_fns=apply_fns)
     looT = {a: loo_slopes(widths, diffT[a]) for a in acts}
     order = all(t < r < 0 < s for t, r, s in zip(looT["tanh"], looT["relu"], looT["sigmoid"]))
     details.update({"widths": widths, "n_init": n_init, "lr": lr, "steps": steps,
