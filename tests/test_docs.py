@@ -139,26 +139,7 @@ EQUATION_REF = re.compile(
 
 #: Public functions and classes whose docstrings cite no equation or paper yet, in modules edited
 #: separately (listed for their maintainers; an entry that gains a reference must be removed here).
-KNOWN_MISSING_REFERENCES: set[str] = {
-    "dynamics.experiments.deep.alpha_run", "dynamics.experiments.deep.deep_augment",
-    "dynamics.experiments.deep.deep_images", "dynamics.experiments.deep.deep_probe",
-    "dynamics.experiments.deep.deep_run", "dynamics.experiments.deep.deep_runs",
-    "dynamics.experiments.deep.step_crossings", "dynamics.experiments.deep.step_times",
-    "dynamics.experiments.deep.table_records", "dynamics.experiments.speedup.conjecture_run",
-    "dynamics.experiments.speedup.embedding_loss", "dynamics.experiments.speedup.format_table",
-    "dynamics.experiments.speedup.gd_run", "dynamics.experiments.speedup.learned",
-    "dynamics.experiments.speedup.lr_runs", "dynamics.experiments.speedup.measure",
-    "dynamics.experiments.speedup.speedup_table", "dynamics.experiments.speedup.speedup_tables",
-    "dynamics.experiments.speedup.stable", "dynamics.experiments.speedup.time_to_learn",
-    "dynamics.networks.TwoLayerParams", "dynamics.networks.activation", "dynamics.networks.check_mlp",
-    "dynamics.networks.check_resnet", "dynamics.networks.check_two_layer", "dynamics.networks.check_weights",
-    "dynamics.networks.hidden_features", "dynamics.ssl.SSLRun", "dynamics.theorems.deep_checks.check_alpha_trend",
-    "dynamics.theorems.deep_checks.check_hidden_steps", "dynamics.theorems.deep_checks.check_small_init_steps",
-    "dynamics.theorems.speedup_checks.check_escape_time",
-    "dynamics.theorems.speedup_checks.check_modified_aligned_odes",
-    "dynamics.theorems.speedup_checks.check_sqr_closed_form", "dynamics.theorems.speedup_checks.check_stable_lr",
-    "dynamics.theorems.speedup_checks.check_symbolic",
-}
+KNOWN_MISSING_REFERENCES: set[str] = set()
 
 
 def _needs_reference(obj) -> bool:
