@@ -232,6 +232,16 @@ def gradient_descent(loss_fn, params, data=None, *, lr, n_steps=None, record_ste
     NonFiniteError
         naming the first step whose loss or parameters are not finite.
     """
+    loss_fn, data, observers, optimizer, cache, what, pending = _check_run_arguments(loss_fn, data, observers, project,
+                                                                                   optimizer)
+    return _run(loss_fn, params, data, lr=lr, n_steps=n_steps, record_steps=record_steps, observers=observers,
+                project=project, optimizer=optimizer, progress=progress, desc=desc, cache=cache, what=what,
+                pending=pending)
+
+
+def _check_run_arguments(loss_fn, data, observers, project, optimizer):
+    """The validated arguments shared by :func:`gradient_descent` and :func:`gradient_descent_batched`; a loss
+    without data is closed over (``loss_fn(params)``), one with data is cached by the trainer."""
     if data is None:
         check_callable(loss_fn, "loss_fn", "loss_fn(params) -> scalar")
         observers = _check_observers(observers, "fn(params)")
@@ -246,9 +256,7 @@ def gradient_descent(loss_fn, params, data=None, *, lr, n_steps=None, record_ste
     if project is not None:
         check_callable(project, "project", "project(params) -> params")
     optimizer = _check_optimizer(optimizer)
-    return _run(loss_fn, params, data, lr=lr, n_steps=n_steps, record_steps=record_steps, observers=observers,
-                project=project, optimizer=optimizer, progress=progress, desc=desc, cache=cache, what=what,
-                pending=pending)
+    return loss_fn, data, observers, optimizer, cache, what, pending
 
 
 def _closure_loss(loss_fn):
@@ -537,20 +545,8 @@ def gradient_descent_batched(loss_fn, params_batch, data=None, *, lr, n_steps=No
     NonFiniteError
         naming the first step whose loss or parameters are not finite, and the run (``.run``) where it happened.
     """
-    if data is None:
-        check_callable(loss_fn, "loss_fn", "loss_fn(params) -> scalar")
-        observers = _check_observers(observers, "fn(params)")
-        loss_fn = _closure_loss(loss_fn)
-        observers = {k: _closure_observer(fn) for k, fn in observers.items()}
-        cache, what, pending = False, "loss_fn(params)", []
-    else:
-        check_callable(loss_fn, "loss_fn", "loss_fn(params, data) -> scalar")
-        observers = _check_observers(observers, "fn(params, data)")
-        data, pending = _check_data(data)
-        cache, what = True, "loss_fn(params, data)"
-    if project is not None:
-        check_callable(project, "project", "project(params) -> params")
-    optimizer = _check_optimizer(optimizer)
+    loss_fn, data, observers, optimizer, cache, what, pending = _check_run_arguments(loss_fn, data, observers, project,
+                                                                                   optimizer)
     B = parallel.batch_size(params_batch, "params_batch")
     if batch_data:
         if data is None:
