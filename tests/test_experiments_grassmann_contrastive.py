@@ -40,8 +40,10 @@ def _imports(path):
 def test_checks_stand_on_the_experiments():
     assert gc.half_moons is eg.half_moons and gc.digits_two_classes is eg.digits_two_classes
     assert gc.gaussian_triplets is eg.gaussian_triplets and gc.theorem1_digits is eg.theorem1_digits
-    for name in ("ntk_change_run", "cv_drift", "pca_representation_difference", "downstream_accuracies",
-                 "lemma9_difference", "deep_cosine_ntk_change", "deep_dot_overflow", "grassmann_train"):
+    # the width x seed sweeps (one run_grid call each) and the single runs the checks use
+    for name in ("ntk_change_runs", "cv_drifts", "pca_representation_differences", "downstream_accuracies",
+                 "lemma9_difference", "lemma9_differences", "deep_cosine_ntk_changes", "deep_dot_overflows",
+                 "early_dot_changes", "grassmann_train"):
         assert getattr(cc, name) is getattr(ec, name), name
 
 

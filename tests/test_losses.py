@@ -410,6 +410,15 @@ BAD = [
     ("safe_norm-nan", lambda: losses.safe_norm(_NAN), ValueError, "f must be finite"),
     ("check_alpha-empty", lambda: losses.check_alpha(()), ValueError, "alpha must be a non-empty"),
     ("check_alpha-strings", lambda: losses.check_alpha(("a",)), ValueError, "alpha must be a non-empty"),
+    ("modified_barlow_twins-modification", lambda: losses.modified_barlow_twins(_Z, _Z, modification="cube"),
+     ValueError, "modification must be one of"),
+    ("modified_barlow_twins-shape", lambda: losses.modified_barlow_twins(_Z, _r(4, 2)), ValueError,
+     "z_a and z_b must have the same shape"),
+    ("modified_barlow_twins-nan", lambda: losses.modified_barlow_twins(_Z, _NAN), ValueError, "must be finite"),
+    ("preconditioned-alpha", lambda: losses.preconditioned(losses.barlow_twins, -1.0), ValueError,
+     "alpha must be finite and > 0"),
+    ("preconditioned-loss_fn", lambda: losses.preconditioned("barlow_twins", 1.0), TypeError,
+     "loss_fn must be callable"),
 ]
 
 

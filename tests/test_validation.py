@@ -714,6 +714,37 @@ CASES = [
     case("theorems.get_check-unknown", lambda: theorems.get_check("nope"), KeyError,
          "unknown check 'nope'; known checks: .*prop_4_1_aligned_flow"),
     case("theorems.run_checks-unknown_str", lambda: theorems.run_checks("nope"), KeyError, "unknown check 'nope'"),
+    # ------------------------------------------------------------------ dynamics.barlow.speedup (S App. G)
+    case("barlow.escape_time-modification", lambda: barlow.escape_time(np.array([1.0]), np.array([0.1]), "cube"),
+         V_ERR, "modification must be one of"),
+    case("barlow.escape_time-gammas_nan", lambda: barlow.escape_time(np.array([NAN]), np.array([0.1]), "sqr"),
+         V_ERR, "gammas must be finite"),
+    case("barlow.max_stable_lr-modification", lambda: barlow.max_stable_lr(np.array([1.0]), "cube"), V_ERR,
+         "modification must be one of"),
+    case("barlow.modified_aligned_singular_values-quartic",
+         lambda: barlow.modified_aligned_singular_values(np.array([0.0, 1.0]), np.array([1.0]), np.array([0.1]),
+                                                         "quartic"), NotImplementedError, "modification 'quartic'"),
+    case("barlow.modified_aligned_singular_values-gammas_nan",
+         lambda: barlow.modified_aligned_singular_values(np.array([0.0, 1.0]), np.array([NAN]), np.array([0.1]), "sqr"),
+         V_ERR, "gammas must be finite"),
+    case("barlow.modified_modewise_rhs-modification",
+         lambda: barlow.modified_modewise_rhs(np.array([0.1]), np.array([1.0]), "cube"), V_ERR,
+         "modification must be one of"),
+    case("barlow.modified_modewise_rhs-shapes",
+         lambda: barlow.modified_modewise_rhs(np.ones(3), np.ones(2), "sqr"), V_ERR, "s and gammas must broadcast"),
+    # ------------------------------------------------------------------ batched runs (jax.vmap) and sweeps
+    case("trainer.gradient_descent_batched-empty",
+         lambda: trainer.gradient_descent_batched(lambda p, d: (p ** 2).sum(), np.zeros((0, 2)), {"x": np.zeros(2)},
+                                                  lr=0.1, n_steps=2), V_ERR, "params_batch must hold at least one run"),
+    case("trainer.gradient_descent_batched-lr",
+         lambda: trainer.gradient_descent_batched(lambda p, d: (p ** 2).sum(), np.zeros((3, 2)), {"x": np.zeros(2)},
+                                                  lr=np.ones(2), n_steps=2), V_ERR, "lr must be a number or one"),
+    case("trainer.train_barlow_batched-shapes",
+         lambda: trainer.train_barlow_batched(lambda p, x: x, {"V": np.zeros((2, 3, 4))}, np.zeros((5, 4)),
+                                              np.zeros((4, 4)), lr=0.1, n_steps=2), V_ERR,
+         "x and x_prime must have the same shape"),
+    case("sweep.compute_point-result", lambda: sweep.compute_point(lambda: None, {}, "/nonexistent/dir/p.npz"),
+         T_ERR, "fn must return a dict"),
 ]
 
 
@@ -775,7 +806,7 @@ EXISTING = {
 #: Not validated on purpose: constants, result containers, and identity/utility maps used inside jit whose
 #: every input is valid.
 EXEMPT = {
-    "trainer": {"History", "NonFiniteError"},
+    "trainer": {"History", "BatchedHistory", "NonFiniteError"},
     "data": {"digits_images", "sample_images"},  # take no arguments
     "sweep": {"SweepCacheWarning"},
     "ntk": {"CLOSED_FORMS"},
