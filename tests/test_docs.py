@@ -292,11 +292,17 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def _chromium(browser, url, tmp_path, *, screenshot=None, size=(1280, 2000)):
     """Run headless chromium on ``url``: the DOM after scripts ran (virtual time), or a screenshot."""
-    args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-            "--disable-extensions", f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={size[0]},{size[1]}",
-            "--virtual-time-budget=20000", "--enable-logging=stderr", "--v=0"]
-    args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
-    proc = subprocess.run(args + [url], capture_output=True, text=True, timeout=180)
+    for attempt in range(2):  # a headless chromium that hangs at start-up is started once more, fresh profile
+        args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+                "--disable-extensions", f"--user-data-dir={tmp_path / f'profile{attempt}'}",
+                f"--window-size={size[0]},{size[1]}", "--virtual-time-budget=20000", "--enable-logging=stderr", "--v=0"]
+        args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
+        try:
+            proc = subprocess.run(args + [url], capture_output=True, text=True, timeout=180)
+            break
+        except subprocess.TimeoutExpired:
+            if attempt:
+                raise
     assert proc.returncode == 0, proc.stderr[-3000:]
     js_errors = [line for line in proc.stderr.splitlines() if "Uncaught" in line]
     assert not js_errors, js_errors
