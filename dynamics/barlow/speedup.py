@@ -239,9 +239,12 @@ def escape_time(gammas, s0, modification="none", threshold=0.5, *, eps=0.1, widt
         raise ValueError("s0 must be non-zero (s = 0 is a fixed point)")
     lam0 = gammas * s0**2
     lam = np.minimum(lam0, theta)
+    # log λ from log γ + 2 log|s0|: γ s0² underflows to 0 for tiny inits (s0 = 1e-300), log λ does not
+    log_lam = np.minimum(np.log(gammas) + 2 * np.log(np.abs(s0)), np.log(theta))
 
     def logit(x, a=1.0):
-        return np.log(x) - np.log(a - x)
+        log_x = log_lam if x is lam else np.log(x)
+        return log_x - np.log(a - x)
 
     if modification in ("none", "smooth_min", "smooth_eps"):
         T = (logit(theta) - logit(lam)) / (8 * gammas)
