@@ -450,7 +450,7 @@ ALPHA_SCOPES = ("all", "last")
 
 def init_resnet(image_shape, d: int, *, widths=(16, 32, 64), blocks_per_stage: int = 1, head_width=None,
                 seed: int = 0, alpha: float = 1.0, init: str = "he", alpha_scope: str = "all",
-                dtype=jnp.float64) -> dict:
+                head_norm: bool = False, dtype=jnp.float64) -> dict:
     r"""Parameters of a small residual convolutional network for images (n, H, W, C) (:func:`resnet_apply`).
 
     The architecture is a small version of the ResNet encoders with an MLP projection head that Simon et al.
@@ -463,7 +463,10 @@ def init_resnet(image_shape, d: int, *, widths=(16, 32, 64), blocks_per_stage: i
       stride 2 (in conv₁) and a 1×1 stride-2 projection P (no bias) from widths[s-1] to widths[s] channels,
       every other block has the identity shortcut P = I;
     * global average pooling over H, W: the hidden representation (n, widths[-1]);
-    * projection head: Linear(widths[-1] -> head_width), ReLU, Linear(head_width -> d): the embeddings (n, d).
+    * projection head: Linear(widths[-1] -> head_width), ReLU, Linear(head_width -> d): the embeddings (n, d);
+      with ``head_norm=True`` a batch normalisation between the first linear layer and the ReLU,
+      Linear -> BN -> ReLU -> Linear, the projector of SimCLR (arXiv:2002.05709) and Barlow Twins
+      (arXiv:2103.03230) that S App. D.2 keeps (:func:`resnet_apply`).
 
     Initial weights α·N(0, σ²/fan_in) (fan_in = k·k·C_in for a k×k convolution; σ² = 2 "he", the default, or 1
     "lecun"; :data:`INITS`), biases zero.  ``alpha`` < 1 is the small initialisation of Simon et al. (2023),
@@ -479,6 +482,13 @@ def init_resnet(image_shape, d: int, *, widths=(16, 32, 64), blocks_per_stage: i
     so only the un-normalised last layer keeps its factor, $f = \alpha\, W_2^\top g(x)$ with $g$ of order one.
     Without batch norm, scaling every layer (``"all"``) makes the output of order $\alpha^L$ and the escape from
     the saddle at 0 take a time growing like $\alpha^{-(L-2)}$ rather than $\log(1/\alpha)$.
+
+    ``head_norm=True`` adds the head's batch normalisation, ``head["norm"] = {"scale": 1, "offset": 0}``
+    (head_width,) (not multiplied by α).  It matters for the spectrum the losses see at init: global average
+    pooling of ReLU features gives hidden representations with a large common mean, so that without it the
+    second moment of the head's features has one eigenvalue 50-100 times the next (a kernel of nearly rank
+    one); the normalisation centres the head's pre-activations over the batch, as in the paper's network, and
+    the next eigenvalues are then a few tenths of the first.
 
     Parameters
     ----------
@@ -532,6 +542,8 @@ def init_resnet(image_shape, d: int, *, widths=(16, 32, 64), blocks_per_stage: i
             "b1": jnp.zeros((head_width,), dt),
             "W2": _draw(rng, (head_width, d), head_width, gain, alpha_last, dt),
             "b2": jnp.zeros((d,), dt)}
+    if bool(head_norm):
+        head["norm"] = {"scale": jnp.ones((head_width,), dt), "offset": jnp.zeros((head_width,), dt)}
     return {"stem": stem, "stages": stages, "head": head}
 
 
@@ -586,6 +598,10 @@ def check_resnet(params, images=None, *, images_name="images"):
     _check_array(b1, "params['head']['b1']", 1, (hw,))
     W2 = _check_array(W2, "params['head']['W2']", 2, (hw, None))
     _check_array(b2, "params['head']['b2']", 1, (jnp.shape(W2)[1],))
+    if "norm" in head:
+        scale, offset = _entries(head["norm"], ("scale", "offset"), "head batch norm", "params['head']['norm']")
+        _check_array(scale, "params['head']['norm']['scale']", 1, (hw,))
+        _check_array(offset, "params['head']['norm']['offset']", 1, (hw,))
     if images is not None:
         if jnp.ndim(images) != 4 or jnp.shape(images)[-1] != C:
             raise ValueError(f"{images_name} must be 4-D (n, H, W, C) with C = {C} channels to match "
@@ -602,12 +618,36 @@ def _conv(x, p, stride, padding):
     return out + p["b"].astype(x.dtype) if "b" in p else out
 
 
-def resnet_apply(params, images, return_hidden=False, *, activation="relu"):
-    """The small residual network of :func:`init_resnet` on images (n, H, W, C) (NHWC): embeddings (n, d).
+#: ε of the head's batch normalisation (PyTorch's BatchNorm1d default).
+HEAD_NORM_EPS = 1e-5
+
+
+def head_norm_statistics(params, images):
+    """The mean and variance over the rows of the head's pre-normalisation activations u = h W1 + b1 on
+    ``images``: the fixed statistics ``norm_stats`` of :func:`resnet_apply` (batch norm in evaluation mode)."""
+    check_resnet(params, images)
+    if "norm" not in params["head"]:
+        raise ValueError("params['head'] has no 'norm' entry: the network was built with head_norm=False, so it "
+                         "has no batch statistics")
+    _, h = resnet_apply(params, images, return_hidden=True)
+    u = h @ params["head"]["W1"].astype(h.dtype) + params["head"]["b1"].astype(h.dtype)
+    return jnp.mean(u, axis=0), jnp.var(u, axis=0)
+
+
+def resnet_apply(params, images, return_hidden=False, *, activation="relu", norm_stats=None):
+    r"""The small residual network of :func:`init_resnet` on images (n, H, W, C) (NHWC): embeddings (n, d).
 
     stem -> residual stages (y = φ(P x + conv₂(φ(conv₁ x))), stride 2 and a 1×1 projection P entering every stage
     after the first) -> global average pooling (the hidden representation h, (n, widths[-1])) -> projection head
-    f = φ(h W1 + b1) W2 + b2, with φ = ReLU by default.  No batch normalisation: a pure function of ``params``.
+    f = φ(h W1 + b1) W2 + b2, with φ = ReLU by default.  Without a head normalisation (``head_norm=False``, the
+    default of :func:`init_resnet`) it is a pure function of ``params`` and the rows are independent.
+
+    With the head's batch normalisation (``params["head"]["norm"]``) the head is
+    $f = arphiig(\gamma \odot (u - \mu)/\sqrt{\sigma^2 + \epsilon} + etaig) W_2 + b_2$, $u = h W_1 + b_1$,
+    with $\mu, \sigma^2$ the mean and (biased) variance of u over the rows of this call (training mode: the rows
+    are coupled, as in the projectors of SimCLR and Barlow Twins), or the fixed ``norm_stats = (μ, σ²)``
+    (evaluation mode, e.g. :func:`head_norm_statistics` of a reference batch: the rows are independent, which the
+    empirical NTK of S App. D.5 needs).  ε = :data:`HEAD_NORM_EPS`.
     ``return_hidden=True`` returns (f, h) (Simon et al. (2023), App. D.4 record the spectra of both; §6, Fig 5).
     Integer images (uint8) are converted to the parameters' floating dtype; otherwise it computes in the
     promoted dtype of the parameters and images.  JAX-traceable (``jit``, ``grad``, ``vmap``).
@@ -626,7 +666,20 @@ def resnet_apply(params, images, return_hidden=False, *, activation="relu"):
             x = phi(shortcut + y)
     h = jnp.mean(x, axis=(1, 2))
     head = params["head"]
-    f = phi(h @ head["W1"].astype(dt) + head["b1"].astype(dt)) @ head["W2"].astype(dt) + head["b2"].astype(dt)
+    u = h @ head["W1"].astype(dt) + head["b1"].astype(dt)
+    if "norm" in head:
+        if norm_stats is None:
+            mu, var = jnp.mean(u, axis=0), jnp.var(u, axis=0)
+        else:
+            if not isinstance(norm_stats, (tuple, list)) or len(norm_stats) != 2:
+                raise ValueError("norm_stats must be a (mean, variance) pair of the head's batch statistics, got "
+                                 f"{type(norm_stats).__name__}")
+            mu, var = (jnp.asarray(a).astype(dt) for a in norm_stats)
+        u = (u - mu) * jax.lax.rsqrt(var + HEAD_NORM_EPS) * head["norm"]["scale"].astype(dt) \
+            + head["norm"]["offset"].astype(dt)
+    elif norm_stats is not None:
+        raise ValueError("norm_stats was given but params['head'] has no 'norm' entry (head_norm=False)")
+    f = phi(u) @ head["W2"].astype(dt) + head["b2"].astype(dt)
     return (f, h) if return_hidden else f
 
 

@@ -310,3 +310,88 @@ def test_resnet_alpha_scope_last_scales_only_the_last_head_layer():
     np.testing.assert_allclose(nets.resnet_apply(last, x), 0.1 * nets.resnet_apply(full, x), rtol=1e-10, atol=1e-14)
     with pytest.raises(ValueError, match="alpha_scope"):
         nets.init_resnet((6, 6, 1), 3, widths=(4,), alpha_scope="head")
+
+
+# ------------------------------------------------------------------------------------------- head batch norm
+
+
+def _np_head_norm(params, images, stats=None):
+    """NumPy reference of the Linear -> BN -> ReLU -> Linear head (biased batch variance, ε = 1e-5)."""
+    P = jax.tree_util.tree_map(np.asarray, params)
+    no_norm = {k: v for k, v in P.items() if k != "head"}
+    no_norm["head"] = {k: v for k, v in P["head"].items() if k != "norm"}
+    _, h = _np_resnet(no_norm, images)
+    hd = P["head"]
+    u = h @ hd["W1"] + hd["b1"]
+    mu, var = (u.mean(axis=0), u.var(axis=0)) if stats is None else stats
+    u = (u - mu) / np.sqrt(var + 1e-5) * hd["norm"]["scale"] + hd["norm"]["offset"]
+    return RELU(u) @ hd["W2"] + hd["b2"], h
+
+
+def test_resnet_head_norm_against_numpy():
+    p = _randomize(N.init_resnet((5, 5, 2), 3, widths=(3, 4), head_width=6, head_norm=True), seed=7, scale=0.4)
+    assert p["head"]["norm"]["scale"].shape == (6,) and p["head"]["norm"]["offset"].shape == (6,)
+    images = np.random.default_rng(8).standard_normal((7, 5, 5, 2))
+    f_ref, h_ref = _np_head_norm(p, images)
+    f, h = N.resnet_apply(p, images, return_hidden=True)
+    np.testing.assert_allclose(h, h_ref, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(f, f_ref, rtol=1e-10, atol=1e-12)
+
+
+def test_resnet_head_norm_statistics_make_rows_independent():
+    """Training mode couples the rows; with the fixed statistics of a reference batch (evaluation mode) the output
+    on the reference batch is the training-mode output, and any subset of rows gives the same rows."""
+    p = N.init_resnet((6, 6, 1), 3, widths=(4, 6), seed=3, head_norm=True)
+    x = np.random.default_rng(9).standard_normal((8, 6, 6, 1))
+    stats = N.head_norm_statistics(p, x)
+    full = np.asarray(N.resnet_apply(p, x))
+    np.testing.assert_allclose(N.resnet_apply(p, x, norm_stats=stats), full, rtol=1e-12, atol=1e-14)
+    sub = np.asarray(N.resnet_apply(p, x[2:5], norm_stats=stats))
+    np.testing.assert_allclose(sub, full[2:5], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(sub, _np_head_norm(p, x[2:5], tuple(map(np.asarray, stats)))[0], rtol=1e-10,
+                               atol=1e-12)
+    assert not np.allclose(N.resnet_apply(p, x[2:5]), full[2:5])  # training mode: statistics of the 3 rows
+
+
+def test_resnet_head_norm_undoes_the_scale_of_the_first_head_layer():
+    """BN(c u) = BN(u) (up to ε): with the head norm, α on every weight but W2 changes nothing but ε's share, so
+    α on "all" weights and on the "last" one give nearly the same embeddings (S App. D.2 with batch norm)."""
+    p = N.init_resnet((6, 6, 1), 3, widths=(4,), seed=4, head_norm=True)
+    x = np.random.default_rng(10).standard_normal((9, 6, 6, 1))
+    scaled = jax.tree_util.tree_map(lambda a: a, p)
+    scaled["head"]["W1"] = 3.0 * p["head"]["W1"]
+    f, f_scaled = np.asarray(N.resnet_apply(p, x)), np.asarray(N.resnet_apply(scaled, x))
+    # what is left is ε's share: (c u − c μ)/√(c² σ² + ε) − (u − μ)/√(σ² + ε) ≈ (1 − 1/c²) ε / (2 σ²) relative
+    _, h = N.resnet_apply(p, x, return_hidden=True)
+    var = np.var(np.asarray(h) @ np.asarray(p["head"]["W1"]), axis=0)
+    bound = (1 - 1 / 9) * 1e-5 / (2 * var.min()) * 1.5
+    assert np.abs(f_scaled - f).max() <= bound * np.abs(f).max(), (np.abs(f_scaled - f).max(), bound)
+    plain = N.init_resnet((6, 6, 1), 3, widths=(4,), seed=4)  # without the norm the layer's scale passes through
+    plain_scaled = jax.tree_util.tree_map(lambda a: a, plain)
+    plain_scaled["head"]["W1"] = 3.0 * plain["head"]["W1"]
+    np.testing.assert_allclose(N.resnet_apply(plain_scaled, x), 3.0 * N.resnet_apply(plain, x), rtol=1e-10, atol=1e-13)
+    f32 = N.init_resnet((6, 6, 1), 3, widths=(4,), seed=4, head_norm=True, dtype=jnp.float32)
+    assert N.resnet_apply(f32, x.astype(np.float32)).dtype == jnp.float32
+
+
+RES_NORM = N.init_resnet((5, 5, 2), 2, widths=(2, 3), head_norm=True)
+
+
+def _bad_norm():
+    p = jax.tree_util.tree_map(lambda a: a, RES_NORM)
+    p["head"]["norm"]["scale"] = np.ones(4)
+    return p
+
+
+@pytest.mark.parametrize("fn, match", [
+    (lambda: N.resnet_apply(RES_NORM, IMG, norm_stats=np.zeros(3)), "norm_stats must be a (mean, variance) pair"),
+    (lambda: N.resnet_apply(RES, IMG, norm_stats=(0.0, 1.0)), "norm_stats was given but params['head'] has no"),
+    (lambda: N.head_norm_statistics(RES, IMG), "params['head'] has no 'norm' entry"),
+    (lambda: N.resnet_apply(_bad_norm(), IMG), "params['head']['norm']['scale'] must have shape"),
+    (lambda: N.resnet_apply(dict(RES_NORM, head=dict(RES_NORM["head"], norm={"scale": np.ones(3)})), IMG),
+     "params['head']['norm'] must be a dict with 'scale', 'offset'"),
+], ids=["stats-not-pair", "stats-without-norm", "statistics-without-norm", "scale-shape", "norm-keys"])
+def test_head_norm_bad_input(fn, match):
+    with pytest.raises(ValueError) as info:
+        fn()
+    assert match in str(info.value), str(info.value)
