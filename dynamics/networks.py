@@ -29,7 +29,9 @@ their parameters and inputs:
 * :func:`init_mlp` / :func:`mlp_apply`: the one-hidden-layer MLP of S App. D.1 in standard parametrisation,
   f(x) = φ(x W1 + b1) W2 + b2, weights α·N(0, σ²/fan_in), biases zero;
 * :func:`init_resnet` / :func:`resnet_apply`: a small residual convolutional network (stem, residual stages
-  with stride-2 projections between them, global average pooling, an MLP projection head), no batch norm.
+  with stride-2 projections between them, global average pooling, an MLP projection head), no batch norm in
+  the backbone, optionally a batch norm in the head (``head_norm=True``; :func:`head_norm_statistics` for its
+  evaluation mode).
 
 ``alpha`` multiplies every initial weight (the small initialisation of S App. D.2); both applies return the
 hidden representation before the head with ``return_hidden=True`` (S App. D.4).  :func:`check_weights`,
@@ -624,7 +626,8 @@ HEAD_NORM_EPS = 1e-5
 
 def head_norm_statistics(params, images):
     """The mean and variance over the rows of the head's pre-normalisation activations u = h W1 + b1 on
-    ``images``: the fixed statistics ``norm_stats`` of :func:`resnet_apply` (batch norm in evaluation mode)."""
+    ``images``: the fixed statistics ``norm_stats`` of :func:`resnet_apply` (batch norm in evaluation mode, whose
+    rows are independent, as the empirical NTK of Simon et al. (2023), App. D.5 needs)."""
     check_resnet(params, images)
     if "norm" not in params["head"]:
         raise ValueError("params['head'] has no 'norm' entry: the network was built with head_norm=False, so it "

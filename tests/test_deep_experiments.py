@@ -177,3 +177,44 @@ def test_changed_settings_never_return_a_stale_run(monkeypatch, tmp_path):
 def test_run_key_bad_alpha(bad, err):
     with pytest.raises(err, match="alpha"):
         deep.run_key("vicreg", bad, fast=True)
+
+
+def test_plateau_level_ignores_a_noise_spike():
+    """A spike of two records (mini-batch noise, 3x) does not set the level: the reference is the largest value of
+    the running median over 5 records, not the largest value."""
+    lam = _sigmoid_steps(T, [5.0, 15.0, 25.0, 35.0], 0.5)
+    spike = lam.copy()
+    spike[60:62, 0] *= 3.0  # t ≈ 6, just after the first step
+    np.testing.assert_allclose(deep.plateau_levels(spike), lam.max(axis=0), rtol=1e-3)
+    assert deep.stepwise_score(T, spike) == 1.0
+    # the largest value as the reference would put "grown" (HIGH of it) above the plateau: 0.5 x 3 > 1
+    assert np.all(spike[80:, 0] < deep.HIGH * spike[:, 0].max())
+
+
+def test_an_eigenvalue_that_collapses_at_the_end_takes_no_step():
+    lam = _sigmoid_steps(T, [5.0, 15.0, 25.0, 35.0], 0.5)
+    lam[300:, 3] = 1e-4 * lam[300:, 3]  # eigenvalue 4 falls back after its rise: not a learned direction
+    lam[200:, 2] = np.where(T[200:] > 30, 1e-3, lam[200:, 2])
+    sep = deep.separated_steps(T, lam)
+    assert sep[:2].tolist() == [True, True] and not sep[2]
+
+
+def test_hidden_steps_from_order_one_count_by_their_growth():
+    """A hidden eigenvalue that starts at 0.3 of its plateau rises by a factor of 3.3: a hidden step (min_growth
+    2), though not an embedding step (which starts below LOW = 0.1 of its plateau)."""
+    lam = _sigmoid_steps(T, [5.0, 15.0, 25.0, 35.0], 0.5)
+    hid = 0.3 + 0.7 * _sigmoid_steps(T, [5.1, 15.1, 25.1, 35.1], 0.5)
+    assert deep.step_times(T, hid).size == 0
+    # half of the plateau: 0.3 + 0.7 σ = 0.5, σ = 2/7, t = centre + 0.5 log(2/5)
+    expected = np.array([5.1, 15.1, 25.1, 35.1]) + 0.5 * np.log(0.4)
+    np.testing.assert_allclose(deep.step_times(T, hid, min_growth=2.0), expected, atol=0.11)
+    mism, t_e, t_h = deep.step_time_mismatch(T, lam, hid)
+    assert mism < 0.1 and t_h.size == 4  # |log(5 / 4.64)| at the first step; the check's tolerance is 0.5
+    flat = 0.8 + 0.2 * _sigmoid_steps(T, [5.1, 15.1, 25.1, 35.1], 0.5)  # grows by 1.25 only: no step
+    assert deep.step_time_mismatch(T, lam, flat)[0] == np.inf
+
+
+@pytest.mark.parametrize("window", [0, -3])
+def test_plateau_levels_bad_window(window):
+    with pytest.raises(ValueError, match="window"):
+        deep.plateau_levels(np.ones((4, 2)), window=window)

@@ -18,24 +18,27 @@ What differs from the paper, and why:
 * *Data*: scikit-learn's 8 × 8 digits (1797 images, no download), standardised (the mean image removed,
   divided by the pixel standard deviation, as a ``Normalize`` transform does), views = random 6 × 6 crops.
   The paper trains on STL-10 (96 × 96 × 3) with the full SimCLR augmentations.
-* *Network*: the one-hidden-layer ReLU MLP of S App. D.1 (``networks.init_mlp``, standard parametrisation) on
-  the flattened views; the hidden representation is its hidden layer.  The paper's deep runs use a ResNet with
-  batch norm.  The small residual network of :func:`dynamics.networks.init_resnet` (no batch norm) is a setting
-  of :func:`deep_setup` (``"network"``, with ``"widths"`` and ``"alpha_scope"``), not the default: with every
-  weight scaled by α its output is of order α^L and at this scale it learns one direction (the mean of the
-  embeddings) and stalls with the hidden representation near rank one; with only the last head layer scaled
-  (``alpha_scope="last"``, what batch norm leaves of the α scaling in the paper's network) Barlow Twins learns
-  its directions one after another, but its runs cost several times the MLP's on a CPU, its eigenvalues keep
-  drifting after each step, and VICReg and SimCLR were not brought to separated steps there.
-* *Sizes*: mini-batches of 256 images, a few thousand steps instead of 320–500 epochs of STL-10; d = 4 instead
+* *Network*: two networks, by mode (:func:`deep_setup`).  The full runs (``make figures``, ``-m slow``)
+  train a small residual network (:data:`RESNET`, :func:`dynamics.networks.init_resnet`): stages of 8 and 16
+  channels without batch norm, global average pooling (the hidden representation), and the projection head
+  Linear -> BN -> ReLU -> Linear with batch statistics, as the projectors of the paper's networks.  The paper's
+  ResNets have batch norm after every convolution too, which makes each layer invariant to the scale of the
+  weights before it, so that "every initial weight × α" (S App. D.2) only scales the un-normalised last layer;
+  here α multiplies the head's last layer (``alpha_scope="last"``).  Without the head's batch norm the pooled
+  ReLU features have a common mean 50-100 times larger than their next direction, so that Barlow Twins learns
+  that mean at once and the other directions hardly at all; with α on every weight and no batch norm the output
+  is of order α^L and the network stalls after one direction.  The fast runs (``verify --fast``, the tests)
+  train the one-hidden-layer ReLU MLP of S App. D.1 (``networks.init_mlp``, standard parametrisation) on the
+  flattened views, several times cheaper per step on a CPU.
+* *Sizes*: mini-batches of 256 images, one to three thousand steps instead of 320–500 epochs of STL-10; d = 4 instead
   of 512 / 128 / 50; the eNTK of S Table 1 on a few hundred pairs instead of 1000 (:func:`deep_setup`).  The
   batch is larger than the paper's per-step noise would suggest because with 64 images the SGD noise makes the
-  eigenvalues fluctuate by factors of two around their plateaus, so that the largest value of an eigenvalue
-  over the run, the reference of :func:`stepwise_score`, is a transient spike and visible steps are not counted.
+  eigenvalues fluctuate by factors of two around their plateaus and visible steps are not counted.
 * *Initialisation*: "small" multiplies every initial weight by α (:data:`ALPHA_SMALL`; S App. D.2, where
-  α ≈ 0.09–0.13); "standard" is α = 1, with a smaller learning rate for Barlow Twins and VICReg
-  (:data:`LEARNING_RATES_STANDARD`: the small-init rates diverge there); the paper instead lowers the rate for
-  small init.
+  α ≈ 0.09–0.13; for the ResNet α is chosen by the paper's heuristic, a top eigenvalue of about 10⁻³ at init,
+  :data:`RESNET_ALPHA_SMALL`); "standard" is α = 1, with a smaller learning rate for Barlow Twins (and VICReg
+  on the MLP) (:data:`LEARNING_RATES_STANDARD`, :data:`RESNET_LEARNING_RATES_STANDARD`: the small-init rates
+  diverge there); the paper instead lowers the rate for small init.
 
 The measured scores, step times and alignments are not quoted here: they are in the generated captions and
 tables (``paper_figures/captions.md``, ``paper_figures/s_tables_1_2.md``) and in the details of the checks of
@@ -63,52 +66,70 @@ INITS = ("small", "standard")
 #: Loss settings: S App. D.2 (Barlow Twins λ = 1 without batch norm, here with the symmetrised C of S2;
 #: SimCLR τ = 0.2; VICReg's official weights 25, 25, 1).
 LOSS_KWARGS = {"barlow_twins": {"lambd": 1.0, "symmetrize": True}, "simclr": {"temperature": 0.2}, "vicreg": {}}
-#: Learning rate per loss (SGD, momentum 0.9).  SimCLR's loss normalises the embeddings, so its gradient
-#: grows like 1/‖f‖ from small init and it needs a smaller step (S App. D.2 also lowers it, 0.5 -> 0.01).
+#: Learning rate per loss (SGD, momentum 0.9) of the MLP runs (``fast``).  SimCLR's loss normalises the
+#: embeddings, so its gradient grows like 1/‖f‖ from small init and it needs a smaller step (S App. D.2 also
+#: lowers it, 0.5 -> 0.01).
 LEARNING_RATES = {"barlow_twins": 0.015, "simclr": 0.002, "vicreg": 0.01}
-#: Learning rate at standard init (α = 1), where the small-init rates diverge (Barlow Twins at step 12).
+#: Learning rate of the MLP at standard init (α = 1), where the small-init rates diverge (Barlow Twins at step 12).
 LEARNING_RATES_STANDARD = {"barlow_twins": 0.005, "simclr": 0.002, "vicreg": 0.003}
-#: α of the small init per loss (S App. D.2 tunes α per loss too: 0.093, 0.087, 0.133).
+#: α of the MLP's small init per loss (S App. D.2 tunes α per loss too: 0.093, 0.087, 0.133).
 ALPHA_SMALL = {"barlow_twins": 0.1, "simclr": 0.1, "vicreg": 0.1}
 ALPHA_STANDARD = 1.0
 
+#: The residual network of the full runs (:func:`dynamics.networks.init_resnet`): two stages of 8 and 16
+#: channels, the projection head Linear -> BN -> ReLU -> Linear with batch statistics (``head_norm``), α on the
+#: head's last layer only (``alpha_scope="last"``: what "every weight × α" leaves in a network with batch norm,
+#: S App. D.2).
+RESNET = {"widths": (8, 16), "head_width": 16, "head_norm": True, "alpha_scope": "last"}
+#: Learning rates of the ResNet runs (SGD, momentum 0.9), small init.  VICReg at 0.01 diverged in the hidden layer.
+RESNET_LEARNING_RATES = {"barlow_twins": 0.015, "simclr": 0.01, "vicreg": 0.003}
+#: Learning rates of the ResNet runs at standard init.
+RESNET_LEARNING_RATES_STANDARD = {"barlow_twins": 0.005, "simclr": 0.01, "vicreg": 0.003}
+#: α of the ResNet's small init per loss, chosen by S App. D.2's heuristic (the top embedding eigenvalue at
+#: init about 10⁻³ for Barlow Twins and VICReg).
+RESNET_ALPHA_SMALL = {"barlow_twins": 0.02, "simclr": 0.02, "vicreg": 0.02}
+#: Steps of the ResNet runs per loss (t = lr × steps = 15, 10 and 9): VICReg's last directions grow latest.
+RESNET_STEPS = {"barlow_twins": 1000, "simclr": 1000, "vicreg": 3000}
+
 # The stepwise measure (:func:`stepwise_score`): "not grown" below LOW, "grown" above HIGH, of each
-# eigenvalue's largest value over the run.
-LOW, HIGH = 0.1, 0.9
+# eigenvalue's plateau level (:func:`plateau_levels`).
+LOW, HIGH = 0.1, 0.5
+#: Records of the running median whose largest value is an eigenvalue's plateau level (:func:`plateau_levels`).
+PLATEAU_WINDOW = 5
 
 
 def deep_setup(fast: bool) -> dict:
     """The settings of the deep runs (plain numbers, strings and tuples; figures print them).
 
-    Keys: network, width, d, crop, batch_size, n_steps, n_records, eval_size, lr (per loss), momentum,
-    alpha_small, alpha_standard, alphas (the α sweep of the trend check), table_pairs (n of S Table 1),
-    probe_train / probe_test (images of the linear probe), probe_every, seed, data.  With ``"network":
-    "resnet"`` (not the default) the entries ``"widths"`` and ``"alpha_scope"`` are passed to
-    :func:`dynamics.networks.init_resnet`.
+    ``fast`` (the checks of ``verify --fast`` and the tests): the one-hidden-layer MLP of S App. D.1 on the
+    flattened views (``"network": "mlp"``, ``"width"``).  Full (``make figures``, ``-m slow``): the residual
+    network of :data:`RESNET` (``"network": "resnet"``, ``"widths"``, ``"head_width"``, ``"head_norm"``,
+    ``"alpha_scope"``, passed to :func:`dynamics.networks.init_resnet`), several times the MLP's cost per step.
+
+    Keys: network and its entries, d, crop, batch_size, n_steps (an int, or one per loss: :func:`n_steps`), n_records, eval_size, lr and lr_standard (per
+    loss), momentum, alpha_small (per loss), alpha_standard, alphas (the α sweep of the trend check), table_pairs
+    (n of S Table 1), probe_train / probe_test (images of the linear probe), probe_every, seed, data.
     """
     fast = bool(fast)
-    return {
+    common = {
         "data": "digits 8x8, standardised, random 6x6 crops",
-        "network": "mlp",
-        "width": 128,
         "d": 4,
         "crop": 6,
         "batch_size": 256,
-        "n_steps": 2000,
-        "n_records": 60 if fast else 100,
-        "eval_size": 512 if fast else 1024,
-        "lr": dict(LEARNING_RATES),
-        "lr_standard": dict(LEARNING_RATES_STANDARD),
         "momentum": 0.9,
-        "alpha_small": dict(ALPHA_SMALL),
         "alpha_standard": ALPHA_STANDARD,
-        "alphas": (0.1, 0.3, 1.0),
-        "table_pairs": 200 if fast else 400,
         "probe_train": 500,
         "probe_test": 500,
-        "probe_every": 200,
         "seed": 0,
     }
+    if fast:
+        return {**common, "network": "mlp", "width": 128, "n_steps": 2000, "n_records": 60, "eval_size": 512,
+                "lr": dict(LEARNING_RATES), "lr_standard": dict(LEARNING_RATES_STANDARD),
+                "alpha_small": dict(ALPHA_SMALL), "alphas": (0.1, 0.3, 1.0), "table_pairs": 200, "probe_every": 200}
+    return {**common, "network": "resnet", **RESNET, "n_steps": dict(RESNET_STEPS), "n_records": 80, "eval_size": 1024,
+            "lr": dict(RESNET_LEARNING_RATES), "lr_standard": dict(RESNET_LEARNING_RATES_STANDARD),
+            "alpha_small": dict(RESNET_ALPHA_SMALL), "alphas": (0.02, 0.1, 1.0), "table_pairs": 400,
+            "probe_every": 250}
 
 
 @functools.lru_cache(maxsize=1)
@@ -147,7 +168,8 @@ def _init_params(fast, alpha, seed):
     if s["network"] == "mlp":
         return networks.init_mlp(D, s["width"], s["d"], seed=seed, alpha=alpha, dtype=jnp.float32)
     return networks.init_resnet((s["crop"], s["crop"], 1), s["d"], widths=s["widths"], seed=seed, alpha=alpha,
-                                alpha_scope=s["alpha_scope"], dtype=jnp.float32)
+                                head_width=s.get("head_width"), alpha_scope=s["alpha_scope"],
+                                head_norm=s.get("head_norm", False), dtype=jnp.float32)
 
 
 #: Settings of :func:`deep_setup` that do not change one run (they choose which runs are made or how they are
@@ -169,6 +191,7 @@ def run_config(loss: str, alpha: float, *, fast: bool, seed: int = 0) -> dict:
     s = deep_setup(fast)
     cfg = {k: (list(v) if isinstance(v, tuple) else v) for k, v in s.items() if k not in _NOT_RUN_SETTINGS}
     cfg.update(loss=loss, loss_kwargs=dict(LOSS_KWARGS[loss]), lr=learning_rate(loss, alpha, fast), alpha=alpha,
+               n_steps=n_steps(loss, fast),
                seed=int(seed), fast=bool(fast))
     return cfg
 
@@ -181,6 +204,12 @@ def run_key(loss: str, alpha: float, *, fast: bool, seed: int = 0) -> str:
 
 def _check_alpha(alpha):
     return check_positive(alpha, "alpha")
+
+
+def n_steps(loss: str, fast: bool) -> int:
+    """The number of SGD steps of a run of ``loss`` (``deep_setup(fast)["n_steps"]``, an int or one per loss)."""
+    steps = deep_setup(fast)["n_steps"]
+    return int(steps[loss] if isinstance(steps, dict) else steps)
 
 
 def learning_rate(loss: str, alpha: float, fast: bool) -> float:
@@ -206,7 +235,7 @@ def _alpha_run(loss, alpha, fast, seed, key):
     s = deep_setup(fast)
     x, _ = deep_images()
     run = ssl.train_ssl(loss, s["network"], _init_params(fast, alpha, seed), x.astype(np.float32),
-                        lr=learning_rate(loss, alpha, fast), n_steps=s["n_steps"], augment=deep_augment(fast), optimizer="sgd",
+                        lr=learning_rate(loss, alpha, fast), n_steps=n_steps(loss, fast), augment=deep_augment(fast), optimizer="sgd",
                         momentum=s["momentum"], batch_size=s["batch_size"], loss_kwargs=LOSS_KWARGS[loss],
                         seed=seed, n_records=s["n_records"], eval_size=s["eval_size"], probe=deep_probe(fast),
                         probe_every=s["probe_every"], desc=f"{loss} α={alpha:g}")
@@ -256,31 +285,48 @@ def _eigen_records(t, eigenvalues, name="eigenvalues"):
     return t, np.sort(lam, axis=1)[:, ::-1]
 
 
+def plateau_levels(eigenvalues, *, window: int = PLATEAU_WINDOW) -> np.ndarray:
+    """The level each eigenvalue (sorted descending per record) rises to: the largest value over the run of its
+    running median over ``window`` consecutive records (truncated at the ends), (d,).  The reference of
+    :func:`step_crossings`.
+
+    The running median removes spikes shorter than about half the window (mini-batch noise), which the plain
+    largest value would take as the level: with such a spike as the reference a fixed fraction of it may never
+    be reached on the plateau it should describe."""
+    lam = np.sort(as_array(eigenvalues, "eigenvalues", ndim=2), axis=1)[:, ::-1]
+    window = check_positive_int(window, "window")
+    T = lam.shape[0]
+    half = window // 2
+    smooth = np.stack([np.median(lam[max(0, i - half):min(T, i + half + 1)], axis=0) for i in range(T)])
+    return smooth.max(axis=0)
+
+
 def step_crossings(t, eigenvalues, *, low: float = LOW, high: float = HIGH):
-    """For each eigenvalue (sorted descending per record): its largest value over the run λ_j^max and the
-    indices of the first records at which it reaches ``low`` · λ_j^max and ``high`` · λ_j^max.
+    """For each eigenvalue (sorted descending per record): its plateau level λ_j^end (:func:`plateau_levels`)
+    and the indices of the first records at which it reaches ``low`` · λ_j^end and ``high`` · λ_j^end.
     The steps of S Fig 1 C–D and Fig 2 C–F.
 
-    Returns (first_low (d,), first_high (d,), grows (d,) bool: λ_j^max > 0, it starts below ``low`` · λ_j^max
-    and, once above ``high`` · λ_j^max, it never falls back below ``low`` · λ_j^max — a step, not a
+    Returns (first_low (d,), first_high (d,), grows (d,) bool: λ_j^end > 0, it starts below ``low`` · λ_j^end,
+    reaches ``high`` · λ_j^end and, once there, never falls back below ``low`` · λ_j^end — a step, not a
     fluctuation)."""
     _, lam = _eigen_records(t, eigenvalues)
-    top = lam.max(axis=0)
+    top = plateau_levels(lam)
     pos = top > 0
+    reached = np.any(lam >= high * top, axis=0)
     first_low = np.argmax(lam >= low * top, axis=0)
-    first_high = np.argmax(lam >= high * top, axis=0)
+    first_high = np.where(reached, np.argmax(lam >= high * top, axis=0), lam.shape[0] - 1)
     after = np.arange(lam.shape[0])[:, None] >= first_high[None, :]
     stays = np.all(~after | (lam >= low * top), axis=0)
-    grows = pos & (lam[0] < low * top) & stays
+    grows = pos & reached & (lam[0] < low * top) & stays
     return first_low, first_high, grows
 
 
 def separated_steps(t, eigenvalues, *, low: float = LOW, high: float = HIGH) -> np.ndarray:
     """(d,) bool: eigenvalue j (sorted) takes a *separated step*.
 
-    It starts "not grown" (below ``low`` × its largest value over the run), stays grown once it has grown
-    (:func:`step_crossings`), and its rise is isolated from its
-    neighbours': some record shows eigenvalue j − 1 grown (above ``high`` × its largest value) while j is not
+    It starts "not grown" (below ``low`` × its plateau level, :func:`plateau_levels`), stays grown once it has
+    grown (:func:`step_crossings`), and its rise is isolated from its
+    neighbours': some record shows eigenvalue j − 1 grown (above ``high`` × its plateau level) while j is not
     yet above ``low`` × its own, and some record shows j grown while j + 1 is not yet above ``low`` — the
     plateaus between the steps of S Fig 1–2 (the first and the last eigenvalue have one neighbour each).
     """
@@ -301,35 +347,48 @@ def stepwise_score(t, eigenvalues, *, low: float = LOW, high: float = HIGH) -> f
 
     1 when every direction is learned on its own, one after the other, with a plateau between consecutive
     steps (S Fig 1 C–D, 2 C–F); 0 when the eigenvalues start grown (standard init, S Fig 3) or rise together.
+    "Not grown" is below :data:`LOW` = 0.1 and "grown" above :data:`HIGH` = 0.5 of the eigenvalue's plateau
+    level (:func:`plateau_levels`): a step of S Fig 1 D spans orders of magnitude, of which this is the top.
     It can fail: eigenvalues that grow at once, that never leave the grown band, or records too coarse to
     show a plateau all lower it.  ``t`` (T,) non-decreasing record times, ``eigenvalues`` (T, d).
     """
     return float(np.mean(separated_steps(t, eigenvalues, low=low, high=high)))
 
 
-def step_times(t, eigenvalues, *, level: float = 0.5, only_growing: bool = True):
-    """The time at which each eigenvalue (sorted) first reaches ``level`` × its largest value over the run,
-    for those that start below :data:`LOW` × that value (``only_growing``): (k,) times, ascending. The step times compared in S Fig 5."""
+def step_times(t, eigenvalues, *, level: float = 0.5, min_growth: float = 1 / LOW):
+    """The time at which each eigenvalue (sorted) first reaches ``level`` × its plateau level
+    (:func:`plateau_levels`), for those whose plateau is at least ``min_growth`` times their first record (the
+    default 1 / :data:`LOW`: they start "not grown") and that reach it: (k,) times, ascending. The step times
+    compared in S Fig 5.
+
+    The hidden representation of a network whose small init scales only the head (``alpha_scope="last"``, as
+    batch norm does in the paper's) starts at order one, so its steps are rises by a factor (``min_growth`` 2
+    in :func:`step_time_mismatch`), not from near zero."""
     t, lam = _eigen_records(t, eigenvalues)
-    top = lam.max(axis=0)
-    keep = (top > 0) & ((lam[0] < LOW * top) if only_growing else True)
+    top = plateau_levels(lam)
+    min_growth = check_positive(min_growth, "min_growth")
+    keep = (top > 0) & (top >= min_growth * lam[0]) & np.any(lam >= level * top, axis=0)
     idx = np.argmax(lam >= level * top, axis=0)
     return np.sort(t[idx][keep])
+
+
+#: How much a hidden eigenvalue must grow (plateau / first record) to count as a hidden step (S Fig 5).
+HIDDEN_MIN_GROWTH = 2.0
 
 
 def step_time_mismatch(t, embedding_eigenvalues, hidden_eigenvalues, *, n_hidden=None):
     """How far the embedding steps are from steps of the hidden representation (S Fig 5), in log time.
 
     Embedding step times: :func:`step_times` of the embedding eigenvalues (those that start below
-    :data:`LOW` × their largest value); hidden step times: :func:`step_times` of the top ``n_hidden``
-    (default d) hidden eigenvalues.  Returns (max over embedding steps of the distance |log t_e − log t_h| to
+    :data:`LOW` × their plateau level); hidden step times: :func:`step_times` of the top ``n_hidden``
+    (default d) hidden eigenvalues that grow by :data:`HIDDEN_MIN_GROWTH` or more.  Returns (max over embedding steps of the distance |log t_e − log t_h| to
     the nearest hidden step, the embedding step times, the hidden step times); inf when either has no step.
     """
     t, lam = _eigen_records(t, embedding_eigenvalues, "embedding_eigenvalues")
     _, hid = _eigen_records(t, hidden_eigenvalues, "hidden_eigenvalues")
     k = lam.shape[1] if n_hidden is None else int(n_hidden)
     t_e = step_times(t, lam)
-    t_h = step_times(t, hid[:, :k])
+    t_h = step_times(t, hid[:, :k], min_growth=HIDDEN_MIN_GROWTH)
     t_e, t_h = t_e[t_e > 0], t_h[t_h > 0]
     if t_e.size == 0 or t_h.size == 0:
         return float("inf"), t_e, t_h
@@ -344,6 +403,20 @@ def step_time_mismatch(t, embedding_eigenvalues, hidden_eigenvalues, *, n_hidden
 def _flat_apply(params, x):
     """The MLP on flattened views (rows (n, D)): the function whose scalar eNTK S App. D.5 takes."""
     return networks.mlp_apply(params, x)
+
+
+def _kernel_model(params, views, network):
+    """(apply_fn(params, x), inputs) of the network whose scalar eNTK S App. D.5 takes on ``views``.
+
+    The MLP sees flattened views.  The ResNet sees the images; with a batch-normalised head its statistics are
+    fixed to those of ``views`` (:func:`dynamics.networks.head_norm_statistics`, evaluation mode), so that the
+    rows are independent and the embeddings on ``views`` are those of the training-mode network on that batch."""
+    if network == "mlp":
+        return _flat_apply, views.reshape(views.shape[0], -1)
+    if "norm" in params["head"]:
+        stats = networks.head_norm_statistics(params, jnp.asarray(views))
+        return functools.partial(networks.resnet_apply, norm_stats=stats), views
+    return networks.resnet_apply, views
 
 
 def table_views(fast: bool, seed: int = 0):
@@ -364,12 +437,11 @@ def table_measurement(loss: str, fast: bool, seed: int = 0, key: str = "") -> di
     ``key`` (:func:`table_key`) is not used by the computation: it is part of the point so that the stored
     measurement of :func:`table_records` is keyed by every setting of the run it measures."""
     run = deep_run(loss, "small", fast=fast, seed=seed)
-    views = table_views(fast, seed)
-    X = views.reshape(views.shape[0], -1)
-    params = jax.tree_util.tree_map(jnp.asarray, run.params)
-    F = np.asarray(_flat_apply(params, jnp.asarray(X, dtype=jnp.float64)), dtype=np.float64)
+    views = np.asarray(table_views(fast, seed), dtype=np.float64)
     params64 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), run.params)
-    K = np.asarray(ntk.scalar_ntk(_flat_apply, params64, X.astype(np.float64), X.astype(np.float64)))
+    apply_fn, X = _kernel_model(params64, views, deep_setup(fast)["network"])
+    F = np.asarray(apply_fn(params64, jnp.asarray(X)), dtype=np.float64)
+    K = np.asarray(ntk.scalar_ntk(apply_fn, params64, X, X))
     return {"embeddings": F, "kernel": K}
 
 
@@ -462,9 +534,11 @@ def format_table2(tables: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["ALPHA_SMALL", "ALPHA_STANDARD", "DEEP_LOSSES", "HIGH", "INITS", "LEARNING_RATES", "LOSS_KWARGS", "LOW",
+__all__ = ["ALPHA_SMALL", "ALPHA_STANDARD", "DEEP_LOSSES", "HIGH", "HIDDEN_MIN_GROWTH", "INITS", "LEARNING_RATES", "LOSS_KWARGS", "LOW",
+           "PLATEAU_WINDOW", "RESNET", "RESNET_ALPHA_SMALL", "RESNET_LEARNING_RATES", "RESNET_LEARNING_RATES_STANDARD",
+           "RESNET_STEPS", "n_steps",
            "PAPER_TABLE1", "PAPER_TABLE2", "alignment_tables", "alpha_run", "deep_augment", "deep_images",
            "deep_probe", "deep_run", "deep_runs", "deep_setup", "format_table1", "format_table2",
-           "ntk_top_eigenvectors", "predicted_embeddings", "separated_steps", "step_crossings",
+           "ntk_top_eigenvectors", "plateau_levels", "predicted_embeddings", "separated_steps", "step_crossings",
            "step_time_mismatch", "step_times", "stepwise_score", "table1_row", "table_measurement",
            "table_records", "table_views"]

@@ -107,10 +107,11 @@ def speedup_setup(fast: bool) -> dict:
     :func:`dynamics.trainer.record_schedule`: the time to learn is resolved to a few per cent at every scale), lrs (the
     baseline learning-rate grid per loss; S52's grid is it times 2N(1 + ALPHA_REL)), pairs (N, the rows of a
     batch are 2N), d; linear: init_scale; wide: width, readout_scale; deep: alpha (init scale), batch_size,
-    eval_size.  The deep model, data and augmentation are those of :func:`dynamics.experiments.deep.deep_setup`.
+    eval_size.  The deep model is the MLP of S App. D.1 with the data, augmentation and learning rates of
+    :func:`dynamics.experiments.deep.deep_setup` in fast mode (its full mode trains a residual network).
     """
     fast = bool(fast)
-    dsetup = deep.deep_setup(fast)
+    dsetup = deep.deep_setup(True)
     return {
         "linear": {"data": "digits 7x7 crop pairs (S §4), centred", "pairs": 500, "d": 6, "init_scale": 1e-6,
                    "n_steps": 1000 if fast else 4000, "n_records": 100 if fast else 200,
@@ -121,7 +122,7 @@ def speedup_setup(fast: bool) -> dict:
                  "lrs": {"barlow_twins": _geometric(0.2, 2.0, 8 if fast else 10)}},
         "deep": {"data": dsetup["data"], "network": dsetup["network"], "width": dsetup["width"], "d": dsetup["d"],
                  "pairs": dsetup["batch_size"], "batch_size": dsetup["batch_size"], "alpha": 0.1,
-                 "momentum": dsetup["momentum"], "eval_size": 256 if fast else dsetup["eval_size"],
+                 "momentum": dsetup["momentum"], "eval_size": 256 if fast else 1024,
                  "n_steps": 600 if fast else 2000, "n_records": 30 if fast else 100,
                  "lrs": {loss: _geometric(dsetup["lr"][loss], 2.0, 3 if fast else 5) for loss in LOSSES}},
         "alpha_rel": ALPHA_REL, "smooth_eps": SMOOTH_EPS, "hinge_width": HINGE_WIDTH, "seed": 0,
@@ -285,7 +286,7 @@ def gd_run(setting: str, loss: str, modification: str, lr: float, fast: bool, se
 
 def _deep_params(fast, seed):
     s = speedup_setup(fast)["deep"]
-    dsetup = deep.deep_setup(fast)
+    dsetup = deep.deep_setup(True)
     return networks.init_mlp(dsetup["crop"] ** 2, s["width"], s["d"], seed=seed, alpha=s["alpha"],
                              dtype=jnp.float32)
 

@@ -37,13 +37,20 @@ def differs(setup: dict) -> str:
     """What differs from the paper, from the settings of :func:`dynamics.experiments.deep.deep_setup`."""
     if setup.get("network") == "mlp":
         net = (f"the one-hidden-layer ReLU MLP of S App. D.1 (width {setup.get('width', '?')}) on the flattened "
-               "views; the small residual network without batch norm (dynamics.networks.resnet_apply) stalls "
-               "after its first direction at this scale (see dynamics.experiments.deep)")
+               "views (fast mode; the full runs train the residual network)")
     else:
-        net = f"the network {setup.get('network', '?')!r}, without batch norm"
+        head = ("Linear-BN-ReLU-Linear head with batch statistics" if setup.get("head_norm")
+                else "Linear-ReLU-Linear head")
+        scope = ("α on the head's last layer only (what batch norm leaves of 'every weight × α')"
+                 if setup.get("alpha_scope") == "last" else "α on every weight")
+        net = (f"a small residual network (stages of {setup.get('widths', '?')} channels, no batch norm in the "
+               f"backbone, global pooling, {head}), {scope}")
+    steps = setup.get("n_steps", "?")
+    if isinstance(steps, dict):
+        steps = "/".join(str(v) for v in steps.values()) + " (per loss)"
     return (f"Differs from S (ResNet-18/50 with batch norm on STL-10, d = 50–512, hundreds of epochs on a GPU): "
             f"data {setup.get('data', '?')}; {net}; d = {setup.get('d', '?')}, batch {setup.get('batch_size', '?')}, "
-            f"{setup.get('n_steps', '?')} SGD steps on a CPU. Fewer directions to learn and other time scales; "
+            f"{steps} SGD steps on a CPU. Fewer directions to learn and other time scales; "
             "the steps themselves are what is compared.")
 
 _FLOOR = 1e-30  # eigenvalues at or below 0 (round-off of a covariance) are drawn at this floor on log axes
