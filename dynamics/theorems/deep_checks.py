@@ -92,7 +92,7 @@ def _check_small_init_steps(fast, *, records=_identity_records) -> Outcome:
 @register("deep_small_init_steps", paper="S", reference="S Fig 1 C–D, Fig 2 C–F, App. D.2",
           description="small-init networks learn their embedding directions in separated steps (BT, SimCLR, VICReg)",
           compares="the recorded embedding eigenvalues of each small-init run vs the definition of a separated "
-                   "step (start below 0.1 of its largest value; a plateau record before and after)",
+                   "step (start below 0.1 of its plateau level, rise above 0.5 of it and stay; neighbours grown before / after)",
           tolerance=SMALL_INIT_MIN_SCORE, sense=">=",
           gate="stepwise score >= 0.2 (a multiple of 1/4: one separated step of four or more) for BT, SimCLR and VICReg; the loss "
                "falls for all three (loss_decreases_for_every_loss)")
