@@ -102,7 +102,7 @@ def test_deep_steps_plot_the_runs_and_caption_their_numbers(runs):
         part = caption.split(fd.LOSS_NAMES[loss] + " (")[1]
         times = _numbers(re.search(r"step times \[([^\]]*)\]", part).group(1))
         np.testing.assert_allclose(times, marks, rtol=5e-3)  # printed to 3 significant digits
-        assert f"{len(STEPS)} of 5 eigenvalues grew from below 0.1 × their largest value" in part
+        assert f"{len(STEPS)} of 5 eigenvalues grew from below 0.1 × their plateau level" in part
         assert f"loss {r.loss[0]:.3g} → {r.loss[-1]:.3g}" in part
         assert "stepwise score 0.9 (small init) vs 0.1 (standard init)" in part
     assert "t = lr × step" in caption and "alpha = 0.1" in caption

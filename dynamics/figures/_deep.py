@@ -126,8 +126,8 @@ def _score(t, eigenvalues):
 
 
 def _step_times(t, eigenvalues):
-    """:func:`dynamics.experiments.deep.step_times`: when each eigenvalue that starts below LOW × its largest
-    value first reaches half of it (ascending)."""
+    """:func:`dynamics.experiments.deep.step_times`: when each eigenvalue that starts below LOW × its plateau
+    level first reaches half of it (ascending)."""
     return np.asarray(_deep().step_times(np.asarray(t), np.asarray(eigenvalues)), float)
 
 
@@ -164,7 +164,7 @@ def plot_deep_steps(runs: dict, setup: dict, *, fast: bool = False, scores=None)
         std = scores.get((loss, "standard"))
         parts.append(
             f"{LOSS_NAMES[loss]} ({_run_settings(r)}): loss {_fmt(r.loss[0])} → {_fmt(r.loss[-1])}, "
-            f"{steps.size} of {lam.shape[1]} eigenvalues grew from below {_deep().LOW:g} × their largest value, "
+            f"{steps.size} of {lam.shape[1]} eigenvalues grew from below {_deep().LOW:g} × their plateau level, "
             f"step times {[float(_fmt(x)) for x in steps]}; stepwise score {_fmt(scores[loss, 'small'])} "
             f"(small init)" + ("" if std is None else f" vs {_fmt(std)} (standard init)"))
     caption = (
@@ -172,8 +172,9 @@ def plot_deep_steps(runs: dict, setup: dict, *, fast: bool = False, scores=None)
         "of the centred covariance for SimCLR and VICReg, on fixed evaluation views) vs t = lr × step from small "
         "init, trained by dynamics.ssl.train_ssl (experiment, solid; no theory curve, so nothing is dashed); dotted "
         "verticals: the step time of each eigenvalue that grew (dynamics.experiments.deep.step_times: when it "
-        "first reaches half of its largest value). Stepwise score (dynamics.experiments.deep.stepwise_score): the "
-        "fraction of eigenvalues taking a step separated from their neighbours' by plateaus. "
+        "first reaches half of its plateau level, the largest running median over 5 records). Stepwise score "
+        "(dynamics.experiments.deep.stepwise_score): the fraction of eigenvalues taking a step separated from their "
+        "neighbours' by plateaus. "
         + " ".join(p + "." for p in parts))
     return _finish(fig, caption, setup, fast)
 
@@ -288,8 +289,9 @@ def plot_hidden_steps(runs: dict, setup: dict, *, fast: bool = False, n_hidden=N
         "S Fig 5: eigenvalues of the embeddings (top) and of the hidden representation before the projection head "
         "(bottom; centred covariance, S App. D.4) vs t = lr × step from small init (solid; no theory curve, so "
         "nothing is dashed); dotted verticals in both rows: the embedding step times "
-        "(dynamics.experiments.deep.step_times; the hidden ones of the top d hidden eigenvalues, matched in log "
-        "time by dynamics.experiments.deep.step_time_mismatch). " + " ".join(p + "." for p in parts))
+        "(dynamics.experiments.deep.step_times; the hidden ones of the top d hidden eigenvalues that rise by a "
+        f"factor of {_deep().HIDDEN_MIN_GROWTH:g} or more, matched in log time by "
+        "dynamics.experiments.deep.step_time_mismatch). " + " ".join(p + "." for p in parts))
     return _finish(fig, caption, setup, fast)
 
 
