@@ -98,7 +98,8 @@ def measure(n_inputs: int, max_memory, quick: bool = False, repeat: int = 1) -> 
     mode = ntk._scalar_ntk_plan(n_inputs, n_inputs, True, row_bytes, None, int(max_memory))[0]
     out = {"n_inputs": n_inputs, "P": P, "seconds": best, "seconds_first": first, "max_memory_mb": max_memory / MB,
            "mode": mode, "jacobian_mb": n_inputs * row_bytes / MB, "baseline_rss_mb": base,
-           "peak_rss_mb": peak_rss_mb(), "device": str(jax.devices()[0]), "K": np.asarray(K)}
+           "peak_rss_mb": peak_rss_mb(), "device": str(jax.devices()[0]), "load_average": os.getloadavg(),
+           "K": np.asarray(K)}
     stats = getattr(jax.devices()[0], "memory_stats", lambda: None)() or {}
     if "peak_bytes_in_use" in stats:
         out["peak_device_mb"] = stats["peak_bytes_in_use"] / MB
@@ -185,7 +186,8 @@ def run(quick: bool = False, with_neural_tangents: bool | None = None) -> list[R
                     info, err = run_neural_tangents(python, path, impl)
                     if err is None:
                         nt[name] = {"seconds": info["seconds"], "seconds_first": info["seconds_first"],
-                                    "peak_rss_mb": info["peak_rss_mb"], "max_rel_diff": _rel_diff(info["K"], K)}
+                                    "peak_rss_mb": info["peak_rss_mb"], "max_rel_diff": _rel_diff(info["K"], K),
+                                    "load_average": os.getloadavg()}
                         if "peak_device_mb" in info:
                             nt[name]["peak_device_mb"] = info["peak_device_mb"]
                     else:

@@ -505,18 +505,51 @@ def empirical_ntk(apply_fn, params, x1, x2, *, block_size=None, sharding=None):
 
 #: Rows per vectorised Jacobian evaluation when neither ``block_size`` nor ``max_memory`` sets it.
 _DEFAULT_CHUNK = 64
-#: Most diagonal blocks in the symmetric Gram product J Jᵀ (only the upper triangle is multiplied).
+#: Most diagonal blocks in the symmetric Gram product J Jᵀ (only the upper triangle is multiplied) ...
 _TRIANGLE_BLOCKS = 8
+#: ... and the fewest rows per block (smaller Gram matrices are one product).
+_TRIANGLE_MIN_ROWS = 128
+#: Most chunks of Jacobian rows written out (unrolled) in one compiled program; more chunks take several calls.
+_MAX_UNROLL = 32
+
+
+def _hp_gram(a, b):
+    """a bᵀ at full float32 precision on accelerators (``Precision.HIGHEST``)."""
+    return jnp.matmul(a, b.T, precision=jax.lax.Precision.HIGHEST)
+
+
+def _triangle(blocks):
+    r"""$J J^\top$ from row blocks $J_i$ given per parameter leaf (``blocks[i][l]`` = rows of block i, leaf l):
+    $U_{ij} = \sum_l J_{il} J_{jl}^\top$ for $j \ge i$ only, $U_{ii}$ symmetrised, the lower blocks mirrored."""
+    up = {}
+    for i, a in enumerate(blocks):
+        for j in range(i, len(blocks)):
+            up[i, j] = functools.reduce(jnp.add, [_hp_gram(u, v) for u, v in zip(a, blocks[j])])
+        up[i, i] = 0.5 * (up[i, i] + up[i, i].T)  # exactly symmetric
+    m = len(blocks)
+    return jnp.block([[up[i, j] if j >= i else up[j, i].T for j in range(m)] for i in range(m)])
 
 
 @functools.lru_cache(maxsize=64)
 def _scalar_ntk_programs(apply_fn):
-    """Compiled pieces of :func:`scalar_ntk` for one ``apply_fn`` (cached: repeated calls reuse the compilation).
+    r"""Compiled pieces of :func:`scalar_ntk` for one ``apply_fn`` (cached: repeated calls reuse the compilation).
 
-    * ``jacobian(params, xs)``: xs (m, c, ...) -> J (m c, P), the gradients of g(x) = √d · mean_i f_i(x) with
-      respect to all parameters, one row per input: ``lax.map`` over the m chunks of a ``vmap`` of ``grad`` of the
-      scalar g on one example (so only c per-example gradients are in flight, written into the preallocated J);
-    * ``gram(J1, J2)`` = J1 J2ᵀ and ``sym_gram(J, blocks)`` = J Jᵀ from the upper triangle of its blocks.
+    The rows are $J[a] = \partial g(x_a)/\partial\theta$ of $g(x) = \sqrt{d}\,\overline{f}(x)$ (S App. D.5), c at
+    a time from a ``vmap`` of ``grad`` of the scalar g on one example.  The m chunks of a call are written out one
+    after the other in the compiled program (unrolled, m <= :data:`_MAX_UNROLL`): on the CPU a ``lax.map`` over the
+    chunks (an XLA while loop) ran the same chunks 2-3 times slower.
+
+    * ``rows(params, xc)``: xc (c, ...) -> (c, P), all parameter leaves flattened and concatenated;
+    * ``kept_sym(params, xs, groups)``: xs (m, c, ...) -> K = J Jᵀ (m c, m c) in one program, J kept per parameter
+      leaf (no (n, P) concatenation), the chunks grouped into the row blocks ``groups`` (static (start, stop)
+      chunk ranges) and only the upper block triangle multiplied (:func:`_triangle`);
+    * ``kept_pair(params, xs1, xs2)``: K = J1 J2ᵀ = Σ_l J1_l J2_lᵀ in one program, J2 per leaf, row chunk by row
+      chunk of J1;
+    * ``fill(J, params, xs, start)``: J with the rows of the m chunks xs written at row ``start`` (J donated, so
+      updated in place); the rows of all m chunks are in flight together (the compiled program does not reuse
+      their buffers), so :func:`scalar_ntk` passes as many chunks per call as ``max_memory`` leaves room for;
+    * ``gram(J1, J2)`` = J1 J2ᵀ and ``sym_gram(J, edges)`` = J Jᵀ from the upper triangle of its row blocks;
+    * ``cross(J1, params, xc)`` = J1 J(xc)ᵀ, the rows of one chunk computed and multiplied in one program.
     """
     def g(p, xi):
         out = apply_fn(p, xi[None])
@@ -524,31 +557,50 @@ def _scalar_ntk_programs(apply_fn):
 
     grad_g = jax.grad(g)
 
+    def leaves(p, xc):
+        return [leaf.reshape(leaf.shape[0], -1)
+                for leaf in jax.tree_util.tree_leaves(jax.vmap(grad_g, in_axes=(None, 0))(p, xc))]
+
     def rows(p, xc):
-        leaves = jax.tree_util.tree_leaves(jax.vmap(grad_g, in_axes=(None, 0))(p, xc))
-        return jnp.concatenate([leaf.reshape(leaf.shape[0], -1) for leaf in leaves], axis=1)
+        return jnp.concatenate(leaves(p, xc), axis=1)
+
+    def concat(parts):
+        return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
+
+    def leaf_blocks(p, xs, groups):
+        chunks = [leaves(p, xs[k]) for k in range(xs.shape[0])]
+        return [[concat(list(ls)) for ls in zip(*chunks[s:e])] for s, e in groups]
+
+    @functools.partial(jax.jit, static_argnums=2)
+    def kept_sym(p, xs, groups):
+        return _triangle(leaf_blocks(p, xs, groups))
 
     @jax.jit
-    def jacobian(p, xs):
-        J = jax.lax.map(lambda xc: rows(p, xc), xs)
-        return J.reshape(-1, J.shape[-1])
+    def kept_pair(p, xs1, xs2):
+        L2 = leaf_blocks(p, xs2, ((0, xs2.shape[0]),))[0]
+        return concat([functools.reduce(jnp.add, [_hp_gram(a, b) for a, b in zip(leaves(p, xs1[k]), L2)])
+                       for k in range(xs1.shape[0])])
+
+    @functools.partial(jax.jit, donate_argnums=0)
+    def fill(J, p, xs, start):
+        c = xs.shape[1]
+        for k in range(xs.shape[0]):
+            J = jax.lax.dynamic_update_slice(J, rows(p, xs[k]).astype(J.dtype), (start + k * c, 0))
+        return J
 
     @jax.jit
     def gram(J1, J2):
-        return jnp.matmul(J1, J2.T, precision=jax.lax.Precision.HIGHEST)
+        return _hp_gram(J1, J2)
+
+    @jax.jit
+    def cross(J1, p, xc):
+        return _hp_gram(J1, rows(p, xc).astype(J1.dtype))
 
     @functools.partial(jax.jit, static_argnums=1)
     def sym_gram(J, edges):
-        parts = [J[s:e] for s, e in zip(edges[:-1], edges[1:])]
-        up = {}
-        for i, a in enumerate(parts):
-            for j in range(i, len(parts)):
-                up[i, j] = jnp.matmul(a, parts[j].T, precision=jax.lax.Precision.HIGHEST)
-            up[i, i] = 0.5 * (up[i, i] + up[i, i].T)  # exactly symmetric
-        return jnp.block([[up[i, j] if j >= i else up[j, i].T for j in range(len(parts))]
-                          for i in range(len(parts))])
+        return _triangle([[J[s:e]] for s, e in zip(edges[:-1], edges[1:])])
 
-    return rows, jacobian, gram, sym_gram
+    return rows, kept_sym, kept_pair, fill, gram, sym_gram, cross
 
 
 def _check_rows(x, name):
@@ -600,7 +652,7 @@ def _scalar_ntk_plan(n1, n2, same, row_bytes, block_size, max_memory):
 def _scalar_ntk_sharded(apply_fn, split, c, same):
     """``K(params, x1[, x2])`` of :func:`scalar_ntk` with the rows split over ``split`` (a
     :class:`dynamics.parallel.LeadingAxis`): on each device the Jacobian rows of its local inputs, c at a time
-    (``lax.map`` of the vmapped per-example gradient, as on one device), the Jacobians of x2 (of x1 when
+    (a ``lax.map`` of the vmapped per-example gradient), the Jacobians of x2 (of x1 when
     ``same``) gathered whole (``all_gather``) and K_local = J1_local J2ᵀ; for ``same`` K is symmetrised,
     (K + Kᵀ)/2, so that it is exactly symmetric as on one device.  Cached on (apply_fn, split, c, same)."""
     rows = _scalar_ntk_programs(apply_fn)[0]
@@ -649,10 +701,14 @@ def scalar_ntk(apply_fn, params, x1, x2=None, *, block_size=None, max_memory=Non
     Computation, in chunks:
 
     * Jacobian rows come c at a time from a ``vmap`` of ``grad`` of g on one example (c = ``block_size``,
-      default 64, smaller if ``max_memory`` demands), inside one compiled ``lax.map`` over the chunks;
+      default 64, smaller if ``max_memory`` demands), the chunks written out one after the other in one compiled
+      program (up to 32 chunks per program; a ``lax.map`` over them ran 2-3 times slower on the CPU);
     * if all Jacobians fit in ``max_memory`` (or it is None): J1 (and J2 unless x2 is x1) are computed once
-      and K = J1 J2ᵀ is one matrix product; for x2 = x1 only the upper triangle of J Jᵀ is multiplied, in up to
-      8 × 8 blocks (about 56% of the flops), and mirrored — K is exactly symmetric;
+      and K = J1 J2ᵀ = Σ_l J1_l J2_lᵀ; with at most 32 chunks (and room in ``max_memory`` for one row block
+      more) the Jacobians and the product are one program and J is kept per parameter leaf l (no (n, P)
+      concatenation), otherwise J is filled in place and multiplied after.  For x2 = x1 only the upper
+      triangle of J Jᵀ is multiplied, in up to 8 × 8 row blocks of at least 128 rows (about 56% of the flops),
+      and mirrored — K is exactly symmetric;
     * otherwise J1 is taken in row blocks of ``ca`` rows, held while the Jacobians of x2 are recomputed in
       chunks of c rows and multiplied against it (for x2 = x1 only the chunks at or right of the diagonal).
       At most ca + c Jacobian rows, (ca + c) P · itemsize bytes <= ``max_memory``, are held at once; the cost
@@ -700,7 +756,7 @@ def scalar_ntk(apply_fn, params, x1, x2=None, *, block_size=None, max_memory=Non
         if not np.isfinite(max_memory) or max_memory <= 0:
             raise ValueError(f"max_memory must be a positive finite number of bytes, got {max_memory!r}")
         max_memory = int(max_memory)
-    rows, jacobian, gram, sym_gram = _scalar_ntk_programs(apply_fn)
+    rows, kept_sym, kept_pair, fill, gram, sym_gram, cross = _scalar_ntk_programs(apply_fn)
     try:
         out = jax.eval_shape(apply_fn, params, x1[:1])
     except (TypeError, ValueError, KeyError, IndexError) as exc:
@@ -738,29 +794,53 @@ def scalar_ntk(apply_fn, params, x1, x2=None, *, block_size=None, max_memory=Non
         return K if K.shape == (n1, n2) else K[:n1, :n2]
     mode, cc, ca = _scalar_ntk_plan(n1, n2, same, row_bytes, block_size, max_memory)
 
-    def jac(x, c):
+    def chunked(x, c):
         m = -(-x.shape[0] // c)
-        return jacobian(params, _pad_rows(x, m * c).reshape((m, c) + x.shape[1:]))
+        return _pad_rows(x, m * c).reshape((m, c) + x.shape[1:])
+
+    budget = None if max_memory is None else max_memory // row_bytes  # Jacobian rows allowed at once
+
+    def jac(x, c, held=0):  # J (m c, P) written in place, g chunks per call: their rows are in flight together
+        xs = chunked(x, c)
+        m = xs.shape[0]
+        g = m if budget is None else (budget - held - m * c) // c
+        g = max(1, min(g, m, _MAX_UNROLL))
+        J = jnp.zeros((m * c, row.shape[1]), row.dtype)
+        for s in range(0, m, g):
+            J = fill(J, params, xs[s:s + g], s * c)
+        return J
 
     if mode == "keep":
         c1 = _even_chunk(n1, cc)
-        J1 = jac(x1, c1)
+        xs1 = chunked(x1, c1)
+        m1 = xs1.shape[0]
         if same:
-            m = min(_TRIANGLE_BLOCKS, max(1, n1 // 128))
-            step = -(-J1.shape[0] // m)
-            edges = tuple(sorted({min(k * step, J1.shape[0]) for k in range(m + 1)}))
+            t = min(_TRIANGLE_BLOCKS, max(1, n1 // _TRIANGLE_MIN_ROWS), m1)
+            bounds = [round(k * m1 / t) for k in range(t + 1)]
+            groups = tuple((s, e) for s, e in zip(bounds[:-1], bounds[1:]))
+            held = (m1 + max(e - s for s, e in groups)) * c1  # every row, and one row block being concatenated
+            if m1 <= _MAX_UNROLL and (max_memory is None or held * row_bytes <= max_memory):
+                return kept_sym(params, xs1, groups)[:n1, :n1]
+            J1 = jac(x1, c1)
+            edges = (0,) + tuple(e * c1 for _, e in groups)
             return sym_gram(J1, edges)[:n1, :n1]
-        return gram(J1, jac(x2, _even_chunk(n2, cc)))[:n1, :n2]
+        xs2 = chunked(x2, _even_chunk(n2, cc))
+        held = (xs1.shape[0] * xs1.shape[1] + 2 * xs2.shape[0] * xs2.shape[1])  # x2's rows, per leaf, concatenated
+        if m1 + xs2.shape[0] <= _MAX_UNROLL and (max_memory is None or held * row_bytes <= max_memory):
+            return kept_pair(params, xs1, xs2)[:n1, :n2]
+        J1 = jac(x1, c1)
+        return gram(J1, jac(x2, xs2.shape[1], held=J1.shape[0]))[:n1, :n2]
     # Stream: row blocks of ca rows (ca a multiple of cc) against column chunks of cc rows, fixed shapes throughout.
     if same:
         n_pad = -(-n1 // ca) * ca
         x1p = _pad_rows(x1, n_pad)
         panels = []
         for s in range(0, n_pad, ca):  # upper block triangle: the diagonal block from J_a, the rest streamed
+            Ja = None  # the previous row block is released before the next is computed
             Ja = jac(x1p[s:s + ca], cc)
             diag = gram(Ja, Ja)
             pieces = [jnp.zeros((ca, s), diag.dtype), 0.5 * (diag + diag.T)]
-            pieces += [gram(Ja, jac(x1p[t:t + cc], cc)) for t in range(s + ca, n_pad, cc)]
+            pieces += [cross(Ja, params, x1p[t:t + cc]) for t in range(s + ca, n_pad, cc)]
             panels.append(jnp.concatenate(pieces, axis=1))
         U = jnp.concatenate(panels, axis=0)
         blk = jnp.arange(n_pad) // ca
@@ -768,8 +848,9 @@ def scalar_ntk(apply_fn, params, x1, x2=None, *, block_size=None, max_memory=Non
     x1p, x2p = _pad_rows(x1, -(-n1 // ca) * ca), _pad_rows(x2, -(-n2 // cc) * cc)
     panels = []
     for s in range(0, x1p.shape[0], ca):
+        Ja = None
         Ja = jac(x1p[s:s + ca], cc)
-        panels.append(jnp.concatenate([gram(Ja, jac(x2p[t:t + cc], cc)) for t in range(0, x2p.shape[0], cc)],
+        panels.append(jnp.concatenate([cross(Ja, params, x2p[t:t + cc]) for t in range(0, x2p.shape[0], cc)],
                                       axis=1))
     return jnp.concatenate(panels, axis=0)[:n1, :n2]
 

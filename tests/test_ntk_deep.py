@@ -101,6 +101,47 @@ def test_chunked_equals_unchunked(tiny_resnet, rows, block_size):
     assert np.abs(K_same - ref_sym).max() < 1e-12 * scale
 
 
+# (_MAX_UNROLL, _TRIANGLE_MIN_ROWS): the default one-program route with 1 or several triangle blocks, and the
+# route for more chunks than one program writes out (Jacobian rows filled a few chunks per call, then the product).
+@pytest.mark.parametrize("unroll, min_rows", [(32, 128), (32, 2), (2, 2), (1, 3)])
+def test_every_route_equals_the_mean_reduction(tiny_resnet, monkeypatch, unroll, min_rows):
+    """Each route of scalar_ntk against (1/d) Σ_ij K_ij of empirical_ntk (jacrev of the whole output, another code
+    path): the kept Jacobians in one program (per-leaf upper block triangle, or J1 J2ᵀ by row chunks), the
+    in-place filled Jacobians with the separate products, and the streamed row blocks."""
+    params, x1, x2 = tiny_resnet
+    monkeypatch.setattr(ntk, "_MAX_UNROLL", unroll)
+    monkeypatch.setattr(ntk, "_TRIANGLE_MIN_ROWS", min_rows)
+    ref_sym, ref = _mean_reduced_empirical(params, x1, x1), _mean_reduced_empirical(params, x1, x2)
+    scale = np.abs(ref_sym).max()
+    for block_size, rows in [(None, None), (2, None), (2, 40), (3, 19), (1, 7)]:
+        memory = None if rows is None else rows * _row_bytes(params)
+        K_sym = np.asarray(ntk.scalar_ntk(networks.resnet_apply, params, x1, block_size=block_size, max_memory=memory))
+        K = np.asarray(ntk.scalar_ntk(networks.resnet_apply, params, x1, x2, block_size=block_size, max_memory=memory))
+        assert np.abs(K_sym - ref_sym).max() < 1e-10 * scale, (block_size, rows)
+        assert np.abs(K - ref).max() < 1e-10 * scale, (block_size, rows)
+        assert np.array_equal(K_sym, K_sym.T)
+
+
+def test_float32_routes_agree_with_float64(tiny_resnet, monkeypatch):
+    """float32 in, float32 out on every route (one program, filled in place, streamed), within float32 rounding of
+    the float64 kernel."""
+    params, x1, x2 = tiny_resnet
+    ref_sym = np.asarray(ntk.scalar_ntk(networks.resnet_apply, params, x1))
+    ref = np.asarray(ntk.scalar_ntk(networks.resnet_apply, params, x1, x2))
+    p32 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
+    a32, b32 = x1.astype(np.float32), x2.astype(np.float32)
+    row32 = _row_bytes(params) // 2
+    for unroll, block_size, rows in [(32, 2, None), (2, 2, None), (32, 1, 7)]:
+        monkeypatch.setattr(ntk, "_MAX_UNROLL", unroll)
+        monkeypatch.setattr(ntk, "_TRIANGLE_MIN_ROWS", 2)
+        memory = None if rows is None else rows * row32
+        K_sym = ntk.scalar_ntk(networks.resnet_apply, p32, a32, block_size=block_size, max_memory=memory)
+        K = ntk.scalar_ntk(networks.resnet_apply, p32, a32, b32, block_size=block_size, max_memory=memory)
+        assert K_sym.dtype == np.float32 and K.dtype == np.float32
+        assert np.abs(np.asarray(K_sym) - ref_sym).max() < 1e-4 * np.abs(ref_sym).max()
+        assert np.abs(np.asarray(K) - ref).max() < 1e-4 * np.abs(ref_sym).max()
+
+
 def test_memory_plan_bounds_the_rows_held():
     """The plan keeps every Jacobian only when they fit; otherwise row block + chunk <= the rows allowed."""
     for n1, n2, same in [(9, 9, True), (9, 5, False), (1000, 1000, True), (700, 300, False)]:
@@ -127,11 +168,14 @@ def test_gram_matrix_is_symmetric_psd_and_float32_is_kept(tiny_resnet):
 
 def test_compiled_programs_are_reused(tiny_resnet):
     params, x1, x2 = tiny_resnet
-    _, jacobian, gram, _ = ntk._scalar_ntk_programs(networks.resnet_apply)
-    ntk.scalar_ntk(networks.resnet_apply, params, x1, x2, block_size=2)
-    sizes = jacobian._cache_size(), gram._cache_size()
-    ntk.scalar_ntk(networks.resnet_apply, params, x1 + 0.5, x2 * 0.5, block_size=2)
-    assert (jacobian._cache_size(), gram._cache_size()) == sizes
+    programs = ntk._scalar_ntk_programs(networks.resnet_apply)[1:]
+    for kwargs in ({"block_size": 2}, {"block_size": 2, "max_memory": 7 * _row_bytes(params)}):
+        ntk.scalar_ntk(networks.resnet_apply, params, x1, x2, **kwargs)
+        ntk.scalar_ntk(networks.resnet_apply, params, x1, **kwargs)
+        sizes = [f._cache_size() for f in programs]
+        ntk.scalar_ntk(networks.resnet_apply, params, x1 + 0.5, x2 * 0.5, **kwargs)
+        ntk.scalar_ntk(networks.resnet_apply, params, x1 * 0.5, **kwargs)
+        assert [f._cache_size() for f in programs] == sizes
 
 
 def test_bad_input_is_named(tiny_resnet):
