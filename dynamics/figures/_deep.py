@@ -117,6 +117,16 @@ def _run_settings(run) -> str:
             f"batch {c.get('batch_size', '?')}, {c.get('n_steps', '?')} steps, d = {c.get('embedding_dim', '?')}")
 
 
+def _log_time_axis(ax, t):
+    """A time axis logarithmic from the first positive record on (linear below it, so t = 0 is drawn): the
+    steps of a small-init run come at times spread over orders of magnitude (S Result 4.6: t_j ∝ log(1/α)/γ_j)."""
+    t = np.asarray(t, float)
+    pos = t[t > 0]
+    if pos.size:
+        ax.set_xscale("symlog", linthresh=float(pos.min()))
+        ax.set_xlim(0.0, float(t.max()))
+
+
 def _losses(runs):
     return [k for k in LOSS_NAMES if any(key[0] == k for key in runs)]
 
@@ -148,6 +158,7 @@ def plot_deep_steps(runs: dict, setup: dict, *, fast: bool = False, scores=None)
         ax_l, ax_e = axes[0, i], axes[1, i]
         ax_l.plot(r.t, r.loss, color="k", **EXPERIMENT)
         ax_l.set_xlabel("t = lr × step")
+        _log_time_axis(ax_l, r.t)
         ax_l.set_ylabel("loss")
         ax_l.set_title(f"{LOSS_NAMES[loss]}, small init", fontsize=10)
         panel_label(ax_l, chr(ord("A") + 2 * i))
@@ -159,6 +170,7 @@ def plot_deep_steps(runs: dict, setup: dict, *, fast: bool = False, scores=None)
             ax_l.axvline(ts, color="0.6", linestyle=":", linewidth=1.0)
             ax_e.axvline(ts, color="0.6", linestyle=":", linewidth=1.0)
         ax_e.set_xlabel("t = lr × step")
+        _log_time_axis(ax_e, r.t)
         ax_e.set_ylabel("eigenvalues of C" if loss == "barlow_twins" else "eigenvalues of the covariance")
         panel_label(ax_e, chr(ord("A") + 2 * i + 1))
         std = scores.get((loss, "standard"))
@@ -169,7 +181,8 @@ def plot_deep_steps(runs: dict, setup: dict, *, fast: bool = False, scores=None)
             f"(small init)" + ("" if std is None else f" vs {_fmt(std)} (standard init)"))
     caption = (
         "S Fig 1 C–D, Fig 2 C–F: loss (top) and embedding eigenvalues (bottom; S App. D.4: of C for Barlow Twins, "
-        "of the centred covariance for SimCLR and VICReg, on fixed evaluation views) vs t = lr × step from small "
+        "of the centred covariance for SimCLR and VICReg, on fixed evaluation views) vs t = lr × step (logarithmic "
+        "from the first record on, linear below it; the paper's axis is linear) from small "
         "init, trained by dynamics.ssl.train_ssl (experiment, solid; no theory curve, so nothing is dashed); dotted "
         "verticals: the step time of each eigenvalue that grew (dynamics.experiments.deep.step_times: when it "
         "first reaches half of its plateau level, the largest running median over 5 records). Stepwise score "
@@ -279,6 +292,7 @@ def plot_hidden_steps(runs: dict, setup: dict, *, fast: bool = False, n_hidden=N
         ax_h.set_ylabel(f"hidden eigenvalues (top {hid.shape[1]})")
         for ax in (ax_e, ax_h):
             ax.set_xlabel("t = lr × step")
+            _log_time_axis(ax, r.t)
         panel_label(ax_e, chr(ord("A") + 2 * i))
         panel_label(ax_h, chr(ord("A") + 2 * i + 1))
         nearest = [float(_fmt(h[np.argmin(np.abs(np.log(h) - np.log(x)))])) for x in e] if h.size else []
@@ -287,7 +301,8 @@ def plot_hidden_steps(runs: dict, setup: dict, *, fast: bool = False, n_hidden=N
                      f"|log t_e − log t_h| = {_fmt(mismatch)}")
     caption = (
         "S Fig 5: eigenvalues of the embeddings (top) and of the hidden representation before the projection head "
-        "(bottom; centred covariance, S App. D.4) vs t = lr × step from small init (solid; no theory curve, so "
+        "(bottom; centred covariance, S App. D.4) vs t = lr × step (logarithmic from the first record on) from "
+        "small init (solid; no theory curve, so "
         "nothing is dashed); dotted verticals in both rows: the embedding step times "
         "(dynamics.experiments.deep.step_times; the hidden ones of the top d hidden eigenvalues that rise by a "
         f"factor of {_deep().HIDDEN_MIN_GROWTH:g} or more, matched in log time by "
