@@ -207,7 +207,8 @@ def _check_alpha(alpha):
 
 
 def n_steps(loss: str, fast: bool) -> int:
-    """The number of SGD steps of a run of ``loss`` (``deep_setup(fast)["n_steps"]``, an int or one per loss)."""
+    """The number of SGD steps of a run of ``loss`` (``deep_setup(fast)["n_steps"]``, an int or one per loss; S App.
+    D.2 also trains each method for its own number of epochs, 320 or 500)."""
     steps = deep_setup(fast)["n_steps"]
     return int(steps[loss] if isinstance(steps, dict) else steps)
 
@@ -288,7 +289,7 @@ def _eigen_records(t, eigenvalues, name="eigenvalues"):
 def plateau_levels(eigenvalues, *, window: int = PLATEAU_WINDOW) -> np.ndarray:
     """The level each eigenvalue (sorted descending per record) rises to: the largest value over the run of its
     running median over ``window`` consecutive records (truncated at the ends), (d,).  The reference of
-    :func:`step_crossings`.
+    :func:`step_crossings`: the plateau a step of S Fig 1 C–D rises to.
 
     The running median removes spikes shorter than about half the window (mini-batch noise), which the plain
     largest value would take as the level: with such a spike as the reference a fixed fraction of it may never
