@@ -83,6 +83,7 @@ def test_stepwise_flow_clock_plateaus():
 # ---------------------------------------------------------------------------- fleissner_kernel_limit
 
 
+@pytest.mark.slow  # about 25 s; the pass itself is also checked by tests/test_theorems.py::test_check_passes_fast
 def test_kernel_limit_right_kernel_passes():
     res = KERNEL_LIMIT.evaluate(True)
     assert res.passed, res.details

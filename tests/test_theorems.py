@@ -179,6 +179,7 @@ def _verify_json(names, env_extra=None, prefix=()):
     return {r["name"]: r for r in json.loads(out.stdout)}
 
 
+@pytest.mark.slow  # two verify subprocesses, one on one core: about 40 s
 def test_pass_fail_does_not_depend_on_the_thread_configuration():
     """The README's promise: bit-identical reruns under one thread configuration, and the same verdicts
     (metrics equal to far better than their margins) under another one (one core, single-threaded BLAS
