@@ -677,7 +677,12 @@ def resnet_apply(params, images, return_hidden=False, *, activation="relu", norm
             if not isinstance(norm_stats, (tuple, list)) or len(norm_stats) != 2:
                 raise ValueError("norm_stats must be a (mean, variance) pair of the head's batch statistics, got "
                                  f"{type(norm_stats).__name__}")
-            mu, var = (jnp.asarray(a).astype(dt) for a in norm_stats)
+            hw = jnp.shape(u)[1]
+            mu = _check_array(norm_stats[0], "norm_stats[0] (the mean)", 1, (hw,))
+            var = _check_array(norm_stats[1], "norm_stats[1] (the variance)", 1, (hw,))
+            if not is_traced(var) and bool(np.any(np.asarray(var) < 0)):
+                raise ValueError("norm_stats[1] (the variance) must be >= 0, got a negative entry")
+            mu, var = jnp.asarray(mu).astype(dt), jnp.asarray(var).astype(dt)
         u = (u - mu) * jax.lax.rsqrt(var + HEAD_NORM_EPS) * head["norm"]["scale"].astype(dt) \
             + head["norm"]["offset"].astype(dt)
     elif norm_stats is not None:

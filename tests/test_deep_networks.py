@@ -390,7 +390,11 @@ def _bad_norm():
     (lambda: N.resnet_apply(_bad_norm(), IMG), "params['head']['norm']['scale'] must have shape"),
     (lambda: N.resnet_apply(dict(RES_NORM, head=dict(RES_NORM["head"], norm={"scale": np.ones(3)})), IMG),
      "params['head']['norm'] must be a dict with 'scale', 'offset'"),
-], ids=["stats-not-pair", "stats-without-norm", "statistics-without-norm", "scale-shape", "norm-keys"])
+    (lambda: N.resnet_apply(RES_NORM, IMG, norm_stats=(np.zeros(2), np.ones(3))), "norm_stats[0] (the mean) must have shape"),
+    (lambda: N.resnet_apply(RES_NORM, IMG, norm_stats=(np.zeros(3), np.full(3, np.nan))), "norm_stats[1] (the variance) must be finite"),
+    (lambda: N.resnet_apply(RES_NORM, IMG, norm_stats=(np.zeros(3), -np.ones(3))), "norm_stats[1] (the variance) must be >= 0"),
+], ids=["stats-not-pair", "stats-without-norm", "statistics-without-norm", "scale-shape", "norm-keys", "stats-shape",
+        "stats-nan", "stats-negative-variance"])
 def test_head_norm_bad_input(fn, match):
     with pytest.raises(ValueError) as info:
         fn()
