@@ -303,12 +303,12 @@ def plateau_levels(eigenvalues, *, window: int = PLATEAU_WINDOW) -> np.ndarray:
 
 
 def step_crossings(t, eigenvalues, *, low: float = LOW, high: float = HIGH):
-    """For each eigenvalue (sorted descending per record): its plateau level λ_j^* (:func:`plateau_levels`)
-    and the indices of the first records at which it reaches ``low`` · λ_j^* and ``high`` · λ_j^*.
+    """For each eigenvalue (sorted descending per record): its plateau level λ_j^pl (:func:`plateau_levels`)
+    and the indices of the first records at which it reaches ``low`` · λ_j^pl and ``high`` · λ_j^pl.
     The steps of S Fig 1 C–D and Fig 2 C–F.
 
-    Returns (first_low (d,), first_high (d,), grows (d,) bool: λ_j^* > 0, it starts below ``low`` · λ_j^*,
-    reaches ``high`` · λ_j^* and, once there, never falls back below ``low`` · λ_j^* — a step, not a
+    Returns (first_low (d,), first_high (d,), grows (d,) bool: λ_j^pl > 0, it starts below ``low`` · λ_j^pl,
+    reaches ``high`` · λ_j^pl and, once there, never falls back below ``low`` · λ_j^pl — a step, not a
     fluctuation)."""
     _, lam = _eigen_records(t, eigenvalues)
     top = plateau_levels(lam)
